@@ -1,0 +1,38 @@
+"""AdaPT Studio's library: adapt small language models to text-classification tasks.
+
+The public API, re-exported here (imported lazily, so `import adapt_core` and `python -m adapt_core --help` stay
+fast; torch loads on first use):
+
+    load_dataset, DataConfig, TaskData            data.py      corpora, splits, validation
+    load_classifier, count_parameters             models.py    registry of models
+    MethodConfig, prepare                         methods.py   full / adapt / lora / prefix / layers / ablations
+    TrainConfig, train_steps, train               train.py     the one training loop
+    evaluate                                      evaluate.py  metrics
+    RunConfig, run_training                       pipeline.py  a whole run into a run folder
+    list_runs, load_run                           runs.py      the run store
+    load_predictor                                predictor.py predictions from a finished run
+    AdaptError                                    errors.py    bad input, with what to fix
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "load_dataset": "data", "DataConfig": "data", "TaskData": "data", "Split": "data",
+    "load_classifier": "models", "load_tokenizer": "models", "count_parameters": "models",
+    "MethodConfig": "methods", "prepare": "methods",
+    "TrainConfig": "train", "train_steps": "train", "train": "train", "StepLog": "train",
+    "evaluate": "evaluate", "EvalResult": "evaluate",
+    "RunConfig": "pipeline", "run_training": "pipeline",
+    "list_runs": "runs", "load_run": "runs",
+    "load_predictor": "predictor",
+    "AdaptError": "errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"adapt_core.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'adapt_core' has no attribute '{name}'")

@@ -1,0 +1,454 @@
+"""Mining frequent closed token sequences from a tokenized corpus, with per-class statistics and vocabulary filters.
+
+The database is one sequence of token ids per training example (special tokens out); the support of a pattern is the
+number of sequences that contain it (DESIGN §3). Two modes:
+
+- `contiguous` (the default, and the only mode whose patterns may become vocabulary): closed frequent n-grams,
+  `min_len <= n <= max_len`. Closed = no one-token extension to the left or right has the same support; closure is
+  judged against extensions even when they are longer than `max_len`, so the set equals "closed substrings, then keep
+  those of length <= max_len". Counting is level by level with numpy: every frequent n-gram gets an integer id, an
+  (n+1)-gram is the pair (id of its first n tokens, id of its last n tokens), and only positions where both halves
+  are frequent are looked at (apriori growth).
+- `gapped`: BIDE closed sequential patterns with gaps (`adapt_core.bide`), the same set SPMF's BIDE+ returns. These
+  are "token groups" to look at and export, never vocabulary.
+
+With labels, every pattern gets its support per class, its class purity (largest class support / support) and the
+mutual information, in nats over all sequences, between "contains the pattern" and the label.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from adapt_core.bide import flatten, mine_closed_flat
+from adapt_core.errors import AdaptError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MODES = ("contiguous", "gapped")
+
+
+@dataclass(frozen=True)
+class MiningConfig:
+    """What to mine. `min_support` below 1 is a fraction of the sequences, resolved as ceil(fraction × n) as SPMF
+    does and then raised to `support_floor` (3 gives DESIGN's max(3, 0.5 %) default); 1 or more is an exact count."""
+
+    mode: str = field(
+        default="contiguous",
+        metadata={
+            "help": "contiguous: closed n-grams (vocabulary candidates); gapped: BIDE patterns with gaps."
+        },
+    )
+    min_support: float = field(
+        default=0.005,
+        metadata={
+            "help": "Minimum number of sequences containing a pattern: a fraction (< 1) or a count (>= 1)."
+        },
+    )
+    support_floor: int = field(
+        default=3, metadata={"help": "Smallest support a fractional min_support may resolve to."}
+    )
+    min_len: int = field(default=2, metadata={"help": "Shortest pattern reported, in tokens."})
+    max_len: int = field(default=6, metadata={"help": "Longest pattern reported, in tokens."})
+    max_examples: int = field(default=3, metadata={"help": "Example sequences kept per pattern."})
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise AdaptError(f"mode must be one of {', '.join(MODES)} (got {self.mode!r})")
+        support = self.min_support
+        if not isinstance(support, int | float) or isinstance(support, bool) or not support > 0:
+            raise AdaptError(f"min_support must be a fraction in (0, 1) or a count >= 1 (got {support!r})")
+        if support >= 1 and support != int(support):
+            raise AdaptError(
+                f"min_support of 1 or more is a count of sequences and must be whole (got {support})"
+            )
+        if self.support_floor < 1:
+            raise AdaptError(f"support_floor must be at least 1 (got {self.support_floor})")
+        if self.min_len < 1 or self.max_len < 1:
+            raise AdaptError(f"min_len and max_len must be at least 1 (got {self.min_len}, {self.max_len})")
+        if self.max_len < self.min_len:
+            raise AdaptError(f"max_len ({self.max_len}) is below min_len ({self.min_len}): raise max_len")
+        if self.max_examples < 0:
+            raise AdaptError(f"max_examples must be 0 or more (got {self.max_examples})")
+
+    def resolve_min_support(self, n_sequences: int) -> int:
+        """The absolute support count used on a corpus of `n_sequences` sequences."""
+        if self.min_support >= 1:
+            return int(self.min_support)
+        return max(self.support_floor, math.ceil(self.min_support * n_sequences))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A closed pattern: token ids, support, and (labelled corpora) its class statistics."""
+
+    ids: tuple[int, ...]
+    support: int
+    class_support: tuple[int, ...] | None = None
+    purity: float | None = None
+    mutual_info: float | None = None
+    examples: tuple[int, ...] = ()  # indices of example sequences
+    example_texts: tuple[str, ...] = ()  # their texts, when mine() was given texts
+
+
+@dataclass
+class MiningResult:
+    """Patterns sorted by support (then longer first, then ids), with the config and corpus size they came from."""
+
+    patterns: list[Pattern]
+    config: MiningConfig
+    n_sequences: int
+    min_count: int  # the resolved absolute minimum support
+    num_classes: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pattern: ids, length, support, share of sequences, class statistics, examples."""
+        import pandas as pd  # here, so that mining (and the CLI) does not pay for pandas unless a table is asked for
+
+        rows = [
+            {
+                "ids": p.ids,
+                "length": len(p.ids),
+                "support": p.support,
+                "share": p.support / max(self.n_sequences, 1),
+                "purity": p.purity,
+                "mutual_info": p.mutual_info,
+                "class_support": p.class_support,
+                "examples": p.example_texts or p.examples,
+            }
+            for p in self.patterns
+        ]
+        columns = ["ids", "length", "support", "share", "purity", "mutual_info", "class_support", "examples"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def to_dict(self) -> dict:
+        return {
+            "patterns": [asdict(p) for p in self.patterns],
+            "config": asdict(self.config),
+            "n_sequences": self.n_sequences,
+            "min_count": self.min_count,
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MiningResult:
+        def pattern(p: dict) -> Pattern:
+            tuples = {k: tuple(v) for k, v in p.items() if isinstance(v, list)}
+            return Pattern(**(p | tuples))
+
+        return cls(
+            [pattern(p) for p in d["patterns"]],
+            MiningConfig(**d["config"]),
+            d["n_sequences"],
+            d["min_count"],
+            d.get("num_classes"),
+        )
+
+
+# ------------------------------------------------------------------------------------------------- contiguous
+
+
+def _doc_support(ids: np.ndarray, seq: np.ndarray, n_seq: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (id, sequence) pair keys id * n_seq + seq (sorted) and the support of every id."""
+    pairs = np.unique(ids * n_seq + seq)
+    return pairs, np.bincount(pairs // n_seq, minlength=int(ids.max()) + 1 if len(ids) else 0)
+
+
+def _next_level(cur, n, seq, end_of, minsup):
+    """Frequent (n+1)-grams from frequent n-gram ids `cur` (N,), -1 where none: (ids (N,), support, pairs)."""
+    n_tok, n_seq = len(cur), len(end_of)
+    pos = np.flatnonzero(cur[:-1] >= 0)
+    # Start positions where the (n+1)-gram fits in its sequence and both of its n-token halves are frequent.
+    pos = pos[(pos + n < end_of[seq[pos]]) & (cur[pos + 1] >= 0)]
+    width = int(cur.max()) + 1
+    _, ids = np.unique(cur[pos] * width + cur[pos + 1], return_inverse=True)
+    pairs, support = _doc_support(ids, seq[pos], n_seq)
+    frequent = support >= minsup
+    renumber = np.cumsum(frequent) - 1
+    keep = frequent[ids]
+    nxt = np.full(n_tok, -1, dtype=np.int64)
+    nxt[pos[keep]] = renumber[ids[keep]]
+    pairs = pairs[frequent[pairs // n_seq]]
+    return nxt, support[frequent], renumber[pairs // n_seq] * n_seq + pairs % n_seq
+
+
+def _closed_ngrams(flat: np.ndarray, offsets: np.ndarray, minsup: int, min_len: int, max_len: int):
+    """Closed frequent n-grams: list of (ids, support) and their distinct (pattern index, sequence) pairs."""
+    n_seq = len(offsets) - 1
+    seq = np.repeat(np.arange(n_seq), np.diff(offsets))
+    end_of = offsets[1:]
+    _, tok = np.unique(flat, return_inverse=True)
+    pairs, support = _doc_support(tok, seq, n_seq)
+    frequent = support >= minsup
+    cur = np.where(frequent[tok], (np.cumsum(frequent) - 1)[tok], -1)
+    support, pairs = support[frequent], (np.cumsum(frequent) - 1)[pairs // n_seq] * n_seq + pairs % n_seq
+    found, found_pairs = [], []
+    for n in range(1, max_len + 1):
+        if len(support) == 0:
+            break
+        nxt, nsup, npairs = _next_level(cur, n, seq, end_of, minsup)
+        closed = np.ones(len(support), dtype=bool)
+        pos = np.flatnonzero(nxt >= 0)
+        for half in (cur[pos], cur[pos + 1]):  # an extension with the same support closes the shorter n-gram
+            closed[half[nsup[nxt[pos]] == support[half]]] = False
+        if n >= min_len:
+            _collect(found, found_pairs, flat, cur, n, support, pairs, closed, n_seq)
+        cur, support, pairs = nxt, nsup, npairs
+    return found, found_pairs
+
+
+def _collect(found, found_pairs, flat, cur, n, support, pairs, closed, n_seq):
+    """Append the closed n-grams of one level and their (pattern index, sequence) pairs, renumbered."""
+    ids = np.flatnonzero(closed)
+    positions = np.flatnonzero(cur >= 0)
+    _, first = np.unique(
+        cur[positions], return_index=True
+    )  # every id occurs: first_pos[id] = its first position
+    first_pos = positions[first]
+    index = np.full(len(support), -1, dtype=np.int64)
+    index[ids] = np.arange(len(found), len(found) + len(ids))
+    for i in ids:
+        found.append((tuple(int(t) for t in flat[first_pos[i] : first_pos[i] + n]), int(support[i])))
+    keep = closed[pairs // n_seq]
+    found_pairs.append(index[pairs[keep] // n_seq] * n_seq + pairs[keep] % n_seq)
+
+
+# ------------------------------------------------------------------------------------------------- statistics
+
+
+def _mutual_info(class_support: np.ndarray, class_total: np.ndarray, n: int) -> np.ndarray:
+    """MI in nats between "contains the pattern" and the label; class_support (P, C), class_total (C,)."""
+    n1 = class_support.sum(1, keepdims=True)
+    mi = np.zeros(len(class_support))
+    for joint, marginal in ((class_support, n1), (class_total[None, :] - class_support, n - n1)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = joint / n * np.log(joint * n / (marginal * class_total[None, :]))
+        mi += np.where(joint > 0, term, 0.0).sum(1)
+    return np.maximum(mi, 0.0)  # rounding can leave -1e-17 for an independent pattern
+
+
+def _patterns(found, pattern_of, seq_of, labels, num_classes, config, texts) -> list[Pattern]:
+    """Pattern objects from (ids, support) and the sorted (pattern index, sequence) pairs of each."""
+    n_pat = len(found)
+    if n_pat == 0:
+        return []
+    starts = np.searchsorted(pattern_of, np.arange(n_pat + 1))
+    rank = np.arange(len(pattern_of)) - starts[pattern_of]
+    chosen = rank < config.max_examples
+    examples = np.split(seq_of[chosen], np.cumsum(np.minimum(np.diff(starts), config.max_examples))[:-1])
+    stats = [(None, None, None)] * n_pat
+    if labels is not None:
+        counts = np.bincount(pattern_of * num_classes + labels[seq_of], minlength=n_pat * num_classes)
+        counts = counts.reshape(n_pat, num_classes)
+        mi = _mutual_info(counts, np.bincount(labels, minlength=num_classes), len(labels))
+        purity = counts.max(1) / np.maximum(counts.sum(1), 1)
+        stats = [
+            (tuple(int(c) for c in row), float(p), float(m))
+            for row, p, m in zip(counts, purity, mi, strict=True)
+        ]
+    out = []
+    for (ids, support), ex, (class_support, purity, mi) in zip(found, examples, stats, strict=True):
+        ex = tuple(int(i) for i in ex)
+        ex_texts = tuple(texts[i] for i in ex) if texts is not None else ()
+        out.append(Pattern(ids, support, class_support, purity, mi, ex, ex_texts))
+    out.sort(key=lambda p: (-p.support, -len(p.ids), p.ids))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------ mining
+
+
+def _check_inputs(sequences, labels, texts, num_classes):
+    n = len(sequences)
+    for name, values in (("labels", labels), ("texts", texts)):
+        if values is not None and len(values) != n:
+            raise AdaptError(
+                f"{name} has {len(values)} entries but there are {n} sequences: give one per sequence"
+            )
+    if labels is None:
+        return None, None
+    labels = np.asarray(labels, dtype=np.int64)
+    if n and labels.min() < 0:
+        raise AdaptError("labels must be class indices 0, 1, …; found a negative label")
+    needed = int(labels.max()) + 1 if n else 0
+    if num_classes is not None and num_classes < needed:
+        raise AdaptError(f"num_classes is {num_classes} but a label is {needed - 1}: raise num_classes")
+    return labels, max(num_classes or 0, needed, 1)
+
+
+def _flatten_ids(sequences) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten, checking that every token id is a non-negative integer."""
+    try:
+        flat, offsets = flatten(sequences)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise AdaptError(f"sequences must be lists of integer token ids ({err})") from None
+    if len(flat) and flat.min() < 0:
+        raise AdaptError(
+            f"token ids must be non-negative (found {int(flat.min())}); map them to 0, 1, … first"
+        )
+    return flat, offsets
+
+
+def mine(
+    sequences: Sequence[Sequence[int]],
+    config: MiningConfig,
+    labels: Sequence[int] | None = None,
+    texts: Sequence[str] | None = None,
+    num_classes: int | None = None,
+) -> MiningResult:
+    """Closed frequent patterns of `sequences` (token ids >= 0) in `config.mode`, with class statistics when
+    `labels` are given and example texts when `texts` are. An empty corpus gives an empty result."""
+    labels_arr, n_classes = _check_inputs(sequences, labels, texts, num_classes)
+    n = len(sequences)
+    minsup = config.resolve_min_support(n)
+    if n == 0:
+        return MiningResult([], config, 0, minsup, n_classes)
+    flat, offsets = _flatten_ids(sequences)
+    if config.mode == "contiguous":
+        found, pairs = _closed_ngrams(flat, offsets, minsup, config.min_len, config.max_len)
+        pairs = np.concatenate(pairs) if pairs else np.empty(0, dtype=np.int64)
+        pattern_of, seq_of = pairs // n, pairs % n
+    else:
+        gapped = mine_closed_flat(flat, offsets, minsup, config.min_len, config.max_len)
+        found = [(p.items, p.support) for p in gapped]
+        pattern_of = np.repeat(np.arange(len(gapped)), [p.support for p in gapped]).astype(np.int64)
+        seq_of = np.concatenate([p.sequences for p in gapped]) if gapped else np.empty(0, dtype=np.int64)
+    patterns = _patterns(found, pattern_of, seq_of, labels_arr, n_classes, config, texts)
+    return MiningResult(patterns, config, n, minsup, n_classes)
+
+
+# ------------------------------------------------------------------------------------------------- vocabulary
+
+# Function words only (not sklearn's list, which drops domain words such as "bill", "interest", "top" and "amount").
+_STOP_WORD_TEXT = """a about above after again against all am an and any are aren as at be because been before being below between
+    both but by can cannot could couldn d did didn do does doesn doing don down during each few for from further had
+    hadn has hasn have haven having he her here hers herself him himself his how i if in into is isn it its itself
+    just ll m me more most my myself no nor not now o of off on once only or other our ours ourselves out over own re
+    s same she should shouldn so some such t than that the their theirs them themselves then there these they this
+    those through to too under until up ve very was wasn we were weren what when where which while who whom why will
+    with won would wouldn you your yours yourself yourselves"""
+STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
+_WORD_MARKS = ("##", "Ġ", "▁")  # WordPiece continuation; byte-level BPE and SentencePiece word start
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A pattern that may become a new vocabulary entry: its surface text and the pattern's statistics."""
+
+    text: str
+    ids: tuple[int, ...]
+    support: int
+    boundary_share: float  # share of its occurrences that start and end on word boundaries
+    class_support: tuple[int, ...] | None = None
+    purity: float | None = None
+    mutual_info: float | None = None
+    examples: tuple[int, ...] = ()
+    example_texts: tuple[str, ...] = ()
+
+
+def _continuation_pieces(tokenizer) -> tuple[str | None, np.ndarray]:
+    """The tokenizer's word mark and a (vocab,) bool: True where a piece continues the previous word."""
+    pieces = [p or "" for p in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
+    counts = [sum(p.startswith(m) for p in pieces) for m in _WORD_MARKS]
+    if max(counts) == 0:
+        return None, np.zeros(len(pieces), dtype=bool)  # no marks: every piece may start a word
+    mark = _WORD_MARKS[int(np.argmax(counts))]
+    if mark == "##":
+        return mark, np.array([p.startswith("##") for p in pieces])
+    # With a word-start mark, an unmarked piece that starts with a letter or digit glues onto the word before it.
+    return mark, np.array([not p.startswith(mark) and p[:1].isalnum() for p in pieces])
+
+
+def _boundary_share(patterns: list[Pattern], sequences, continues: np.ndarray) -> np.ndarray:
+    """Per pattern, the share of its occurrences whose first piece starts a word and whose next piece does too."""
+    flat, offsets = flatten(sequences)
+    seq = np.repeat(np.arange(len(sequences)), np.diff(offsets))
+    cont = np.append(continues, False)[np.minimum(flat, len(continues))]  # unknown ids: not continuations
+    cont = np.append(cont, False)  # one past the end: the corpus end is a boundary
+    share = np.zeros(len(patterns))
+    rng = np.random.default_rng(0)
+    for n in sorted({len(p.ids) for p in patterns}):
+        which = np.array([i for i, p in enumerate(patterns) if len(p.ids) == n])
+        pats = np.array([patterns[i].ids for i in which], dtype=np.int64)  # (k, n)
+        if len(flat) < n:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(flat, n)  # (N - n + 1, n), a view
+        weights = rng.integers(1, 2**62, size=n, dtype=np.int64) | 1
+        order = np.argsort(pats @ weights)  # hashes wrap modulo 2**64; matches are verified below
+        sorted_hash = (pats @ weights)[order]
+        h = windows @ weights
+        loc = np.minimum(np.searchsorted(sorted_hash, h), len(order) - 1)
+        pos = np.flatnonzero(sorted_hash[loc] == h)
+        pat = order[loc[pos]]
+        pos, pat = pos[(windows[pos] == pats[pat]).all(1)], pat[(windows[pos] == pats[pat]).all(1)]
+        inside = pos + n <= offsets[1:][seq[pos]]
+        pos, pat = pos[inside], pat[inside]
+        clean = ((pos == offsets[:-1][seq[pos]]) | ~cont[pos]) & (
+            (pos + n == offsets[1:][seq[pos]]) | ~cont[pos + n]
+        )
+        total = np.bincount(pat, minlength=len(which))
+        share[which] = np.bincount(pat, weights=clean, minlength=len(which)) / np.maximum(total, 1)
+    return share
+
+
+def _surface(tokenizer, ids: tuple[int, ...]) -> str:
+    return " ".join(tokenizer.decode(list(ids), skip_special_tokens=True).split())
+
+
+def _is_single_token(tokenizer, text: str, mark: str | None) -> bool:
+    variants = [text, " " + text] if mark in ("Ġ", "▁") else [text]
+    return any(len(tokenizer.encode(v, add_special_tokens=False)) <= 1 for v in variants)
+
+
+def _only_stop_words(text: str, stop_words: frozenset[str]) -> bool:
+    words = re.findall(r"[^\W_]+", text.lower())
+    return all(w in stop_words or w.isdigit() for w in words)  # True for punctuation only
+
+
+def candidates(
+    result: MiningResult,
+    tokenizer,
+    sequences: Sequence[Sequence[int]],
+    min_boundary_share: float = 1.0,
+    stop_words: frozenset[str] = STOP_WORDS,
+) -> list[Candidate]:
+    """Vocabulary candidates among contiguous patterns mined from `sequences` with `tokenizer`: on word boundaries
+    in at least `min_boundary_share` of their occurrences (1.0: all, since an added token also matches inside a
+    longer word), free of special tokens, not already one token, not only stop-words, punctuation or digits. Two
+    id sequences with the same text (BPE: "my card" at the start of a text and " my card" inside one) give one
+    candidate, the more frequent one, with its own statistics. Order: the result's (support first)."""
+    if result.config.mode != "contiguous":
+        raise AdaptError("only contiguous patterns can become vocabulary: mine with mode='contiguous'")
+    if result.n_sequences == 0:
+        raise AdaptError("the corpus is empty: give at least one training text to mine vocabulary from")
+    if len(sequences) != result.n_sequences:
+        raise AdaptError(f"give the {result.n_sequences} sequences that were mined (got {len(sequences)})")
+    mark, continues = _continuation_pieces(tokenizer)
+    shares = _boundary_share(result.patterns, sequences, continues)
+    special = set(tokenizer.all_special_ids)
+    out, seen = [], set()
+    for p, share in zip(result.patterns, shares, strict=True):
+        if share < min_boundary_share or special.intersection(p.ids):
+            continue
+        text = _surface(tokenizer, p.ids)
+        if not text or text in seen or _only_stop_words(text, stop_words):
+            continue
+        # BPE spells a word differently at the start of a text: keep the most frequent spelling only.
+        seen.add(text)
+        if _is_single_token(tokenizer, text, mark):
+            continue
+        stats = {
+            k: getattr(p, k) for k in ("class_support", "purity", "mutual_info", "examples", "example_texts")
+        }
+        out.append(Candidate(text, p.ids, p.support, float(share), **stats))
+    return out

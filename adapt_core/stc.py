@@ -1,0 +1,336 @@
+"""Sparsify-then-Classify (SPIN, Liu, Jiao, Anderson, arXiv 2311.15983) on a frozen or finetuned model.
+
+One frozen pass collects, for every layer, hidden states and MLP activations pooled three ways (`stc_features`).
+Then, on those cached features only:
+1. **Probes**: per (representation, pooling, layer) an L1 logistic regression on standardised features, C chosen
+   on dev (the best-dev probe is the one kept; the official code kept whichever C finished last).
+2. **Sparsify**: neuron importance = Σ_c (w_ci − w̄_i)², the squared weights summed over classes after removing
+   each neuron's mean over classes (the softmax is blind to that shift; for two classes this is ∝ w_i², the
+   paper's rule, which only looked at class 0 and so breaks on multi-class tasks). Keep the fewest neurons whose
+   importance reaches η of the layer's total — the neuron crossing the line is kept, so at least one per layer.
+3. **Integrate**: the kept neurons of layers [0, k) are concatenated and a final L1 head is fitted.
+4. **Choose** representation, pooling, η, k and the head's C by the dev metric (macro-F1 by default); ties go to
+   fewer layers, then fewer neurons. Test labels are read once, after every choice, to report.
+Inference runs only the first k blocks (`stc_model.StcPredictor`, early exit).
+
+Cost control (2 CPU cores are enough for MiniLM on thousands of examples): features are computed once and kept on
+disk; probes run a short C path with warm starts; kept-neuron sets are nested in η, so the features of the largest η
+are loaded once per (representation, pooling); heads are warm-started from the previous k; for deep models the k
+grid is thinned to `max_k_candidates` values. The torch solver (`stc_solver`) reaches scikit-learn's objective
+several times faster; `solver="sklearn"` uses saga instead.
+
+Dev-size rule (the choices are only as good as dev): dev needs at least two classes, at least
+`MIN_DEV_PER_CLASS` examples per train class on average, and at most half of train's classes may be missing
+from it (ChemProt's dev lacks one of 13; that is noted in the report, not refused).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from adapt_core.data import TaskData
+from adapt_core.errors import AdaptError
+from adapt_core.stc_features import (
+    POOLINGS,
+    REPRESENTATIONS,
+    FeatureStore,
+    collect,
+    is_causal,
+    model_layers,
+    num_batches,
+    probe_widths,
+    store_bytes,
+)
+from adapt_core.stc_model import StcHead, StcPredictor, load_predictor, save_backbone
+from adapt_core.stc_search import (
+    Tracker,
+    build_head,
+    choose,
+    fit_heads,
+    fit_probes,
+    head_features,
+    k_candidates,
+    neuron_importance,
+    scores,
+    select_neurons,
+)
+from adapt_core.stc_solver import SOLVERS
+
+__all__ = ["StcConfig", "StcHead", "StcPredictor", "check_data", "fit_run", "k_candidates", "load_predictor",
+           "neuron_importance", "search_table", "select_neurons"]
+
+MIN_DEV_PER_CLASS = 2
+METRICS = ("macro_f1", "accuracy")
+
+
+@dataclass(frozen=True)
+class StcConfig:
+    """Sparsify-then-Classify options. Every grid is searched on dev."""
+
+    representations: tuple[str, ...] = field(default=REPRESENTATIONS, metadata={
+        "help": "Which neurons to probe: 'hidden' (block outputs) and/or 'mlp' (MLP activations). Never mixed."})
+    poolings: tuple[str, ...] = field(default=POOLINGS, metadata={
+        "help": "Pooling over tokens: 'mean', 'max', 'token' (first token for encoders, last real token for "
+                "decoders). One pooling for every layer of a head."})
+    etas: tuple[float, ...] = field(default=(0.01, 0.1, 0.3, 0.5, 0.8), metadata={
+        "help": "η grid: per layer keep the fewest neurons covering η of the probe's squared weight (0 < η ≤ 1)."})
+    probe_cs: tuple[float, ...] = field(default=(0.03, 0.3, 3.0), metadata={
+        "help": "C grid of the per-layer L1 probes (scikit-learn's C: smaller = sparser)."})
+    head_cs: tuple[float, ...] = field(default=(0.03, 0.3, 3.0), metadata={
+        "help": "C grid of the final L1 head."})
+    max_layers: int | None = field(default=None, metadata={
+        "help": "Probe only the first N layers (and run only those); empty = all."})
+    max_k_candidates: int = field(default=12, metadata={
+        "help": "At most this many values of k (layers used) are tried, evenly spread; all when the model has fewer."})
+    k_tolerance: float = field(default=0.0, metadata={
+        "help": "Take the smallest k whose dev score is within this of the best (trades a little score for a "
+                "faster early exit); 0 = the best."})
+    metric: str = field(default="macro_f1", metadata={"help": "Dev metric for every choice: macro_f1 or accuracy."})
+    solver: str = field(default="torch", metadata={
+        "help": "L1 logistic regression solver: 'torch' (proximal gradient, CPU/GPU) or 'sklearn' (saga)."})
+    max_iter: int = field(default=300, metadata={"help": "Iteration cap per fit (torch: FISTA steps; sklearn: epochs)."})
+    tol: float = field(default=1e-4, metadata={
+        "help": "Stop a fit when 10 iterations (torch) lower the objective by less than this, relatively; "
+                "sklearn: saga's tolerance."})
+    batch_size: int = field(default=32, metadata={"help": "Texts per forward batch while collecting features."})
+    max_length: int = field(default=128, metadata={"help": "Truncate texts to this many tokens."})
+    float16_above_mb: float = field(default=512.0, metadata={
+        "help": "Store features as float16 on disk when they would take more than this many MB in float32."})
+    base_run: str | None = field(default=None, metadata={
+        "help": "A finetuned run's folder: STC on its model instead of the frozen base model."})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA > MPS > CPU), cuda, mps or cpu."})
+    keep_features: bool = field(default=False, metadata={
+        "help": "Keep the feature cache (run folder's stc_features/) after fitting."})
+    timing_examples: int = field(default=256, metadata={
+        "help": "Dev texts used to time inference with early exit against the full model (0 = skip)."})
+
+    def __post_init__(self):
+        for name in ("representations", "poolings", "etas", "probe_cs", "head_cs"):  # JSON gives lists
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for message in _config_problems(self):
+            raise AdaptError(message)
+
+    def to_dict(self) -> dict:
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+
+def _config_problems(c: StcConfig) -> list[str]:
+    problems = []
+    if not c.representations or set(c.representations) - set(REPRESENTATIONS):
+        problems.append(f"representations must be a non-empty subset of {REPRESENTATIONS} (got {c.representations})")
+    if not c.poolings or set(c.poolings) - set(POOLINGS):
+        problems.append(f"poolings must be a non-empty subset of {POOLINGS} (got {c.poolings})")
+    if not c.etas or not all(0 < e <= 1 for e in c.etas):
+        problems.append(f"etas must be numbers in (0, 1] (got {c.etas}); 0.1 … 0.8 are usual")
+    for name in ("probe_cs", "head_cs"):
+        if not getattr(c, name) or not all(v > 0 for v in getattr(c, name)):
+            problems.append(f"{name} must be positive numbers (got {getattr(c, name)}); e.g. 0.03, 0.3, 3")
+    checks = [(c.max_layers is None or c.max_layers >= 1, "max_layers must be ≥ 1 or empty"),
+              (c.max_k_candidates >= 1, "max_k_candidates must be ≥ 1"),
+              (c.k_tolerance >= 0, "k_tolerance must be ≥ 0"),
+              (c.metric in METRICS, f"metric must be one of {METRICS}"),
+              (c.solver in SOLVERS, f"solver must be one of {SOLVERS}"),
+              (c.max_iter >= 1, "max_iter must be ≥ 1"), (c.tol > 0, "tol must be > 0"),
+              (c.batch_size >= 1, "batch_size must be ≥ 1"), (c.max_length >= 8, "max_length must be ≥ 8"),
+              (c.float16_above_mb >= 0, "float16_above_mb must be ≥ 0"),
+              (c.timing_examples >= 0, "timing_examples must be ≥ 0")]
+    return problems + [message for ok, message in checks if not ok]
+
+
+# ----------------------------------------------------------------------------------------------- the method
+
+
+def check_data(data: TaskData) -> list[str]:
+    """Refuse a dev split too small for dev-based choices (AdaptError); return notes on what dev lacks."""
+    train_classes = sorted(set(data["train"].labels))
+    dev_counts = Counter(data["dev"].labels)
+    need = MIN_DEV_PER_CLASS * len(train_classes)
+    if len(dev_counts) < 2:
+        raise AdaptError(
+            f"dev has {len(dev_counts)} class(es): STC chooses its layers, neurons and pooling on dev and needs at "
+            "least two classes there. Provide a larger dev split (raise max_eval or dev_fraction)")
+    if len(data["dev"]) < need:
+        raise AdaptError(
+            f"dev has {len(data['dev'])} examples for {len(train_classes)} classes: STC makes its choices on dev and "
+            f"needs at least {MIN_DEV_PER_CLASS} per class ({need}). Raise max_eval or dev_fraction")
+    missing = [data.label_names[c] for c in train_classes if c not in dev_counts]
+    if len(missing) > len(train_classes) / 2:
+        raise AdaptError(
+            f"dev lacks {len(missing)} of train's {len(train_classes)} classes ({', '.join(missing[:5])}…): choices "
+            "made on it would ignore them. Provide a dev split with most classes (stratified)")
+    return [f"dev lacks class(es) {', '.join(missing)}: the dev-based choices cannot account for them"] if missing else []
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int = 0) -> dict:
+    """STC as a method: features → probes → heads → choice on dev → save into `run.model_dir` → the report.
+
+    `run` needs `dir`, `model_dir`, `log(dict)` and `progress(step, total)` (a `runs.RunWriter`). The feature
+    cache lives in `run.dir / "stc_features"` and is removed at the end unless `keep_features`.
+    """
+    from adapt_core.models import count_parameters, pick_device
+
+    start = time.perf_counter()
+    notes = check_data(data)
+    device = pick_device(config.device)
+    model, tokenizer, source = _load_model(model_name, data, config, seed)
+    backbone = model.base_model.to(device).eval()
+    layers = model_layers(backbone)
+    num_layers = min(len(layers), config.max_layers or len(layers))
+    token = "last" if is_causal(backbone) else "first"
+    widths = probe_widths(backbone, layers, config.representations, num_layers, token)
+    texts = {split: data[split].texts for split in ("train", "dev", "test")}
+    float16 = store_bytes(sum(map(len, texts.values())), widths) > config.float16_above_mb * 2**20
+    store = FeatureStore(Path(run.dir) / "stc_features", float16)
+    tracker = Tracker(run, _total_steps(texts, num_layers, config))
+    try:
+        t0 = time.perf_counter()
+        collect(backbone, tokenizer, texts, store, widths, num_layers, token, config.max_length,
+                config.batch_size, on_batch=tracker.tick)
+        times = {"feature_seconds": time.perf_counter() - t0}
+        head, search = _search(store, data, num_layers, token, config, device, tracker, times)
+        train_seconds = time.perf_counter() - start
+        # Every choice is final here; test labels are read from this point on, to report.
+        evaluation = {split: _evaluate(store, head, data, split) for split in ("dev", "test")}
+        search["reference_probes"] = _reference_probes(store, search.pop("probe_objects"), data, num_layers)
+    finally:
+        if not config.keep_features:
+            store.remove()
+    _save(run, head, backbone, tokenizer, search)
+    tracker.tick()
+    info = {**head.info, **times, "layers_total": len(layers), "layers_probed": num_layers, "token": token,
+            "float16_features": float16, "solver": config.solver, "source": source, "notes": notes,
+            "reference_probes": search["reference_probes"], "config": config.to_dict()}
+    return _report(run, data, head, evaluation, train_seconds, count_parameters(backbone).total, info,
+                   _time_inference(run, backbone, tokenizer, head, texts["dev"], config), tokenizer, device)
+
+
+def _total_steps(texts: dict[str, list[str]], num_layers: int, config: StcConfig) -> int:
+    batches = sum(num_batches(len(t), config.batch_size) for t in texts.values())
+    combos = len(config.representations) * len(config.poolings)
+    heads = combos * len(config.etas) * len(k_candidates(num_layers, config.max_k_candidates))
+    return batches + combos * num_layers + heads + 1
+
+
+def _load_model(model_name: str, data: TaskData, config: StcConfig, seed: int):
+    """(sequence-classification model, tokenizer, source): the base model, or a finetuned run's model."""
+    from adapt_core.models import load_classifier
+
+    if not config.base_run:
+        model, tokenizer = load_classifier(model_name, data.num_labels, data.label_names, seed)
+        return model, tokenizer, {"model": model_name}
+    folder = Path(config.base_run) / "model"
+    if (folder / "stc.json").exists():
+        raise AdaptError(f"{config.base_run} is an STC run: STC needs a finetuned (gradient-trained) run as its base")
+    if not (folder / "config.json").exists():
+        raise AdaptError(f"{config.base_run} has no finetuned model (model/config.json): pick a completed run folder")
+    from adapt_core.methods import load_trained
+
+    try:
+        model, tokenizer = load_trained(folder)
+    except (OSError, ValueError) as err:
+        raise AdaptError(f"cannot load the model of run {config.base_run}: {err}") from err
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return model, tokenizer, {"base_run": str(config.base_run)}
+
+
+def _search(store, data: TaskData, num_layers: int, token: str, config: StcConfig, device, tracker,
+            times: dict) -> tuple[StcHead, dict]:
+    """Probes, heads and the choice, from train and dev labels only (test labels are not passed in)."""
+    y_train, y_dev = np.asarray(data["train"].labels), np.asarray(data["dev"].labels)
+    t0 = time.perf_counter()
+    probes = fit_probes(store, y_train, y_dev, data.num_labels, num_layers, config, device, tracker)
+    times["probe_seconds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows, best_by_k = fit_heads(store, probes, y_train, y_dev, data.num_labels, num_layers, config, device, tracker)
+    times["head_seconds"] = time.perf_counter() - t0
+    chosen = choose(best_by_k, config.metric, config.k_tolerance)
+    head = build_head(chosen, probes, data.label_names, token, config.max_length)
+    head.info["dev"] = chosen.dev
+    search = {"probes": [p.row() for p in probes.values()], "heads": rows, "chosen": head.info,
+              "num_layers": num_layers, "token": token, "probe_objects": probes}
+    return head, search
+
+
+def _evaluate(store, head: StcHead, data: TaskData, split: str):
+    from adapt_core.evaluate import evaluate
+
+    proba = head.proba(head_features(store, split, head))
+    return evaluate(data[split].labels, proba.argmax(1), data.label_names)
+
+
+def _reference_probes(store, probes: dict, data: TaskData, num_layers: int) -> dict:
+    """Dev and test scores of the last-layer probes (hidden, each pooling) and of the best single-layer probe."""
+    picks = {f"last_layer_{p.pooling}": p for p in probes.values()
+             if p.representation == "hidden" and p.layer == num_layers - 1}
+    picks["best_layer"] = max(probes.values(), key=lambda p: (p.dev["macro_f1"], -p.dev["log_loss"]))
+    out = {}
+    for name, probe in picks.items():
+        x = probe.standardizer(store.get("test", probe.representation, probe.layer, probe.pooling))
+        test = scores(np.asarray(data["test"].labels), probe.fit.proba(x))
+        out[name] = {**probe.row(), **{f"test_{k}": v for k, v in test.items()}}
+    return out
+
+
+def _save(run, head: StcHead, backbone, tokenizer, search: dict) -> None:
+    from adapt_core.runs import write_json
+
+    model_dir = Path(run.model_dir)
+    head.save(model_dir)
+    save_backbone(backbone, tokenizer, head.k, model_dir / "backbone")
+    kept = [{"layer": int(layer), "neuron": int(n), "saliency": float(s)}
+            for layer, n, s in zip(head.layers, head.neurons, head.saliency, strict=True)]
+    write_json(model_dir / "stc_search.json", {**search, "kept": kept})
+
+
+def _time_inference(run, backbone, tokenizer, head: StcHead, texts: list[str], config: StcConfig) -> dict:
+    """Examples per second of the saved early-exit run against the same head on the full-depth model."""
+    out = {"layers_run": head.k, "layers_total": len(model_layers(backbone))}
+    sample = texts[:config.timing_examples]
+    if not sample:
+        return out
+    early = load_predictor(run.model_dir, device=config.device)
+    full = StcPredictor(backbone, tokenizer, head, early_exit=False)
+    best = {"early_exit": float("inf"), "full_depth": float("inf")}
+    for _ in range(2):  # alternate, keep the fastest of each: the machine is shared and noisy
+        for name, predictor in (("early_exit", early), ("full_depth", full)):
+            t0 = time.perf_counter()
+            proba = predictor.predict_proba(sample)
+            best[name] = min(best[name], time.perf_counter() - t0)
+            out[f"{name}_proba"] = proba
+    diff = float(np.abs(out.pop("early_exit_proba") - out.pop("full_depth_proba")).max())
+    return {**out, "examples": len(sample), "max_abs_difference": diff,
+            **{f"{k}_examples_per_second": len(sample) / v for k, v in best.items()},
+            "speedup": best["full_depth"] / best["early_exit"]}
+
+
+def _report(run, data, head, evaluation, train_seconds, total_params, info, inference, tokenizer, device) -> dict:
+    from adapt_core.runs import write_json
+    from adapt_core.train import peak_memory_bytes
+
+    if getattr(run, "enabled", True):
+        write_json(Path(run.dir) / "evaluation.json",
+                   {"label_names": data.label_names, **{k: v.to_dict() for k, v in evaluation.items()}})
+    lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]
+    return {"dev": evaluation["dev"].scores(), "test": evaluation["test"].scores(),
+            "train_seconds": train_seconds, "trainable_params": head.trainable_params,
+            "total_params": int(total_params), "method_info": {"method": "stc", **info}, "inference": inference,
+            "peak_memory_bytes": peak_memory_bytes(device), "tokens_per_example": float(np.mean(lengths)),
+            "data_notes": data.notes, "device": str(device)}
+
+
+def search_table(model_dir: Path | str) -> dict:
+    """The saved search of an STC run (probe rows, head rows, kept neurons, reference probes), for the figures."""
+    path = Path(model_dir) / "stc_search.json"
+    if not path.exists():
+        raise AdaptError(f"{model_dir} has no stc_search.json: is it an STC run's model folder?")
+    return json.loads(path.read_text())

@@ -1,0 +1,215 @@
+"""STC's search on cached features: per-layer probes, neuron selection by η, the η × k grid of heads, the choice.
+
+Everything here reads train and dev features only (the caller passes no test labels), so every choice is made on
+dev. See `stc.py` for the method and `stc_features.py` for where the features come from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from adapt_core.stc_model import StcHead
+from adapt_core.stc_solver import L1Fit, Standardizer, fit_path, logits, softmax
+
+if TYPE_CHECKING:
+    from adapt_core.stc import StcConfig
+
+
+def neuron_importance(coef: np.ndarray) -> np.ndarray:
+    """(d,) Σ_c (w_ci − mean_c w_ci)² of a (num_classes, d) probe: squared weight summed over classes."""
+    centred = coef - coef.mean(axis=0, keepdims=True)
+    return (centred.astype(np.float64) ** 2).sum(axis=0)
+
+
+def select_neurons(importance: np.ndarray, eta: float) -> np.ndarray:
+    """Indices of the fewest neurons whose importance reaches η of the total, most important first (≥ 1)."""
+    order = np.argsort(-importance, kind="stable")
+    cumulative = np.cumsum(importance[order])
+    total = cumulative[-1]
+    if total <= 0:  # an all-zero probe ranks nothing; keep one neuron so every layer still contributes
+        return order[:1]
+    # The crossing neuron is kept; the relative slack absorbs rounding in the sum (η = 1 keeps every nonzero one).
+    count = int(np.searchsorted(cumulative, eta * total * (1 - 1e-9), side="left")) + 1
+    return order[:min(count, len(order))]
+
+
+def k_candidates(num_layers: int, max_candidates: int) -> list[int]:
+    """Values of k to try: all of 1..L, or `max_candidates` evenly spread ones that always include L."""
+    if num_layers <= max_candidates:
+        return list(range(1, num_layers + 1))
+    return sorted({int(round(v)) for v in np.linspace(1, num_layers, max_candidates)})
+
+
+def scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Macro-F1 (over classes in truth or prediction, as `evaluate` does), accuracy and log-loss."""
+    from sklearn.metrics import f1_score
+
+    pred = proba.argmax(1)
+    present = np.union1d(np.unique(y), np.unique(pred))
+    p_true = np.clip(proba[np.arange(len(y)), y], 1e-15, None)
+    return {"macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
+            "accuracy": float((pred == y).mean()), "log_loss": float(-np.log(p_true).mean())}
+
+
+@dataclass
+class Probe:
+    """The best-dev L1 probe of one (representation, pooling, layer)."""
+
+    representation: str
+    pooling: str
+    layer: int
+    fit: L1Fit
+    standardizer: Standardizer
+    dev: dict[str, float]
+
+    @property
+    def importance(self) -> np.ndarray:
+        return neuron_importance(self.fit.coef)
+
+    def row(self) -> dict:
+        return {"representation": self.representation, "pooling": self.pooling, "layer": self.layer,
+                "C": self.fit.C, "width": int(self.fit.coef.shape[1]), "nonzero_neurons": int(
+                    np.count_nonzero(np.abs(self.fit.coef).sum(0))), **{f"dev_{k}": v for k, v in self.dev.items()}}
+
+
+@dataclass
+class Head:
+    """One head of the grid: the best-dev C for (representation, pooling, η, k)."""
+
+    representation: str
+    pooling: str
+    eta: float
+    k: int
+    kept: list[int]  # neurons kept in each layer < k (a prefix of the η_max order)
+    fit: L1Fit
+    dev: dict[str, float]
+
+    def row(self) -> dict:
+        return {"representation": self.representation, "pooling": self.pooling, "eta": self.eta, "k": self.k,
+                "features": int(sum(self.kept)), "C": self.fit.C,
+                **{f"dev_{k}": v for k, v in self.dev.items()}}
+
+
+class Tracker:
+    """Step counter shared by progress (status.json with ETA) and metrics lines (each with step and loss)."""
+
+    def __init__(self, run, total: int):
+        self.run, self.total, self.step = run, total, 0
+
+    def tick(self, record: dict | None = None) -> None:
+        self.step += 1
+        if record is not None:
+            self.run.log({"step": self.step, **record})
+        self.run.progress(self.step, self.total)
+
+
+def _best(fits: list[L1Fit], x_dev: np.ndarray, y_dev: np.ndarray, metric: str) -> tuple[L1Fit, dict]:
+    """The fit with the best dev metric (ties: lower log-loss, then the smaller C, which comes first)."""
+    best, best_key, best_scores = None, None, None
+    for fit in fits:
+        s = scores(y_dev, softmax(logits(fit, x_dev)))
+        key = (s[metric], -s["log_loss"])
+        if best_key is None or key > best_key:
+            best, best_key, best_scores = fit, key, s
+    return best, best_scores
+
+
+def fit_probes(store, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device,
+               tracker: Tracker) -> dict[tuple[str, str, int], Probe]:
+    """Every (representation, pooling, layer) probe, C chosen on dev; one metrics line each."""
+    probes = {}
+    for rep in config.representations:
+        for layer in range(num_layers):
+            for pooling in config.poolings:
+                raw = store.get("train", rep, layer, pooling)
+                std = Standardizer.fit(raw)
+                fits = fit_path(std(raw), y_train, num_classes, config.probe_cs, config.max_iter, config.tol,
+                                config.solver, device)
+                fit, dev = _best(fits, std(store.get("dev", rep, layer, pooling)), y_dev, config.metric)
+                probe = probes[(rep, pooling, layer)] = Probe(rep, pooling, layer, fit, std, dev)
+                tracker.tick({"loss": dev["log_loss"], "phase": "probe", **probe.row()})
+    return probes
+
+
+def _kept_features(store, split: str, probes: list[Probe], orders: list[np.ndarray]) -> list[np.ndarray]:
+    """Per layer, the standardised features of the neurons in `orders` (the η_max selection), in that order."""
+    return [p.standardizer.subset(o)(store.get(split, p.representation, p.layer, p.pooling, np.sort(o))[
+        :, np.argsort(np.argsort(o))]) for p, o in zip(probes, orders, strict=True)]
+
+
+def fit_heads(store, probes: dict, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device,
+              tracker: Tracker) -> tuple[list[dict], dict[int, Head]]:
+    """The η × k grid of heads for every (representation, pooling); returns the table and the best head per k."""
+    rows, best_by_k = [], {}
+    ks = k_candidates(num_layers, config.max_k_candidates)
+    for rep in config.representations:
+        for pooling in config.poolings:
+            layer_probes = [probes[(rep, pooling, layer)] for layer in range(num_layers)]
+            # Selections are nested in η (prefixes of one order), so load the largest once and slice.
+            orders = [select_neurons(p.importance, max(config.etas)) for p in layer_probes]
+            train_x = _kept_features(store, "train", layer_probes, orders)
+            dev_x = _kept_features(store, "dev", layer_probes, orders)
+            for eta in sorted(config.etas):
+                counts = [len(select_neurons(p.importance, eta)) for p in layer_probes]
+                init = None
+                for k in ks:
+                    x = np.hstack([train_x[i][:, :counts[i]] for i in range(k)])
+                    fits = fit_path(x, y_train, num_classes, config.head_cs, config.max_iter, config.tol,
+                                    config.solver, device, init=_pad(init, x.shape[1]))
+                    xd = np.hstack([dev_x[i][:, :counts[i]] for i in range(k)])
+                    fit, dev = _best(fits, xd, y_dev, config.metric)
+                    init = fits[0]  # the path restarts at the smallest C
+                    head = Head(rep, pooling, eta, k, counts[:k], fit, dev)
+                    rows.append(head.row())
+                    tracker.tick({"loss": dev["log_loss"], "phase": "head", **head.row()})
+                    if k not in best_by_k or _head_key(head, config.metric) > _head_key(best_by_k[k], config.metric):
+                        best_by_k[k] = head
+    return rows, best_by_k
+
+
+def _pad(fit: L1Fit | None, width: int) -> L1Fit | None:
+    """A head on the first columns, widened with zero weights for new columns (warm start for a larger k)."""
+    if fit is None:
+        return None
+    coef = np.zeros((fit.coef.shape[0], width), dtype=np.float32)
+    coef[:, :fit.coef.shape[1]] = fit.coef
+    return L1Fit(coef, fit.intercept, fit.C, 0)
+
+
+def _head_key(head: Head, metric: str) -> tuple:
+    """Higher is better: dev metric, then lower log-loss, then fewer features."""
+    return (head.dev[metric], -head.dev["log_loss"], -sum(head.kept))
+
+
+def choose(best_by_k: dict[int, Head], metric: str, tolerance: float) -> Head:
+    """The smallest k whose best head is within `tolerance` of the best dev score (0: the best; ties: smaller k)."""
+    top = max(h.dev[metric] for h in best_by_k.values())
+    return next(best_by_k[k] for k in sorted(best_by_k) if best_by_k[k].dev[metric] >= top - tolerance - 1e-12)
+
+
+def build_head(head: Head, probes: dict, label_names: list[str], token: str, max_length: int) -> StcHead:
+    """The chosen grid point as an StcHead in raw-feature space (neurons by layer, with their standardisation)."""
+    layers, neurons, means, scales, saliency = [], [], [], [], []
+    for layer in range(head.k):
+        probe = probes[(head.representation, head.pooling, layer)]
+        order = select_neurons(probe.importance, head.eta)
+        layers.append(np.full(len(order), layer))
+        neurons.append(order)
+        means.append(probe.standardizer.mean[order])
+        scales.append(probe.standardizer.scale[order])
+        saliency.append(probe.importance[order])
+    info = {"representation": head.representation, "pooling": head.pooling, "eta": head.eta, "k": head.k,
+            "C": head.fit.C, "neurons_per_layer": [int(n) for n in head.kept], "features": int(sum(head.kept))}
+    return StcHead(head.representation, head.pooling, head.k, np.concatenate(layers).astype(np.int64),
+                   np.concatenate(neurons).astype(np.int64), np.concatenate(means), np.concatenate(scales),
+                   head.fit.coef.astype(np.float32), head.fit.intercept.astype(np.float32),
+                   np.concatenate(saliency).astype(np.float32), label_names, token, max_length, info)
+
+
+def head_features(store, split: str, head: StcHead) -> np.ndarray:
+    """(n, F) raw features of a split for an StcHead, read from the cache."""
+    return np.hstack([store.get(split, head.representation, int(layer), head.pooling,
+                                head.neurons[head.layers == layer]) for layer in np.unique(head.layers)])

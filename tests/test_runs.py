@@ -1,0 +1,143 @@
+"""runs.py, pipeline.py and the CLI: run folders written atomically, reloaded, listed, cancelled by SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import needs_shared_data
+
+from adapt_core.cli import main
+from adapt_core.runs import RunWriter, list_runs, load_run, read_metrics, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def toy_csv(tmp_path, n=60) -> str:
+    rows = ["text,label"] + [f"{'alpha' if i % 2 else 'omega'} sample {i % 7},{'ab'[i % 2]}" for i in range(n)]
+    path = tmp_path / "toy.csv"
+    path.write_text("\n".join(rows))
+    return str(path)
+
+
+def test_writer_is_atomic_and_appends(tmp_path):
+    w = RunWriter(tmp_path / "r")
+    w.write_config({"a": 1})
+    w.progress(2, 10)
+    for i in range(3):
+        w.log({"step": i, "loss": 1.0 / (i + 1)})
+    assert not list((tmp_path / "r").glob(".*tmp"))  # no temporary leftovers
+    status = json.loads((tmp_path / "r" / "status.json").read_text())
+    assert status["state"] == "running" and status["step"] == 2 and status["eta_seconds"] >= 0
+    with open(tmp_path / "r" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "lo')  # a live run's half-written line is skipped, not fatal
+    assert list(read_metrics(tmp_path / "r")["step"]) == [0, 1, 2]
+
+
+def test_disabled_writer_writes_nothing(tmp_path):
+    w = RunWriter(tmp_path / "r", enabled=False)
+    w.write_config({})
+    w.log({"step": 1})
+    assert not (tmp_path / "r").exists()
+
+
+def test_dead_running_run_reads_as_failed(tmp_path):
+    (tmp_path / "r").mkdir()
+    write_json(tmp_path / "r" / "status.json", {"state": "running", "pid": 999_999_999})
+    assert load_run(tmp_path / "r").state == "failed"
+
+
+def test_cli_train_predict_evaluate_roundtrip(tmp_path, runs_dir, capsys):
+    run_dir = tmp_path / "run"
+    code = main(["train", "--dataset", toy_csv(tmp_path), "--model", "tiny-bert", "--max-steps", "6",
+                 "--batch-size", "8", "--lr", "3e-3", "--run-dir", str(run_dir), "--quiet"])
+    assert code == 0
+    for name in ("config.json", "status.json", "metrics.jsonl", "report.json", "evaluation.json"):
+        assert (run_dir / name).exists(), name
+    assert (run_dir / "model" / "model.safetensors").exists()
+    assert not list((run_dir / "model").glob("*.bin")) and not list((run_dir / "model").glob("*.pt"))
+    run = load_run(run_dir)
+    assert run.state == "completed" and run.status["step"] == 6
+    for split in ("dev", "test"):
+        assert {"accuracy", "macro_f1", "micro_f1"} <= set(run.report[split])
+    assert run.report["trainable_params"] == run.report["total_params"] > 0
+    assert len(run.metrics()) == 6 and {"step", "loss"} <= set(run.metrics().columns)
+    capsys.readouterr()
+    assert main(["predict", "--run-dir", str(run_dir), "--json", "alpha sample 3"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert out["label"] in ("a", "b") and abs(sum(out["probabilities"].values()) - 1) < 1e-5
+    assert main(["evaluate", "--run-dir", str(run_dir), "--split", "dev"]) == 0
+    assert "macro-F1" in capsys.readouterr().out
+
+
+def test_train_from_config_file_gives_same_run(tmp_path):
+    first = tmp_path / "one"
+    args = ["train", "--dataset", toy_csv(tmp_path), "--model", "tiny-bert", "--max-steps", "3", "--quiet"]
+    assert main(args + ["--run-dir", str(first)]) == 0
+    second = tmp_path / "two"
+    assert main(["train", "--config", str(first / "config.json"), "--run-dir", str(second), "--quiet"]) == 0
+    a, b = load_run(first), load_run(second)
+    assert a.config == b.config
+    assert np.allclose(a.metrics()["loss"], b.metrics()["loss"])
+
+
+def test_failed_run_keeps_its_error(tmp_path, capsys):
+    code = main(["train", "--dataset", str(tmp_path / "nope.csv"), "--model", "tiny-bert",
+                 "--run-dir", str(tmp_path / "r"), "--quiet"])
+    assert code == 2 and "file not found" in capsys.readouterr().err
+    run = load_run(tmp_path / "r")
+    assert run.state == "failed" and "file not found" in run.status["error"]
+
+
+def test_list_runs_newest_first(tmp_path):
+    for name in ("20260101-000000-a", "20260102-000000-b"):
+        RunWriter(tmp_path / name).set_status("completed")
+    assert [r.id for r in list_runs(tmp_path)] == ["20260102-000000-b", "20260101-000000-a"]
+
+
+def test_sigterm_cancels_and_keeps_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "adapt_core", "train", "--dataset", toy_csv(tmp_path, 400), "--model", "tiny-bert",
+           "--epochs", "200", "--batch-size", "4", "--run-dir", str(run_dir), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and len(read_metrics(run_dir)) < 3:
+        time.sleep(0.2)
+    assert len(read_metrics(run_dir)) >= 3, proc.stderr.read().decode()[-2000:] if proc.poll() is not None else ""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    run = load_run(run_dir)
+    assert run.state == "cancelled"
+    metrics = run.metrics()
+    assert len(metrics) >= 3 and list(metrics["step"]) == list(range(1, len(metrics) + 1))
+
+
+@needs_shared_data
+@pytest.mark.integration
+def test_minilm_on_a_banking_slice_reloads_with_identical_predictions(tmp_path):
+    from adapt_core.data import DataConfig, load_dataset
+    from adapt_core.pipeline import RunConfig, run_training
+    from adapt_core.predictor import load_predictor
+    from adapt_core.train import TrainConfig
+
+    config = RunConfig(dataset="banking77", model="minilm-l6", data=DataConfig(max_train=128, max_eval=32),
+                       train=TrainConfig(max_steps=4, batch_size=16, device="cpu"))
+    report = run_training(config, tmp_path / "run", progress=False)
+    assert report["trainable_params"] > 22_000_000
+    predictor = load_predictor(tmp_path / "run")
+    texts = load_dataset("banking77", config.data)["test"].texts
+    reloaded = predictor.predict_proba(texts)
+    from adapt_core.evaluate import evaluate
+
+    recomputed = evaluate(load_dataset("banking77", config.data)["test"].labels, reloaded.argmax(1),
+                          predictor.label_names)
+    assert recomputed.macro_f1 == pytest.approx(report["test"]["macro_f1"])
+    assert np.allclose(predictor.predict_proba(texts), reloaded)

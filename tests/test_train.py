@@ -1,0 +1,82 @@
+"""train.py: the loop lowers the loss, is reproducible by seed, evaluates, keeps the best, validates its config."""
+
+import pytest
+import torch
+
+from adapt_core.errors import AdaptError
+from adapt_core.models import load_classifier
+from adapt_core.train import TrainConfig, _Batches, train, train_steps
+
+FAST = dict(batch_size=8, lr=1e-2, max_length=16, device="cpu", warmup_ratio=0.0)
+
+
+def test_loss_falls_and_dev_is_evaluated(toy_task):
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    logs = train(model, tok, toy_task, TrainConfig(epochs=4, **FAST))
+    assert len(logs) == 32 and logs[-1].step == logs[-1].total_steps == 32
+    first, last = sum(x.loss for x in logs[:4]) / 4, sum(x.loss for x in logs[-4:]) / 4
+    assert last < first * 0.7
+    evals = [x for x in logs if x.eval]
+    assert [x.step for x in evals] == [8, 16, 24, 32]  # each epoch end
+    assert logs[-1].summary["optimizer_state_bytes"] > 0
+    assert logs[-1].summary["best_dev_macro_f1"] == max(x.eval["macro_f1"] for x in evals)
+
+
+def test_same_seed_same_run(toy_task):
+    runs = []
+    for _ in range(2):
+        model, tok = load_classifier("tiny-bert", 2, seed=0)
+        runs.append([x.loss for x in train_steps(model, tok, toy_task, TrainConfig(max_steps=5, seed=3, **FAST))])
+    assert runs[0] == runs[1]
+
+
+def test_best_checkpoint_is_restored(toy_task):
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    from adapt_core.train import evaluate_split
+
+    logs = train(model, tok, toy_task, TrainConfig(epochs=3, eval_every=3, **FAST))
+    final = evaluate_split(model, tok, toy_task["dev"], toy_task.label_names).macro_f1
+    assert final == pytest.approx(logs[-1].summary["best_dev_macro_f1"])
+
+
+def test_optimizer_holds_only_trainable_tensors(toy_task):
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    for p in model.bert.parameters():
+        p.requires_grad_(False)
+    frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
+    logs = train(model, tok, toy_task, TrainConfig(max_steps=3, **FAST))
+    head = sum(p.numel() for p in model.classifier.parameters())
+    assert logs[-1].summary["optimizer_state_bytes"] == 2 * head * 4 + 4 * 2  # exp_avg, exp_avg_sq, +step scalars
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+
+
+def test_dynamic_padding_pads_to_the_longest_in_batch(toy_task):
+    _, tok = load_classifier("tiny-bert", 2)
+    batches = _Batches(tok, toy_task["train"], max_length=64)
+    batch = batches.collate([0, 1])
+    longest = max(len(batches.ids[0]), len(batches.ids[1]))
+    assert batch["input_ids"].shape == (2, longest)
+    assert batch["attention_mask"].sum() == len(batches.ids[0]) + len(batches.ids[1])
+
+
+def test_nothing_trainable_is_an_error(toy_task):
+    model, tok = load_classifier("tiny-bert", 2)
+    model.requires_grad_(False)
+    with pytest.raises(AdaptError, match="no trainable parameter"):
+        next(train_steps(model, tok, toy_task, TrainConfig(**FAST)))
+
+
+@pytest.mark.parametrize("kwargs,message", [({"epochs": 0}, "epochs"), ({"lr": -1}, "lr"),
+                                             ({"max_length": 2}, "max_length"), ({"warmup_ratio": 1.5}, "warmup")])
+def test_config_validation(kwargs, message):
+    with pytest.raises(AdaptError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_step_log_flattens_eval():
+    from adapt_core.train import StepLog
+
+    log = StepLog(1, 2, 0.5, 0.3, 1e-4, 1.0, 100.0, 0.1, eval={"macro_f1": 0.5})
+    d = log.to_dict()
+    assert d["dev_macro_f1"] == 0.5 and "eval" not in d and d["loss"] == 0.3
+    assert torch.tensor(d["step"]) == 1
