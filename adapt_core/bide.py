@@ -34,7 +34,7 @@ import numpy as np
 _DENSE_FACTOR = 4
 # Children are expanded in chunks whose scans touch at most about this many positions (bounds memory: a few int64
 # arrays of this length), so a large corpus is mined in pieces instead of one huge step.
-_SCAN_BUDGET = 1 << 21
+_SCAN_BUDGET = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -65,21 +65,29 @@ def flatten(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]
     return flat, np.concatenate(([0], np.cumsum(lengths)))
 
 
+def _compact(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and each token's index among them; by counting when the id range allows."""
+    if len(flat) == 0 or flat.max() > 4 * len(flat) + 65536:
+        return np.unique(flat, return_inverse=True)
+    present = np.bincount(flat) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[flat]
+
+
 def _prev_same(tok: np.ndarray, seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """prev[q] (previous position of tok[q] in the same sequence, else -1) and the sorted keys tok * N + position."""
-    n_tok = len(tok)
-    keys = tok * max(n_tok, 1) + np.arange(n_tok)
-    order = np.argsort(keys, kind="stable")
+    n_tok = max(len(tok), 1)
+    keys = np.sort(tok * n_tok + np.arange(len(tok)))  # sorting the packed values is much faster than argsort
+    order = keys % n_tok  # positions, grouped by item, ascending within an item
     same = (tok[order[1:]] == tok[order[:-1]]) & (seq[order[1:]] == seq[order[:-1]])
-    prev = np.full(n_tok, -1, dtype=np.int64)
+    prev = np.full(len(tok), -1, dtype=np.int64)
     prev[order[1:][same]] = order[:-1][same]
-    return prev, keys[order]
+    return prev, keys
 
 
 def _build_db(flat: np.ndarray, offsets: np.ndarray, minsup: int) -> _Db:
     n_seq = len(offsets) - 1
     seq = np.repeat(np.arange(n_seq), np.diff(offsets))
-    vocab, tok = np.unique(flat, return_inverse=True)
+    vocab, tok = _compact(flat)
     prev, _ = _prev_same(tok, seq)
     doc_freq = np.bincount(tok[prev < 0], minlength=len(vocab))  # first occurrences = (sequence, item) pairs
     frequent = doc_freq >= minsup
@@ -90,6 +98,14 @@ def _build_db(flat: np.ndarray, offsets: np.ndarray, minsup: int) -> _Db:
     ends = np.cumsum(np.bincount(seq, minlength=n_seq))
     starts = ends - np.bincount(seq, minlength=n_seq)
     return _Db(tok, prev, starts, ends, occ, vocab[frequent])
+
+
+def _stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative keys: np.sort of packed key * n + index when that cannot overflow."""
+    n = len(keys)
+    if n == 0 or (int(keys.max()) + 1) * n >= 2**62:
+        return np.argsort(keys, kind="stable")
+    return np.sort(keys * n + np.arange(n)) % n
 
 
 def _counts(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,7 +183,7 @@ class _Miner:
     def _group(self, keys, pos, owner, keep, node_of_group, row_of_owner) -> _Kids:
         """Children from kept scan entries: sort by key (stable, so slots stay in sequence order) and cut."""
         order = np.flatnonzero(keep)
-        order = order[np.argsort(keys[order], kind="stable")]
+        order = order[_stable_argsort(keys[order])]
         keys = keys[order]
         bound = np.concatenate(([0], np.flatnonzero(np.diff(keys)) + 1, [len(keys)]))
         first = keys[bound[:-1]]
@@ -177,9 +193,7 @@ class _Miner:
     def _descend(self, nodes: _Nodes, kids: _Kids) -> None:
         """Expand the children in chunks whose next scan (their suffixes) stays within the budget."""
         cost = np.cumsum(self.db.end[nodes.sid[kids.row]] - kids.q)[kids.bound[1:] - 1]  # (G,) cumulative
-        cuts = np.searchsorted(cost, np.arange(self.budget, cost[-1], self.budget), side="right")
-        edges = np.unique(np.concatenate(([0], cuts, [len(kids.item)])))
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
+        for a, b in _chunks(cost, self.budget):
             self._expand(nodes, kids.cut(a, b))
 
     def _expand(self, nodes: _Nodes, kids: _Kids) -> None:
@@ -187,30 +201,31 @@ class _Miner:
         support = np.diff(kids.bound)
         slot_group = np.repeat(np.arange(len(support)), support)
         slot_sid = nodes.sid[kids.row]
-        keys, pos, owner = self._scan(kids.q, self.db.end[slot_sid], slot_group)  # all grandchildren at once
-        distinct, counts, entry_counts = _counts(keys, len(support) * f)
+        scan = self._scan(kids.q, self.db.end[slot_sid], slot_group)  # every grandchild at once
+        distinct, counts, entry_counts = _counts(scan[0], len(support) * f)
         best = np.zeros(len(support), dtype=np.int64)
-        np.maximum.at(best, distinct // f, counts)
+        np.maximum.at(best, distinct // f, counts)  # best extension support: the forward-extension check
         grow = best >= self.minsup if n + 1 < self.max_len else np.zeros(len(support), dtype=bool)
-        items = nodes.items[:, kids.node]  # (n, G) the children's patterns before their last item
-        slots = _Slots(items[:, slot_group], nodes.ff[:, kids.row], slot_sid, slot_group, support)
+        slots = _Slots(nodes.items[:, kids.node], nodes.ff[:, kids.row], slot_sid, slot_group, support)
         pruned = np.zeros(len(support), dtype=bool)
         if grow.any():  # BackScan: an item in every i-th semi-maximum period -> no closed pattern below
             pruned[grow] = self._period_hit(slots, grow, kids.q)
-        check = (
-            (best < support) & ~pruned & (n + 1 >= self.min_len)
-        )  # no forward extension with equal support
+        check = (best < support) & ~pruned & (n + 1 >= self.min_len)
         if check.any():  # backward extension: an item in every i-th maximum period
             closed = check.copy()
-            closed[check] = ~self._period_hit(
-                slots, check, self._last_before(kids.item[slot_group], self.db.end[slot_sid])
-            )
-            for c in np.flatnonzero(closed):
-                pattern = (*items[:, c].tolist(), int(kids.item[c]))
-                self.found.append((pattern, slot_sid[kids.bound[c] : kids.bound[c + 1]]))
+            last = self._last_before(kids.item[slot_group], self.db.end[slot_sid])
+            closed[check] = ~self._period_hit(slots, check, last)
+            self._record(slots, kids, closed)
         nxt = grow & ~pruned
         if nxt.any():
-            self._descend(*self._next_batch(nodes, kids, slots, nxt, (keys, pos, owner, entry_counts)))
+            batch = self._next_batch(nodes, kids, slots, nxt, (*scan, entry_counts))
+            del scan, entry_counts, slots  # free this level's scan before going deeper
+            self._descend(*batch)
+
+    def _record(self, slots: _Slots, kids: _Kids, closed: np.ndarray) -> None:
+        for c in np.flatnonzero(closed):
+            pattern = (*slots.items[:, c].tolist(), int(kids.item[c]))
+            self.found.append((pattern, slots.sid[kids.bound[c] : kids.bound[c + 1]]))
 
     def _next_batch(
         self, nodes: _Nodes, kids: _Kids, slots: _Slots, nxt: np.ndarray, scan
@@ -231,34 +246,51 @@ class _Miner:
         supporting sequence for some i, the periods ending at the chain of last appearances walked back from
         `tail` (the first-instance end: semi-maximum periods; the last c: maximum periods). -> (chosen,) bool."""
         sel = chosen[slots.group]
-        group = (np.cumsum(chosen) - 1)[slots.group[sel]]
-        support = slots.support[chosen]
-        n, m, n_groups = slots.items.shape[0], int(sel.sum()), len(support)
+        group = (np.cumsum(chosen) - 1)[slots.group[sel]]  # slots stay sorted by child
+        items = slots.items[:, slots.group[sel]]  # (n, m) the pattern before the child's item, per slot
+        n, m, n_groups = items.shape[0], int(sel.sum()), int(chosen.sum())
         hi = np.empty((n + 1, m), dtype=np.int64)
         hi[n] = tail[sel]
         for j in range(n - 1, -1, -1):  # i-th last-in-first (or last-in-last) appearance, walking backwards
-            hi[j] = self._last_before(slots.items[j, sel], hi[j + 1])
+            hi[j] = self._last_before(items[j], hi[j + 1])
         lo = np.vstack((self.db.start[slots.sid[sel]][None, :] - 1, slots.ff[:, sel]))
-        period_group = group[None, :] * (n + 1) + np.arange(n + 1)[:, None]  # (n+1, m): one per (child, i)
+        period = group[None, :] * (n + 1) + np.arange(n + 1)[:, None]  # (n+1, m): one group per (child, i)
         # A (child, i) with an empty period in some sequence cannot hit: skip its windows entirely.
-        empty = np.bincount(period_group[hi - lo <= 1], minlength=n_groups * (n + 1)) > 0
-        hi = np.where(empty[period_group], lo, hi)
-        keys, _, _ = self._scan(lo.ravel(), hi.ravel(), period_group.ravel())
-        distinct, counts, _ = _counts(keys, n_groups * (n + 1) * self.n_items)
-        owner = distinct // (self.n_items * (n + 1))
+        empty = np.bincount(period[hi - lo <= 1], minlength=n_groups * (n + 1)) > 0
+        hi = np.where(empty[period], lo, hi)
+        # Scan in chunks of whole children (a child's counts must not be split), to bound memory.
+        cost = np.cumsum(np.bincount(group, np.maximum(hi - lo - 1, 0).sum(0), minlength=n_groups))
+        columns = np.searchsorted(
+            group, np.arange(n_groups + 1)
+        )  # child g owns columns [columns[g], columns[g+1])
         hit = np.zeros(n_groups, dtype=bool)
-        hit[owner[counts == support[owner]]] = True
+        support = slots.support[chosen]
+        for g0, g1 in _chunks(cost, self.budget):
+            a, b = columns[g0], columns[g1]
+            keys, _, _ = self._scan(lo[:, a:b].ravel(), hi[:, a:b].ravel(), period[:, a:b].ravel())
+            distinct, counts, _ = _counts(keys, n_groups * (n + 1) * self.n_items)
+            owner = distinct // (self.n_items * (n + 1))
+            hit[owner[counts == support[owner]]] = True
         return hit
 
 
-class _Slots(NamedTuple):
-    """Per child slot: the pattern before its last item (n, M), first-instance ends (n, M), sequence, child."""
+def _chunks(cost: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Cut positions 0..len(cost) into ranges whose cost (given cumulatively) is about `budget` each."""
+    if len(cost) == 0:
+        return []
+    cuts = np.searchsorted(cost, np.arange(budget, cost[-1], budget), side="right")
+    edges = np.unique(np.concatenate(([0], cuts, [len(cost)])))
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
-    items: np.ndarray
-    ff: np.ndarray
-    sid: np.ndarray
-    group: np.ndarray
-    support: np.ndarray  # (G,) per child
+
+class _Slots(NamedTuple):
+    """A batch of children with their slots: what the period checks need."""
+
+    items: np.ndarray  # (n, G) each child's pattern before its last item
+    ff: np.ndarray  # (n, M) first-instance ends of that pattern's prefixes, per child slot
+    sid: np.ndarray  # (M,) sequence of each child slot
+    group: np.ndarray  # (M,) child of each slot
+    support: np.ndarray  # (G,) slots per child
 
 
 def mine_closed_gapped(

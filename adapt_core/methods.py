@@ -120,6 +120,7 @@ class MethodConfig:
     def sensitivity_config(self) -> SensitivityConfig:
         """The SensitivityConfig that AdaPT's `prepare` measures with."""
         return SensitivityConfig(
+            device="auto",  # the pipeline moves the model to its device later: measure on the fastest now
             calibration_size=self.calibration_size,
             positions=self.positions,
             grouping=self.grouping,

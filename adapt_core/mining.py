@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -158,69 +158,81 @@ class MiningResult:
 # ------------------------------------------------------------------------------------------------- contiguous
 
 
-def _doc_support(ids: np.ndarray, seq: np.ndarray, n_seq: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (id, sequence) pair keys id * n_seq + seq (sorted) and the support of every id."""
-    pairs = np.unique(ids * n_seq + seq)
-    return pairs, np.bincount(pairs // n_seq, minlength=int(ids.max()) + 1 if len(ids) else 0)
+class _Level(NamedTuple):
+    """The frequent n-grams of one length: ids by start position, supports, (id, sequence) pairs, first starts."""
+
+    cur: np.ndarray  # (N,) id of the frequent n-gram starting at each position, -1 where none
+    support: np.ndarray  # (M,) number of sequences containing each
+    pairs: np.ndarray  # sorted keys id * n_seq + sequence, one per (n-gram, sequence containing it)
+    first: np.ndarray  # (M,) first start position of each
 
 
-def _next_level(cur, n, seq, end_of, minsup):
-    """Frequent (n+1)-grams from frequent n-gram ids `cur` (N,), -1 where none: (ids (N,), support, pairs)."""
-    n_tok, n_seq = len(cur), len(end_of)
-    pos = np.flatnonzero(cur[:-1] >= 0)
-    # Start positions where the (n+1)-gram fits in its sequence and both of its n-token halves are frequent.
-    pos = pos[(pos + n < end_of[seq[pos]]) & (cur[pos + 1] >= 0)]
-    width = int(cur.max()) + 1
-    _, ids = np.unique(cur[pos] * width + cur[pos + 1], return_inverse=True)
-    pairs, support = _doc_support(ids, seq[pos], n_seq)
+def _level(key, pos, seq, n_seq: int, minsup: int, key_bound: int) -> _Level:
+    """Group candidate start positions `pos` by n-gram `key` (< key_bound) and keep the frequent n-grams.
+
+    Sorting (key, position) pairs lines up each n-gram's occurrences in position order, hence by sequence, so
+    document support is a count of (key, sequence) changes: no second sort. np.sort on packed int64 values is far
+    faster than an argsort; packing is used whenever it cannot overflow."""
+    n_tok = len(seq)
+    if key_bound * max(n_tok, 1) < 2**62:
+        packed = np.sort(key * n_tok + pos)
+        key, pos = packed // n_tok, packed % n_tok
+    else:
+        order = np.argsort(key, kind="stable")
+        key, pos = key[order], pos[order]
+    sq = seq[pos]
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    ids = np.cumsum(new) - 1
+    new_pair = new.copy()
+    new_pair[1:] |= sq[1:] != sq[:-1]
+    support = np.bincount(ids[new_pair], minlength=int(new.sum()))
     frequent = support >= minsup
     renumber = np.cumsum(frequent) - 1
     keep = frequent[ids]
-    nxt = np.full(n_tok, -1, dtype=np.int64)
-    nxt[pos[keep]] = renumber[ids[keep]]
-    pairs = pairs[frequent[pairs // n_seq]]
-    return nxt, support[frequent], renumber[pairs // n_seq] * n_seq + pairs % n_seq
+    cur = np.full(n_tok, -1, dtype=np.int64)
+    cur[pos[keep]] = renumber[ids[keep]]
+    pair = new_pair & keep
+    return _Level(cur, support[frequent], renumber[ids[pair]] * n_seq + sq[pair], pos[new & keep])
 
 
 def _closed_ngrams(flat: np.ndarray, offsets: np.ndarray, minsup: int, min_len: int, max_len: int):
-    """Closed frequent n-grams: list of (ids, support) and their distinct (pattern index, sequence) pairs."""
-    n_seq = len(offsets) - 1
+    """Closed frequent n-grams: list of (ids, support) and their distinct (pattern index, sequence) pairs.
+
+    An (n+1)-gram is the pair (id of its first n tokens, id of its last n tokens), counted only where both halves
+    are frequent (apriori growth); an n-gram is closed unless an (n+1)-gram it starts or ends has its support."""
+    n_seq, n_tok = len(offsets) - 1, len(flat)
     seq = np.repeat(np.arange(n_seq), np.diff(offsets))
-    end_of = offsets[1:]
-    _, tok = np.unique(flat, return_inverse=True)
-    pairs, support = _doc_support(tok, seq, n_seq)
-    frequent = support >= minsup
-    cur = np.where(frequent[tok], (np.cumsum(frequent) - 1)[tok], -1)
-    support, pairs = support[frequent], (np.cumsum(frequent) - 1)[pairs // n_seq] * n_seq + pairs % n_seq
+    end_of = offsets[1:][seq]  # (N,) end of each position's sequence
+    level = _level(flat, np.arange(n_tok), seq, n_seq, minsup, int(flat.max(initial=0)) + 1)
     found, found_pairs = [], []
     for n in range(1, max_len + 1):
-        if len(support) == 0:
+        if len(level.support) == 0:
             break
-        nxt, nsup, npairs = _next_level(cur, n, seq, end_of, minsup)
-        closed = np.ones(len(support), dtype=bool)
-        pos = np.flatnonzero(nxt >= 0)
-        for half in (cur[pos], cur[pos + 1]):  # an extension with the same support closes the shorter n-gram
-            closed[half[nsup[nxt[pos]] == support[half]]] = False
+        cur, width = level.cur, len(level.support)
+        pos = np.flatnonzero(cur[:-1] >= 0)
+        pos = pos[(pos + n < end_of[pos]) & (cur[pos + 1] >= 0)]  # fits in its sequence; both halves frequent
+        nxt = _level(cur[pos] * width + cur[pos + 1], pos, seq, n_seq, minsup, width * width)
+        closed = np.ones(width, dtype=bool)
+        at = np.flatnonzero(nxt.cur >= 0)
+        for half in (cur[at], cur[at + 1]):  # an extension with the same support closes the shorter n-gram
+            closed[half[nxt.support[nxt.cur[at]] == level.support[half]]] = False
         if n >= min_len:
-            _collect(found, found_pairs, flat, cur, n, support, pairs, closed, n_seq)
-        cur, support, pairs = nxt, nsup, npairs
+            _collect(found, found_pairs, flat, n, level, closed, n_seq)
+        level = nxt
     return found, found_pairs
 
 
-def _collect(found, found_pairs, flat, cur, n, support, pairs, closed, n_seq):
+def _collect(found, found_pairs, flat, n: int, level: _Level, closed: np.ndarray, n_seq: int) -> None:
     """Append the closed n-grams of one level and their (pattern index, sequence) pairs, renumbered."""
     ids = np.flatnonzero(closed)
-    positions = np.flatnonzero(cur >= 0)
-    _, first = np.unique(
-        cur[positions], return_index=True
-    )  # every id occurs: first_pos[id] = its first position
-    first_pos = positions[first]
-    index = np.full(len(support), -1, dtype=np.int64)
+    index = np.full(len(closed), -1, dtype=np.int64)
     index[ids] = np.arange(len(found), len(found) + len(ids))
     for i in ids:
-        found.append((tuple(int(t) for t in flat[first_pos[i] : first_pos[i] + n]), int(support[i])))
-    keep = closed[pairs // n_seq]
-    found_pairs.append(index[pairs[keep] // n_seq] * n_seq + pairs[keep] % n_seq)
+        start = level.first[i]
+        found.append((tuple(int(t) for t in flat[start : start + n]), int(level.support[i])))
+    keep = closed[level.pairs // n_seq]
+    found_pairs.append(index[level.pairs[keep] // n_seq] * n_seq + level.pairs[keep] % n_seq)
 
 
 # ------------------------------------------------------------------------------------------------- statistics

@@ -175,11 +175,12 @@ def _load_cached(name: str, kind: str, context: str, device: str) -> Scorer:
     """Load a scorer by name once per process (it is only ever used under no_grad, never mutated)."""
     from adapt_core.models import load_tokenizer, pick_device
 
-    tokenizer = load_tokenizer(name)
     if name in ("tiny-llama", "tiny-bert"):  # random tiny LMs for tests and demos
+        tokenizer = load_tokenizer(name)
         model, ident = _tiny_lm(name, tokenizer), None
     else:
-        model, ident = _load_pretrained(name, kind)
+        model, ident = _load_pretrained(name, kind)  # first: its error names the scorer and the way out
+        tokenizer = load_tokenizer(name)
     scorer = _scorer_from_objects(model, tokenizer, "auto", context, ident)
     scorer.model.to(pick_device(device))
     return scorer

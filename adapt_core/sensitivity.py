@@ -10,7 +10,8 @@ examples) and records, for every `nn.Linear` inside the transformer blocks (foun
   depend on the batch size).
 The pass runs in eval mode (dropout off), so it is deterministic and every process of a data-parallel run selects
 the same modules. The result, a `SensitivityReport`, then answers `score(beta)` and `select(beta, top_k)` with no
-model at hand, and round-trips through `to_dict` / `from_dict` so the studio can cache it.
+model at hand, and round-trips through `to_dict` / `from_dict` so the studio can cache it (see `selection.py`,
+whose names are re-exported here).
 
 Head warm-up (`head_warmup_steps > 0`): the random head is first trained alone with AdamW on the calibration
 batches, so the gradients reflect a head that already points at the task. It is done **in place and undone**: the
@@ -26,17 +27,29 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adapt_core.anatomy import block_kind, block_linears, head_parameter_names, non_embedding_parameters
+from adapt_core.anatomy import block_linears, head_parameter_names, non_embedding_parameters
 from adapt_core.data import Split, TaskData
 from adapt_core.errors import AdaptError
+from adapt_core.models import pick_device
+from adapt_core.selection import GROUPINGS, ModuleStat, Selection, SensitivityReport
+from adapt_core.tokens import new_token_ids
+
+__all__ = [
+    "GROUPINGS",
+    "POSITIONS",
+    "ModuleStat",
+    "Selection",
+    "SensitivityConfig",
+    "SensitivityReport",
+    "measure",
+    "new_token_ids",
+]
 
 POSITIONS = ("all", "tokens")
-GROUPINGS = ("linear", "block", "layer")
 DEFAULT_CALIBRATION = 512
 Progress = Callable[[int, int], None]
 
@@ -74,6 +87,13 @@ class SensitivityConfig:
     head_warmup_lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the head warm-up."})
     max_length: int = field(default=128, metadata={"help": "Truncate calibration texts to this many tokens."})
     seed: int = field(default=0, metadata={"help": "Seed of the calibration sample."})
+    device: str = field(
+        default="model",
+        metadata={
+            "help": "Where to run: model (where the model is), auto (CUDA > MPS > CPU), cpu, cuda or mps. "
+            "The model is moved there and back."
+        },
+    )
 
     def __post_init__(self):
         checks = [
@@ -87,194 +107,17 @@ class SensitivityConfig:
             (self.head_warmup_steps >= 0, "head_warmup_steps must be ≥ 0"),
             (self.head_warmup_lr > 0, "head_warmup_lr must be > 0"),
             (self.max_length >= 8, "max_length must be ≥ 8 tokens"),
+            (
+                self.device in ("model", "auto", "cpu", "mps") or self.device.startswith("cuda"),
+                "device must be model, auto, cpu, cuda, cuda:N or mps",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise AdaptError(f"{message} (got {self})")
 
 
-@dataclass(frozen=True)
-class ModuleStat:
-    """One row of the report: an nn.Linear, or a group of them (block / layer grouping)."""
-
-    module: str  # dotted name of the nn.Linear, or of its layer plus ":attention" / ":mlp" for a block
-    layer: int
-    type: str  # name inside the block ("attention.self.query"), "attention" / "mlp", or "layer"
-    params: int  # weights + biases of the member modules
-    D: float
-    G: float
-    members: tuple[str, ...] = ()  # the nn.Linear names this row stands for
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The modules AdaPT trains for one (β, top-k)."""
-
-    modules: tuple[str, ...]  # nn.Linear names to train, by rank
-    rows: tuple[str, ...]  # the selected report rows, by rank
-    params: int  # parameters of the selected modules
-    budget_params: float  # top_k % of the non-embedding parameters
-    non_embedding_params: int
-    beta: float
-    top_k: float
-    grouping: str
-
-    @property
-    def percent(self) -> float:
-        """Realised share of the non-embedding parameters, in % (≤ top_k)."""
-        return 100.0 * self.params / self.non_embedding_params
-
-    def to_dict(self) -> dict:
-        return {
-            **asdict(self),
-            "modules": list(self.modules),
-            "rows": list(self.rows),
-            "percent": self.percent,
-        }
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1]; a constant column carries no ranking information and becomes all zeros."""
-    lo, hi = float(x.min()), float(x.max())
-    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
-
-
-def _check_budget(beta: float, top_k: float | None = None) -> None:
-    if beta < 0:
-        raise AdaptError(
-            f"beta must be ≥ 0 (got {beta}): it weighs the gradient term, 0 ranks by dispersion only"
-        )
-    if top_k is not None and not 0 < top_k <= 100:
-        raise AdaptError(f"top_k must be in (0, 100] percent of the non-embedding parameters (got {top_k})")
-
-
-@dataclass
-class SensitivityReport:
-    """D and G per nn.Linear (measured once) plus the grouping that `rows`, `score` and `select` work on."""
-
-    linears: list[ModuleStat]
-    non_embedding_params: int
-    grouping: str = "linear"
-    meta: dict = field(default_factory=dict)  # model class, calibration sizes, the SensitivityConfig
-
-    @property
-    def rows(self) -> list[ModuleStat]:
-        """The units of selection: the linears themselves, or their block / layer groups."""
-        return _group(self.linears, self.grouping)
-
-    def regroup(self, grouping: str) -> SensitivityReport:
-        """The same measurement seen at another grouping (no model needed)."""
-        if grouping not in GROUPINGS:
-            raise AdaptError(f"grouping must be one of {', '.join(GROUPINGS)} (got {grouping!r})")
-        return SensitivityReport(self.linears, self.non_embedding_params, grouping, dict(self.meta))
-
-    def score(self, beta: float = 1.0) -> np.ndarray:
-        """S = minmax(D) + β · minmax(G) per row, normalised across the rows of the current grouping."""
-        _check_budget(beta)
-        rows = self.rows
-        d = np.array([r.D for r in rows], dtype=np.float64)
-        g = np.array([r.G for r in rows], dtype=np.float64)
-        return _minmax(d) + beta * _minmax(g)
-
-    def select(self, beta: float = 1.0, top_k: float = 10.0) -> Selection:
-        """Rank rows by S (ties: model order); walk down the ranking and take every row that still fits.
-
-        The budget is `top_k` % of the non-embedding parameters and is never exceeded: a row too large for what
-        is left is skipped and smaller, lower-ranked rows may still fill the rest (greedy knapsack).
-        """
-        _check_budget(beta, top_k)
-        rows, scores = self.rows, self.score(beta)
-        budget = top_k / 100.0 * self.non_embedding_params
-        chosen, used = [], 0
-        for i in sorted(range(len(rows)), key=lambda i: (-scores[i], i)):
-            if used + rows[i].params <= budget:
-                chosen.append(rows[i])
-                used += rows[i].params
-        if not chosen:
-            smallest = min(r.params for r in rows)
-            need = math.ceil(1000.0 * smallest / self.non_embedding_params) / 10.0
-            raise AdaptError(
-                f"a budget of {top_k}% ({budget:,.0f} of {self.non_embedding_params:,} non-embedding parameters) is "
-                f"smaller than the smallest {self.grouping} module ({smallest:,} parameters): raise top_k to at least "
-                f"{need}%" + (" or use a finer grouping" if self.grouping != "linear" else "")
-            )
-        modules = tuple(m for r in chosen for m in r.members)
-        return Selection(
-            modules,
-            tuple(r.module for r in chosen),
-            used,
-            budget,
-            self.non_embedding_params,
-            beta,
-            top_k,
-            self.grouping,
-        )
-
-    def to_frame(self, beta: float = 1.0, top_k: float | None = 10.0) -> pd.DataFrame:
-        """module, layer, type, params, D, G, S, selected (selected is all False when top_k is None)."""
-        rows = self.rows
-        chosen = set(self.select(beta, top_k).rows) if top_k is not None else set()
-        frame = pd.DataFrame(
-            [{k: getattr(r, k) for k in ("module", "layer", "type", "params", "D", "G")} for r in rows]
-        )
-        frame["S"] = self.score(beta)
-        frame["selected"] = [r.module in chosen for r in rows]
-        return frame
-
-    def to_dict(self) -> dict:
-        linears = [{k: v for k, v in asdict(r).items() if k != "members"} for r in self.linears]
-        return {
-            "grouping": self.grouping,
-            "non_embedding_params": self.non_embedding_params,
-            "meta": self.meta,
-            "linears": linears,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SensitivityReport:
-        linears = [ModuleStat(**r, members=(r["module"],)) for r in d["linears"]]
-        return cls(
-            linears, int(d["non_embedding_params"]), d.get("grouping", "linear"), dict(d.get("meta", {}))
-        )
-
-
-def _group(linears: list[ModuleStat], grouping: str) -> list[ModuleStat]:
-    """Aggregate linears into blocks (attention / MLP of a layer) or layers.
-
-    A group's D and G are the parameter-weighted means of its members' D and G, so a big MLP projection counts more
-    than a small attention projection; its parameters are the members' sum.
-    """
-    if grouping == "linear":
-        return list(linears)
-    groups: dict[tuple, list[ModuleStat]] = {}
-    for r in linears:
-        key = (r.layer, block_kind(r.type)) if grouping == "block" else (r.layer,)
-        groups.setdefault(key, []).append(r)
-    rows = []
-    for key, members in groups.items():
-        layer_name = members[0].module[: -len(members[0].type) - 1]  # "bert.encoder.layer.3"
-        weights = np.array([m.params for m in members], dtype=np.float64)
-        rows.append(
-            ModuleStat(
-                module=f"{layer_name}:{key[1]}" if grouping == "block" else layer_name,
-                layer=key[0],
-                type=key[1] if grouping == "block" else "layer",
-                params=int(weights.sum()),
-                D=float(np.average([m.D for m in members], weights=weights)),
-                G=float(np.average([m.G for m in members], weights=weights)),
-                members=tuple(m.module for m in members),
-            )
-        )
-    return rows
-
-
 # ------------------------------------------------------------------------------------------------- measuring
-
-
-def new_token_ids(tokenizer) -> set[int]:
-    """Ids of the tokenizer's added, non-special tokens: the vetted new tokens."""
-    special = set(tokenizer.all_special_tokens)
-    return {i for t, i in tokenizer.get_added_vocab().items() if t not in special}
 
 
 def measure(
@@ -294,13 +137,15 @@ def measure(
     texts, labels = _calibration_sample(split, config)
     wanted = None
     if config.positions == "tokens":
-        wanted = new_token_ids(tokenizer)
+        wanted = set(new_token_ids(tokenizer))
         if not wanted:
             raise AdaptError(
                 "positions='tokens' needs new tokens, but the tokenizer has none: vet tokens first "
                 "(Tokens page or --tokens) or use positions='all'"
             )
-    batches = _encode(tokenizer, texts, labels, config, next(model.parameters()).device)
+    home = next(model.parameters()).device
+    device = home if config.device == "model" else pick_device(config.device)
+    batches = _encode(tokenizer, texts, labels, config, device)
     total, done = config.head_warmup_steps + len(batches), [0]
 
     def tick() -> None:
@@ -308,7 +153,7 @@ def measure(
         if progress is not None:
             progress(done[0], total)
 
-    with _preserved(model):
+    with _moved(model, device, home), _preserved(model):
         if config.head_warmup_steps:
             _warm_up_head(model, batches, config, tick)
         acts, grads = _calibration_pass(model, linears, batches, wanted, len(texts), tick)
@@ -347,6 +192,19 @@ def _encode(tokenizer, texts, labels, config, device) -> list[dict[str, torch.Te
         }
         out.append({k: v.to(device) for k, v in batch.items()})
     return out
+
+
+@contextlib.contextmanager
+def _moved(model: nn.Module, device: torch.device, home: torch.device):
+    """Run on `device`, then move back (same Parameter objects, bit-identical values)."""
+    if device == home:
+        yield
+        return
+    model.to(device)
+    try:
+        yield
+    finally:
+        model.to(home)
 
 
 @contextlib.contextmanager

@@ -75,11 +75,11 @@ class CandidateFilter:
     min_mutual_info: float | None = field(default=None, metadata={"help": "Mutual information at least this (nats)."})
     max_pplu: float | None = field(default=None, metadata={"help": "PPLu at most this (unscored ones never match)."})
     contains: str | None = field(default=None, metadata={"help": "Text contains this (case-insensitive)."})
-    decision: str | None = field(default=None, metadata={"help": "Only candidates currently in this state."})
+    state: str | None = field(default=None, metadata={"help": "Only candidates whose decision is now this."})
 
     def __post_init__(self):
-        if self.decision is not None and self.decision not in DECISIONS:
-            raise AdaptError(f"decision must be one of {', '.join(DECISIONS)} (got {self.decision!r})")
+        if self.state is not None and self.state not in DECISIONS:
+            raise AdaptError(f"state must be one of {', '.join(DECISIONS)} (got {self.state!r})")
 
     def matches(self, c: VettedCandidate) -> bool:
         def at_least(value, bound):
@@ -92,7 +92,7 @@ class CandidateFilter:
                 and at_least(c.purity, self.min_purity) and at_least(c.mutual_info, self.min_mutual_info)
                 and at_most(c.pplu, self.max_pplu)
                 and (self.contains is None or self.contains.lower() in c.text.lower())
-                and (self.decision is None or c.decision == self.decision))
+                and (self.state is None or c.decision == self.state))
 
 
 def _key(text: str) -> str:

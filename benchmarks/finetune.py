@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=5)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=64, help="Banking77's longest text is 98 tokens, p95 37")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="tiny-bert on a 300-example slice")
@@ -41,7 +42,7 @@ def main() -> None:
     model = "tiny-bert" if args.quick else args.model
     epochs = 1 if args.quick else args.epochs
     config = RunConfig(dataset=args.dataset, model=model, data=data, method=MethodConfig("full"),
-                       train=TrainConfig(epochs=epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                       train=TrainConfig(epochs=epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, max_length=args.max_length,
                                          device=args.device))
     with tempfile.TemporaryDirectory() as tmp:
         report = run_training(config, Path(tmp) / "run", progress=True)

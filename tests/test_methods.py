@@ -9,11 +9,12 @@ targets, prefix-tuning folders, and the messages for bad input.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 from helpers_toy import mean_loss, one_thread, snapshot, tiny_model, toy_task
-from torch import nn
 
 from adapt_core.data import Split, TaskData
 from adapt_core.errors import AdaptError
@@ -120,52 +121,39 @@ def test_adapt_reuses_a_report(task):
     assert via_report["modules"] == measured["modules"]
 
 
-class _HandAugmented(nn.Module):
-    """Stand-in for tokens.augment: the frozen base matrix plus a separate trainable block for new ids."""
+@pytest.mark.parametrize("method", ["adapt", "full+tokens"])
+def test_new_token_embeddings_train_and_save(method, task, tmp_path):
+    from adapt_core.tokens import augment
 
-    def __init__(self, base: nn.Embedding, extra: int):
-        super().__init__()
-        self.base, self.size = base, base.num_embeddings
-        self.new_token_embeddings = nn.Parameter(torch.randn(extra, base.embedding_dim) * 0.02)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # ids (batch, width) → (batch, width, hidden)
-        old = self.base(ids.clamp(max=self.size - 1))
-        new = self.new_token_embeddings[(ids - self.size).clamp(min=0)]
-        return torch.where((ids >= self.size).unsqueeze(-1), new, old)
-
-
-def _augment(model, tokenizer, words: list[str]) -> None:
-    try:
-        from adapt_core.tokens import augment
-    except ImportError:
-        augment = None
-    if augment is not None:
-        augment(model, tokenizer, words, init="random")
-        return
-    tokenizer.add_tokens(words)
-    model.set_input_embeddings(_HandAugmented(model.get_input_embeddings(), len(words)))
-
-
-def test_adapt_trains_new_token_embeddings(task):
     # made-up words that the base vocabulary splits into pieces become the new tokens
     splits = {
         k: Split([t.replace("alpha", "alphazq").replace("beta", "betazq") for t in s.texts], s.labels)
         for k, s in task.splits.items()
     }
     task = TaskData("toy-new", task.label_names, splits)
-    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
-    tokenizer = type(tokenizer).from_pretrained(tokenizer.name_or_path)  # a private copy: we add tokens
-    _augment(model, tokenizer, ["alphazq", "betazq"])
+    model, tokenizer = tiny_model("tiny-bert")
+    tokenizer = copy.deepcopy(tokenizer)  # augment changes the tokenizer; never touch a shared one
+    assert augment(model, tokenizer, ["alphazq", "betazq"], init="random", seed=0)["added"] == 2
     assert len(tokenizer.tokenize("alphazq river")) == 2
-    prepared = prepare(model, tokenizer, MethodConfig(method="adapt", top_k=20, positions="tokens"), task)
+    config = MethodConfig(method=method, top_k=20, positions="tokens")
+    prepared = prepare(model, tokenizer, config, task)
     new = {n: p for n, p in model.named_parameters() if "new_token" in n}
-    assert new and all(p.requires_grad for p in new.values())
-    assert prepared.info["new_token_params"]
-    base = [p for n, p in model.named_parameters() if "word_embeddings" in n and "new_token" not in n]
-    assert base and not any(p.requires_grad for p in base)
-    before = {n: p.detach().clone() for n, p in new.items()}
+    assert new and all(p.requires_grad for p in new.values()) and prepared.info["new_token_params"]
+    base = model.get_input_embeddings().base.weight
+    assert base.requires_grad == (method == "full+tokens")  # AdaPT: only the new rows of the embedding train
+    before = snapshot(model)
     list(train_steps(model, tokenizer, task, TRAIN))
     assert all(not torch.equal(p.detach(), before[n]) for n, p in new.items())
+    if method == "adapt":
+        assert torch.equal(base, before[next(n for n, p in model.named_parameters() if p is base)])
+
+    expected = predict_proba(model, tokenizer, task["test"].texts)
+    save_trained(model, tokenizer, tmp_path)  # merges the new rows into one plain embedding
+    loaded, loaded_tokenizer = load_trained(tmp_path)
+    assert len(loaded_tokenizer) == len(tokenizer)
+    np.testing.assert_allclose(
+        predict_proba(loaded, loaded_tokenizer, task["test"].texts), expected, atol=1e-5
+    )
 
 
 def test_layers_match_the_budget():

@@ -74,7 +74,7 @@ def test_d_over_new_token_positions_matches_the_oracle():
     model.resize_token_embeddings(len(tokenizer))
     split = toy_split(24, seed=3)
     split.texts = [t.replace("alpha", "alphazq").replace("river", "riverzq") for t in split.texts]
-    wanted = new_token_ids(tokenizer)
+    wanted = set(new_token_ids(tokenizer))
     assert len(wanted) == 2
     report = measure(
         model, tokenizer, split, SensitivityConfig(calibration_size=24, batch_size=4, positions="tokens")

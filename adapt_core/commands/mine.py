@@ -3,6 +3,11 @@
 Sequences form: `--sequences FILE` holds one sequence per line as space-separated non-negative token ids (an empty
 line is an empty sequence; it still counts towards a fractional min support). Each output line is
 `{"pattern": [ids…], "support": n}`, most frequent first.
+
+Dataset form: `--dataset NAME_OR_FILE --model NAME [--scorer NAME|none] [--max-new-tokens N] [--threshold X]
+--out FILE.csv` mines vocabulary candidates for that model's tokenizer (`candidates.find_candidates`) and writes them
+as a vetted list of pending candidates (CSV, or JSON by suffix): surface text, ids, support, per-class support,
+purity, mutual information and PPLu when scored. Vet it, then `train --tokens FILE`.
 """
 
 from __future__ import annotations
@@ -25,8 +30,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--sequences", type=Path, help="Text file: one sequence of space-separated token ids a line."
     )
+    source.add_argument("--dataset", help="Benchmark name or data file: mine vocabulary candidates for --model.")
     add_mining_options(parser)
-    parser.add_argument("--out", type=Path, required=True, help="Output JSON-lines file.")
+    add_candidate_options(parser)
+    parser.add_argument(
+        "--out", type=Path, required=True,
+        help="Output: JSON lines (--sequences), or a CSV/JSON vetted list of candidates (--dataset).",
+    )
+
+
+def add_candidate_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the --dataset form (vocabulary candidates for a model, scored by PPLu)."""
+    from adapt_core.perplexity import PerplexityConfig
+
+    help_of = {name: f.metadata["help"] for name, f in PerplexityConfig.__dataclass_fields__.items()}
+    g = parser.add_argument_group("vocabulary candidates (with --dataset)")
+    g.add_argument("--model", default=None, help="Classification model whose tokenizer is mined (default minilm-l6).")
+    g.add_argument("--scorer", default=PerplexityConfig.scorer, help=help_of["scorer"] + " 'none': no scoring.")
+    g.add_argument("--max-new-tokens", type=int, default=None, help=help_of["max_new_tokens"])
+    g.add_argument("--threshold", type=float, default=None, help=help_of["threshold"])
+    g.add_argument("--device", default="auto", help=help_of["device"])
+    g.add_argument("--text-col", default=None, help="Text column (guessed when omitted).")
+    g.add_argument("--label-col", default=None, help="Label column (guessed when omitted).")
+    g.add_argument("--max-train", type=int, default=None, help="Mine a stratified slice of at most N train examples.")
 
 
 def add_mining_options(parser: argparse.ArgumentParser) -> None:
@@ -72,15 +98,54 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
+    """The --dataset form: pending vocabulary candidates with their statistics, saved as a vetted list."""
+    from tqdm import tqdm
+
+    from adapt_core.candidates import find_candidates
+    from adapt_core.data import DataConfig, load_dataset
+    from adapt_core.models import DEFAULT_MODEL
+    from adapt_core.perplexity import PerplexityConfig
+
+    if config.mode != "contiguous":
+        raise AdaptError("vocabulary candidates are contiguous n-grams: drop --mode gapped with --dataset")
+    if args.out.suffix.lower() not in (".csv", ".json"):
+        raise AdaptError(f"--out {args.out.name}: candidates are written as a .csv or .json vetted list")
+    data = load_dataset(args.dataset, DataConfig(text_col=args.text_col, label_col=args.label_col,
+                                                 max_train=args.max_train))
+    scoring = None
+    if args.scorer.lower() != "none":
+        scoring = PerplexityConfig(scorer=args.scorer, max_new_tokens=args.max_new_tokens,
+                                   threshold=args.threshold, device=args.device)
+    elif args.threshold is not None:
+        raise AdaptError("--threshold is a PPLu bound: give a --scorer, or drop --threshold")
+    with tqdm(desc="PPLu", unit="cand", disable=scoring is None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        vetted = find_candidates(data, args.model or DEFAULT_MODEL, config, scoring, progress)
+    if scoring is None and args.max_new_tokens is not None:
+        vetted.candidates = vetted.candidates[: args.max_new_tokens]
+    vetted.save(args.out)
+    print(f"{len(vetted)} candidates from {len(data['train'])} train texts "
+          f"({'by PPLu, ' + args.scorer if scoring else 'most frequent first, unscored'}) -> {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.sequences is not None and args.model is not None:
+        raise AdaptError("--model goes with --dataset (mining a model's vocabulary candidates), not --sequences")
     config = MiningConfig(
         mode=args.mode,
         min_support=args.min_support,
         support_floor=args.support_floor,
         min_len=args.min_len,
         max_len=args.max_len,
-        max_examples=0,
+        max_examples=0 if args.sequences is not None else MiningConfig.max_examples,
     )
+    if args.dataset is not None:
+        return run_dataset(args, config)
     sequences = read_sequences(args.sequences)
     result = mine(sequences, config)
     _write_jsonl(args.out, [{"pattern": list(p.ids), "support": p.support} for p in result.patterns])

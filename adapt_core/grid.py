@@ -1,0 +1,158 @@
+"""The comparison grid: tasks × methods × seeds × models, each cell a normal run folder, one results CSV.
+
+Resumable by construction: a cell whose row in the CSV says `completed` is skipped; a `failed` one is retried once
+(then left failed, with its error in the CSV). Hyperparameters live in one spec file (benchmarks/grid.json): one
+training setting per method, the same for every task, and profiles (cpu / gpu) that set the data slice and the step
+budget. Methods that use new tokens get them from an automatic vetting of the task's candidates (every candidate
+that survives the PPLu filter is accepted), cached per task and model, so every seed sees the same vocabulary.
+Dev decides everything (best checkpoint, STC's choices); test is only read for the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from adapt_core.data import DataConfig, load_dataset
+from adapt_core.methods import MethodConfig
+from adapt_core.pipeline import TOKEN_METHODS, RunConfig, run_training
+from adapt_core.train import TrainConfig
+
+COLUMNS = ["task", "method", "model", "seed", "macro_f1", "micro_f1", "accuracy", "train_seconds", "step_seconds",
+           "trainable_params", "optimizer_state_bytes", "peak_memory_bytes", "tokens_per_example", "device", "date",
+           "profile", "state", "attempts", "error", "run_dir"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str
+    model: str
+    seed: int
+
+    @property
+    def key(self) -> tuple:
+        return (self.task, self.method, self.model, int(self.seed))
+
+    def folder(self, root: Path) -> Path:
+        return root / self.model / self.task / self.method.replace("+", "-plus-") / f"seed{self.seed}"
+
+
+def load_spec(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def cells(spec: dict, profile: str, tasks=None, methods=None, seeds=None, models=None) -> list[Cell]:
+    """Every cell of the grid (or of the requested sub-grid), task-major so partial results cover whole tasks."""
+    prof = spec["profiles"][profile]
+    tasks = tasks or prof.get("tasks", spec["tasks"])
+    methods = methods or list(spec["methods"])
+    seeds = seeds or prof.get("seeds", spec["seeds"])
+    models = models or prof.get("models", spec["models"])
+    return [Cell(t, m, mo, s) for mo in models for t in tasks for s in seeds for m in methods]
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    if not Path(path).exists():
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_csv(path)
+
+
+def _write_results(path: Path, frame: pd.DataFrame) -> None:
+    tmp = Path(path).with_suffix(".csv.tmp")
+    frame[COLUMNS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+    os.replace(tmp, path)
+
+
+def run_config(spec: dict, profile: str, cell: Cell, tokens: str | None) -> RunConfig:
+    prof, method = spec["profiles"][profile], spec["methods"][cell.method]
+    train = TrainConfig(**{**spec.get("train", {}), **prof.get("train", {}), **method.get("train", {}), "seed": cell.seed})
+    return RunConfig(dataset=cell.task, model=cell.model, data=DataConfig(**prof.get("data", {})),
+                     method=MethodConfig(method=cell.method, **method.get("method", {})), train=train,
+                     tokens=tokens if cell.method in TOKEN_METHODS else None, stc=method.get("stc", {}))
+
+
+def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callable[[str], None]) -> str:
+    """The auto-vetted token list for (task, model, profile): mined once, every surviving candidate accepted."""
+    path = root / "tokens" / f"{cell.task}-{cell.model}-{profile}.json"
+    if path.exists():
+        return str(path)
+    from adapt_core.candidates import find_candidates
+    from adapt_core.mining import MiningConfig
+    from adapt_core.perplexity import PerplexityConfig
+
+    prof = spec["profiles"][profile]
+    tok = {**spec.get("tokens", {}), **prof.get("tokens", {})}
+    task = load_dataset(cell.task, DataConfig(**prof.get("data", {})))
+    scorer = tok.get("scorer")
+    pconf = PerplexityConfig(scorer=scorer, **tok.get("perplexity", {})) if scorer else None
+    log(f"mining tokens for {cell.task} / {cell.model} (scorer: {scorer or 'none'})")
+    vetted = find_candidates(task, cell.model, MiningConfig(**tok.get("mining", {})), pconf)
+    vetted.decide_where("accepted", reason="auto-vetted by the benchmark grid (PPLu filter)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vetted.save(path)
+    return str(path)
+
+
+def run_grid(spec: dict, profile: str, results: Path, runs_root: Path, log: Callable[[str], None] = print,
+             **subset) -> pd.DataFrame:
+    """Run every missing cell, appending one row per run to `results`; returns the full results table."""
+    frame = read_results(results)
+    done = {tuple(r[:4]): r for r in frame[["task", "method", "model", "seed", "state", "attempts"]].itertuples(index=False)}
+    todo = cells(spec, profile, **subset)
+    for i, cell in enumerate(todo, 1):
+        previous = done.get(cell.key)
+        if previous is not None and (previous[4] == "completed" or previous[5] >= 2):
+            continue
+        attempts = 1 + (previous[5] if previous is not None else 0)
+        log(f"[{i}/{len(todo)}] {cell.task} {cell.method} {cell.model} seed {cell.seed} (attempt {attempts})")
+        row = _run_cell(spec, profile, cell, runs_root, log) | {"attempts": attempts, "profile": profile}
+        frame = pd.concat([frame[[tuple(k) != cell.key for k in frame[["task", "method", "model", "seed"]].itertuples(index=False)]],
+                           pd.DataFrame([row])], ignore_index=True)
+        _write_results(results, frame.reindex(columns=COLUMNS))
+        done[cell.key] = (*cell.key, row["state"], attempts)
+    return frame.reindex(columns=COLUMNS)
+
+
+def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
+    base = {"task": cell.task, "method": cell.method, "model": cell.model, "seed": cell.seed,
+            "date": datetime.date.today().isoformat(), "run_dir": str(cell.folder(root))}
+    try:
+        tokens = ensure_tokens(spec, profile, cell, root, log) if cell.method in TOKEN_METHODS else None
+        report = run_training(run_config(spec, profile, cell, tokens), cell.folder(root), progress=False)
+    except Exception as err:  # a failed cell is recorded and retried once on the next invocation
+        log(f"  failed: {err}")
+        return base | {"state": "failed", "error": f"{type(err).__name__}: {err}"[:500],
+                       "device": "", "_trace": traceback.format_exc()}
+    test = report.get("test", {})
+    log(f"  test macro-F1 {test.get('macro_f1', float('nan')):.4f} in {report.get('train_seconds', 0):.0f} s")
+    return base | {"state": "completed", "error": "", "device": report.get("device", ""),
+                   **{k: test.get(k) for k in ("macro_f1", "micro_f1", "accuracy")},
+                   **{k: report.get(k) for k in ("train_seconds", "step_seconds", "trainable_params",
+                                                 "optimizer_state_bytes", "peak_memory_bytes", "tokens_per_example")}}
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per task and method: macro-F1 mean ± std over seeds, and train-time / memory ratios to `full`."""
+    ok = frame[frame["state"] == "completed"].copy()
+    if ok.empty:
+        return pd.DataFrame()
+    agg = ok.groupby(["task", "model", "method"]).agg(
+        macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"), seeds=("seed", "nunique"),
+        train_seconds=("train_seconds", "mean"), peak_memory_bytes=("peak_memory_bytes", "mean"),
+        trainable_params=("trainable_params", "mean")).reset_index()
+    full = agg[agg["method"] == "full"].set_index(["task", "model"])
+    for col, out in (("train_seconds", "time_vs_full"), ("peak_memory_bytes", "memory_vs_full")):
+        agg[out] = [r[col] / full.loc[(r.task, r.model), col] if (r.task, r.model) in full.index else float("nan")
+                    for r in agg.itertuples()]
+    best = agg.loc[agg.groupby(["task", "model"])["macro_f1_mean"].idxmax(), ["task", "model", "method"]]
+    agg["winner"] = agg.merge(best, on=["task", "model"], suffixes=("", "_best"))["method_best"].eq(agg["method"])
+    return agg

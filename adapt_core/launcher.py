@@ -1,0 +1,202 @@
+"""Background training for the studio: start `python -m adapt_core train` as a child process, queue, cancel.
+
+The studio never trains in its own process (DESIGN §2). `launch(config)` writes a run folder with config.json and
+status "queued", and `queue_tick()` starts the oldest queued run when none is running: at most one run trains at a
+time, the next starts when the previous one ends. The Train page calls `queue_tick` from its polling fragment, so
+the queue moves while a browser tab is open; everything it decides is read from the run folders, never from a
+session, so a run is found again after a rerun, a reload, a new tab or a restart of the app.
+
+The child is started with `start_new_session=True`: it outlives the app's script runs (and the app), Ctrl-C on the
+app does not reach it, and `cancel` signals its whole process group with SIGTERM, which the pipeline records as
+`cancelled` with its metrics so far. Children started here are reaped by `queue_tick`; one that died without
+writing its state (killed, or a crash before the pipeline started) is marked failed with the tail of its log.
+A lock file makes concurrent ticks from several tabs start a run once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from adapt_core.errors import AdaptError
+from adapt_core.runs import RunInfo, list_runs, load_run, new_run_dir, read_json, runs_root, write_json
+
+LOG_NAME = "train.log"
+TERMINAL = ("completed", "failed", "cancelled")
+_CHILDREN: dict[str, subprocess.Popen] = {}  # run folder → child started by this process, until reaped
+
+
+def _root(root: Path | str | None) -> Path:
+    return Path(root or runs_root()).resolve()
+
+
+def _update_status(run_dir: Path, **fields) -> None:
+    status = read_json(run_dir / "status.json")
+    status.update(updated=time.time(), **fields)
+    write_json(run_dir / "status.json", status)
+
+
+@contextlib.contextmanager
+def _locked(root: Path):
+    """An exclusive lock on the queue of `root` (a no-op where fcntl is missing)."""
+    lock_dir = root / ".studio"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "queue.lock", "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: best effort without a lock
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def launch(config, root: Path | str | None = None, label: str | None = None, start: bool = True) -> Path:
+    """Write a queued run folder for `config` (a RunConfig) and start it if nothing else is running.
+
+    A vetted token file named by `config.tokens` is copied into the run folder, so later vetting does not change
+    what this run used. Returns the run folder.
+    """
+    from dataclasses import replace
+
+    root = _root(root)
+    run_dir = new_run_dir(root, label=label or f"{config.method.method}-{Path(config.dataset).stem}").resolve()
+    run_dir.mkdir(parents=True)
+    if config.tokens:
+        source = Path(config.tokens)
+        if not source.is_file():
+            raise AdaptError(f"the vetted token file {source} is missing: vet tokens on the Tokens page first")
+        copy = run_dir / f"tokens{source.suffix}"
+        shutil.copyfile(source, copy)
+        config = replace(config, tokens=str(copy))
+    write_json(run_dir / "config.json", config.to_dict())
+    write_json(run_dir / "status.json", {"state": "queued", "step": 0, "total": None, "queued": time.time()})
+    if start:
+        queue_tick(root)
+    return run_dir
+
+
+def _command(run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "adapt_core", "train", "--config", str(run_dir / "config.json"),
+            "--run-dir", str(run_dir), "--quiet"]
+
+
+def _start(run_dir: Path) -> subprocess.Popen:
+    with open(run_dir / LOG_NAME, "ab") as log:
+        proc = subprocess.Popen(_command(run_dir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _CHILDREN[str(run_dir)] = proc
+    if read_json(run_dir / "status.json").get("state") == "queued":  # the child may already have written its own
+        _update_status(run_dir, state="running", pid=proc.pid, started=time.time())
+    return proc
+
+
+def _log_tail(run_dir: Path, lines: int = 5) -> str:
+    try:
+        text = (run_dir / LOG_NAME).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _reap() -> None:
+    """Collect finished children; record a state for those that died without writing one."""
+    for key, proc in list(_CHILDREN.items()):
+        code = proc.poll()
+        if code is None:
+            continue
+        del _CHILDREN[key]
+        run_dir = Path(key)
+        state = read_json(run_dir / "status.json").get("state")
+        if state in TERMINAL:
+            continue
+        if code in (130, -signal.SIGTERM, -signal.SIGINT):
+            _update_status(run_dir, state="cancelled")
+        else:
+            tail = _log_tail(run_dir)
+            _update_status(run_dir, state="failed",
+                           error=f"the training process exited with code {code}" + (f": {tail}" if tail else ""))
+
+
+def running(root: Path | str | None = None) -> list[RunInfo]:
+    """Runs that are training now (their process is alive)."""
+    return [r for r in list_runs(_root(root)) if r.state == "running"]
+
+
+def queued(root: Path | str | None = None) -> list[RunInfo]:
+    """Runs waiting for their turn, oldest first."""
+    waiting = [r for r in list_runs(_root(root)) if r.state == "queued"]
+    return sorted(waiting, key=lambda r: (r.status.get("queued", 0.0), r.id))
+
+
+def queue_tick(root: Path | str | None = None) -> Path | None:
+    """Reap finished children; start the oldest queued run if none is running. Returns the run started, if any."""
+    root = _root(root)
+    with _locked(root):
+        _reap()
+        if running(root):
+            return None
+        waiting = queued(root)
+        if not waiting:
+            return None
+        _start(waiting[0].dir)
+        return waiting[0].dir
+
+
+def cancel(run_dir: Path | str) -> str:
+    """Cancel a run: a queued run becomes `cancelled` at once; a running one gets SIGTERM (its process group) and
+    records `cancelled` itself. Returns the state after the call ("cancelling" while the child winds down)."""
+    run_dir = Path(run_dir).resolve()
+    with _locked(run_dir.parent):
+        info = load_run(run_dir)
+        if info.state == "queued":
+            _update_status(run_dir, state="cancelled")
+            return "cancelled"
+        if info.state != "running":
+            return info.state
+        _terminate(int(info.status["pid"]))
+        return "cancelling"
+
+
+def _terminate(pid: int) -> None:
+    try:
+        if os.getpgid(pid) == pid:  # a session leader (started here): signal its whole group
+            os.killpg(pid, signal.SIGTERM)
+        else:  # started from a shell: signal the process alone
+            os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def describe(info: RunInfo) -> str:
+    """One line for a run's progress: state, step / total, percent and ETA."""
+    status, state = info.status, info.state
+    step, total = status.get("step") or 0, status.get("total")
+    if state == "queued":
+        return "queued: waiting for the running run to finish"
+    if state == "running" and not total:
+        return "running: loading data and model…"
+    text = f"{state}: step {step}/{total or '?'}"
+    if total:
+        text += f" ({100 * step / total:.0f} %)"
+    eta = status.get("eta_seconds")
+    if state == "running" and eta is not None:
+        text += f", ETA {_clock(eta)}"
+    if state == "failed" and status.get("error"):
+        text += f": {status['error']}"
+    return text
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

@@ -1,0 +1,113 @@
+"""Figures and tables of training runs: live loss and dev-metric curves (the Train page), and the comparison
+across runs (the Compare page): macro-F1 mean ± std over seeds per dataset / model / method, and the costs.
+
+Inputs are what the run store gives back (`runs.list_runs`, `RunInfo.metrics()`), so the figures work the same for
+runs started from the studio or from a shell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from adapt_core.plots.style import PALETTE, styled
+
+GROUP = ["dataset", "model", "method"]
+COSTS = {  # column → axis title
+    "train_seconds": "training time (s)",
+    "peak_memory_mib": "peak memory (MiB)",
+    "trainable_params": "trainable parameters",
+    "tokens_per_example": "tokens per test example",
+}
+
+
+def run_label(info) -> str:
+    """A short legend name: method, seed and the run id's random suffix."""
+    method = info.config.get("method", {}).get("method", "?")
+    seed = info.config.get("train", {}).get("seed", "?")
+    return f"{method} s{seed} ·{info.id[-4:]}"
+
+
+def _curves(metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title: str) -> go.Figure:
+    fig = go.Figure()
+    for k, (name, frame) in enumerate(metrics.items()):
+        if frame.empty or column not in frame:
+            continue
+        rows = frame.dropna(subset=[column])
+        fig.add_trace(go.Scatter(x=rows["step"], y=rows[column], name=name, mode="lines+markers",
+                                 marker=dict(size=5), line=dict(color=PALETTE[k % len(PALETTE)], width=2)))
+    fig.update_layout(xaxis_title="step", yaxis_title=ytitle, uirevision="keep")  # keep zoom across redraws
+    return styled(fig, height=300, title=title)
+
+
+def loss_curves(metrics: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Training loss per step, one line per run (name → metrics frame)."""
+    return _curves(metrics, "loss", "loss", "Training loss")
+
+
+def dev_curves(metrics: Mapping[str, pd.DataFrame], metric: str = "dev_macro_f1") -> go.Figure:
+    """A dev metric at each evaluation, one line per run."""
+    return _curves(metrics, metric, metric.removeprefix("dev_").replace("_", "-"), f"Dev {metric[4:].replace('_', '-')}")
+
+
+def run_table(runs: Sequence) -> pd.DataFrame:
+    """One row per run (RunInfo): its summary plus peak memory in MiB and the measured seconds per step."""
+    rows = []
+    for info in runs:
+        row = info.summary()
+        peak = row.pop("peak_memory_bytes", None)
+        row["peak_memory_mib"] = peak / 2**20 if peak else None
+        row["step_seconds"] = info.report.get("step_seconds")
+        rows.append(row)
+    columns = ["run", "state", *GROUP, "seed", "test_macro_f1", "test_accuracy", "train_seconds", "step_seconds",
+               "peak_memory_mib", "trainable_params", "tokens_per_example", "step", "total"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def aggregate(table: pd.DataFrame) -> pd.DataFrame:
+    """Completed runs grouped by dataset / model / method: macro-F1 mean, std and seed count, mean costs."""
+    done = table[(table["state"] == "completed") & table["test_macro_f1"].notna()]
+    if done.empty:
+        return pd.DataFrame(columns=[*GROUP, "seeds", "macro_f1_mean", "macro_f1_std", *COSTS])
+    grouped = done.groupby(GROUP, dropna=False)
+    out = grouped["test_macro_f1"].agg(seeds="count", macro_f1_mean="mean", macro_f1_std="std")
+    out["macro_f1_std"] = out["macro_f1_std"].fillna(0.0)
+    costs = grouped[list(COSTS)].mean(numeric_only=False)
+    return out.join(costs).reset_index()
+
+
+def _group_label(agg: pd.DataFrame) -> list[str]:
+    several = [c for c in ("dataset", "model") if agg[c].nunique() > 1]
+    return [" · ".join([str(r["method"])] + [str(r[c]) for c in several]) for _, r in agg.iterrows()]
+
+
+def f1_bars(agg: pd.DataFrame) -> go.Figure:
+    """Test macro-F1, mean ± std over seeds, one bar per dataset / model / method."""
+    labels = _group_label(agg)
+    fig = go.Figure(go.Bar(x=labels, y=agg["macro_f1_mean"], marker_color=PALETTE[0],
+                           error_y=dict(type="data", array=agg["macro_f1_std"], visible=True),
+                           text=[f"{m:.3f} ± {s:.3f} (n={n})" for m, s, n in
+                                 zip(agg["macro_f1_mean"], agg["macro_f1_std"], agg["seeds"], strict=True)],
+                           textposition="outside", cliponaxis=False))
+    fig.update_layout(yaxis_title="test macro-F1", yaxis_range=[0, 1.05])
+    return styled(fig, height=340, title="Macro-F1 (mean ± std over seeds)")
+
+
+def cost_bars(agg: pd.DataFrame, column: str) -> go.Figure:
+    """One cost (a key of COSTS) per dataset / model / method."""
+    title = COSTS[column]
+    fig = go.Figure(go.Bar(x=_group_label(agg), y=agg[column], marker_color=PALETTE[1]))
+    fig.update_layout(yaxis_title=title, yaxis_type="log" if column == "trainable_params" else "linear")
+    return styled(fig, height=280, title=title[0].upper() + title[1:])
+
+
+def probability_bars(label_names: Sequence[str], probabilities, top: int = 10) -> go.Figure:
+    """The `top` most probable labels, most probable on top."""
+    order = sorted(range(len(label_names)), key=lambda i: -float(probabilities[i]))[:top][::-1]
+    fig = go.Figure(go.Bar(x=[float(probabilities[i]) for i in order], y=[str(label_names[i]) for i in order],
+                           orientation="h", marker_color=PALETTE[0], text=[f"{float(probabilities[i]):.1%}"
+                                                                          for i in order], textposition="outside"))
+    fig.update_layout(xaxis_title="probability", xaxis_range=[0, 1.1])
+    return styled(fig, height=max(220, 40 + 28 * len(order)), title="Label probabilities")

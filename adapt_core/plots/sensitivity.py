@@ -1,0 +1,73 @@
+"""The sensitivity heatmaps: layers × module types for D (dispersion), G (gradient norm) and S (the score), with
+the modules AdaPT selects at the current β and top-k % outlined.
+
+Takes the frame of `SensitivityReport.to_frame(beta, top_k)`, so moving a slider only rebuilds this small figure.
+Colours are min-max scaled per panel (D and G live on different scales); hovering shows the raw values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from adapt_core.plots.style import SELECTED_COLOR, styled
+
+METRICS = {"D": "D: index of dispersion", "G": "G: gradient norm", "S": "S = norm(D) + β·norm(G)"}
+
+
+def short_types(types: list[str]) -> dict[str, str]:
+    """Each module type by its shortest dotted suffix that no other type shares (query, q_proj, output.dense, …)."""
+    out = {}
+    for t in types:
+        parts = t.split(".")
+        for n in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-n:])
+            if not any(o != t and (o == suffix or o.endswith("." + suffix)) for o in types):
+                break
+        out[t] = suffix
+    return out
+
+
+def _grid(frame: pd.DataFrame, column: str, types: list[str], layers: list[int]) -> np.ndarray:
+    table = frame.pivot_table(index="layer", columns="type", values=column, aggfunc="first")
+    return table.reindex(index=layers, columns=types).to_numpy(dtype=float)  # (layers, types)
+
+
+def _scaled(z: np.ndarray) -> np.ndarray:
+    lo, hi = np.nanmin(z), np.nanmax(z)
+    return (z - lo) / (hi - lo) if hi > lo else np.zeros_like(z)
+
+
+def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G", "S")) -> go.Figure:
+    """One heatmap per metric (layers bottom-up × module types), selected modules outlined."""
+    types = list(dict.fromkeys(frame["type"]))
+    layers = sorted(frame["layer"].unique())
+    labels = short_types(types)
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRICS[m] for m in metrics],
+                        shared_yaxes=True, horizontal_spacing=0.03)
+    selected = _grid(frame.assign(sel=frame["selected"].astype(float)), "sel", types, layers)
+    params = _grid(frame, "params", types, layers)
+    for col, metric in enumerate(metrics, start=1):
+        z = _grid(frame, metric, types, layers)
+        text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.3g}")(z)
+        fig.add_trace(go.Heatmap(
+            z=_scaled(z), x=[labels[t] for t in types], y=[f"layer {i}" for i in layers], zmin=0, zmax=1,
+            colorscale="Blues" if metric != "S" else "Viridis", showscale=col == len(metrics),
+            colorbar=dict(title="relative", thickness=10), customdata=np.dstack([z, params]),
+            hovertemplate="%{y}, %{x}<br>" + metric + " = %{customdata[0]:.4g}<br>%{customdata[1]:,} params"
+                          "<extra></extra>", xgap=2, ygap=2, text=text if len(layers) <= 12 else None,
+            texttemplate="%{text}" if len(layers) <= 12 else None, textfont=dict(size=9)), row=1, col=col)
+        _outline(fig, selected, col)
+    fig.update_xaxes(tickangle=-35)
+    chosen = int(np.nansum(selected))
+    title = f"{len(frame)} modules × {len(layers)} layers; {chosen} selected (outlined)"
+    return styled(fig, height=max(280, 90 + 26 * len(layers)), title=title)
+
+
+def _outline(fig: go.Figure, selected: np.ndarray, col: int) -> None:
+    axis = "" if col == 1 else str(col)
+    for i, j in zip(*np.nonzero(selected == 1.0), strict=True):
+        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref=f"x{axis}",
+                      yref=f"y{axis}", line=dict(color=SELECTED_COLOR, width=2.5))

@@ -1,0 +1,105 @@
+"""The studio's working files, kept under the runs root so that work survives reruns, reloads and restarts.
+
+    <runs root>/.studio/vetted-<dataset>-<model>.json     the vetted token list (saved after every decision)
+    <runs root>/.studio/sensitivity-<key>.json            a sensitivity measurement, keyed by all it depends on
+    <runs root>/.studio/uploads/<hash>-<name>.<ext>       uploaded corpora (a training child process reads them)
+
+File names are built from slugs and content hashes; user text never becomes a path. Everything is written
+atomically (temporary file + rename), so a crash leaves the previous version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from adapt_core.errors import AdaptError
+from adapt_core.runs import runs_root
+
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+
+
+def studio_dir(root: Path | str | None = None) -> Path:
+    path = Path(root or runs_root()) / ".studio"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A short file-name-safe form of `text` (its last path part), with a hash suffix unless it was safe as is."""
+    text = str(text)
+    readable = re.sub(r"[^A-Za-z0-9+_.-]+", "-", text.replace("\\", "/").rsplit("/", 1)[-1]).strip("-.")
+    if readable == text and len(text) <= limit:
+        return text
+    return f"{readable[:limit] or 'x'}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------- vetting
+
+
+def vetted_path(dataset: str, model: str, root: Path | str | None = None) -> Path:
+    """Where the vetted list of (dataset, model) lives."""
+    return studio_dir(root) / f"vetted-{slug(dataset)}-{slug(model)}.json"
+
+
+def load_vetted_or_empty(path: Path):
+    """The saved vetted list at `path`, or an empty one when there is none yet."""
+    from adapt_core.vetting import VettedList, load_vetted
+
+    return load_vetted(path) if Path(path).is_file() else VettedList()
+
+
+# ----------------------------------------------------------------------------------------------------- sensitivity
+
+
+def sensitivity_key(dataset: str, data_config: dict, model: str, tokens: list[str], config: dict) -> str:
+    """A hash of everything a sensitivity measurement depends on."""
+    payload = json.dumps({"dataset": dataset, "data": data_config, "model": model, "tokens": sorted(tokens),
+                          "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def sensitivity_path(key: str, root: Path | str | None = None) -> Path:
+    return studio_dir(root) / f"sensitivity-{key}.json"
+
+
+def save_report(report, path: Path) -> Path:
+    """Write a SensitivityReport as JSON, atomically."""
+    return _atomic_write(Path(path), json.dumps(report.to_dict()).encode())
+
+
+def load_report(path: Path):
+    """The SensitivityReport saved at `path`, or None when there is none (or it is unreadable: measure again)."""
+    from adapt_core.selection import SensitivityReport
+
+    try:
+        return SensitivityReport.from_dict(json.loads(Path(path).read_text()))
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------------------- uploads
+
+
+def save_upload(name: str, content: bytes, root: Path | str | None = None) -> Path:
+    """Keep an uploaded corpus under a name made from its content hash; the suffix must be a known table format."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise AdaptError(f"{name}: unknown file type; upload a {', '.join(UPLOAD_SUFFIXES)} file")
+    if not content:
+        raise AdaptError(f"{name} is empty: it needs a header row and at least one example")
+    folder = studio_dir(root) / "uploads"
+    folder.mkdir(exist_ok=True)
+    digest = hashlib.sha256(content).hexdigest()[:12]
+    stem = slug(Path(name).stem, limit=30)
+    return _atomic_write(folder / f"{digest}-{stem}{suffix}", content)

@@ -1,0 +1,111 @@
+"""The comparison grid (tasks × methods × seeds × models) → benchmarks/results/compare.csv, a summary, figures.
+
+    python benchmarks/compare.py --profile gpu                 # the whole grid (hyperparameters: grid.json)
+    python benchmarks/compare.py --profile cpu --tasks scierc  # a CPU-sized sub-grid
+    python benchmarks/compare.py --report-only                 # re-draw the summary, README table and figures
+    python -m adapt_core bench compare …                       # the same
+
+Each cell is a normal run folder under benchmarks/runs/ (git-ignored); a finished cell is skipped and a failed one
+retried once, so a second invocation does no repeated work. The README's comparison table is generated from the CSV
+between its `compare:start` / `compare:end` markers, never typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _env import environment  # noqa: E402
+
+from adapt_core.grid import load_spec, read_results, run_grid, summarise  # noqa: E402
+
+RESULTS = HERE / "results"
+README = HERE.parent / "README.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spec", type=Path, default=HERE / "grid.json")
+    p.add_argument("--profile", default="cpu", help="A profile of the spec: gpu, cpu or smoke.")
+    p.add_argument("--tasks", nargs="*"), p.add_argument("--methods", nargs="*")
+    p.add_argument("--seeds", nargs="*", type=int), p.add_argument("--models", nargs="*")
+    p.add_argument("--results", type=Path, default=RESULTS / "compare.csv")
+    p.add_argument("--runs-root", type=Path, default=HERE / "runs")
+    p.add_argument("--report-only", action="store_true", help="Only rebuild summary, README table and figures.")
+    p.add_argument("--no-readme", action="store_true", help="Do not rewrite the README table.")
+    args = p.parse_args(argv)
+    spec = load_spec(args.spec)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        run_grid(spec, args.profile, args.results, args.runs_root, tasks=args.tasks, methods=args.methods,
+                 seeds=args.seeds, models=args.models)
+    frame = read_results(args.results)
+    summary = summarise(frame)
+    table = markdown(summary, frame)
+    print(table)
+    (args.results.parent / "compare_summary.md").write_text(table + "\n")
+    (args.results.parent / "compare_env.json").write_text(json.dumps(environment(), indent=2))
+    if not summary.empty:
+        figures(summary, args.results.parent)
+    if not args.no_readme and README.exists():
+        update_readme(README, table)
+    return 0
+
+
+def markdown(summary, frame) -> str:
+    if summary.empty:
+        return "_No completed cell yet._"
+    env = environment()
+    lines = [f"Measured on {env.get('gpu', 'CPU')} ({env['cpu_count']} cores), torch {env['torch']}, "
+             f"transformers {env['transformers']}, {env['date']}; profiles: {', '.join(sorted(set(frame['profile'].dropna())))}.",
+             "", "| task | model | method | macro-F1 (mean ± std) | seeds | train time / full | peak memory / full | trainable params |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in summary.sort_values(["task", "model", "macro_f1_mean"], ascending=[True, True, False]).itertuples():
+        star = " **(best)**" if r.winner else ""
+        std = 0.0 if r.macro_f1_std != r.macro_f1_std else r.macro_f1_std
+        lines.append(f"| {r.task} | {r.model} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std:.4f} | {r.seeds} | "
+                     f"{r.time_vs_full:.2f} | {r.memory_vs_full:.2f} | {r.trainable_params:,.0f} |")
+    failed = frame[frame["state"] == "failed"]
+    for r in failed.itertuples():
+        lines.append(f"\nNot run: {r.task} / {r.method} / {r.model} / seed {r.seed}: {r.error}")
+    return "\n".join(lines)
+
+
+def figures(summary, out: Path) -> None:
+    """One PNG per model: macro-F1 mean ± std per method, grouped by task (the Compare page shows them)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for model, part in summary.groupby("model"):
+        tasks, methods = sorted(part["task"].unique()), list(dict.fromkeys(part["method"]))
+        fig, ax = plt.subplots(figsize=(1.6 * len(tasks) + 3, 4))
+        width = 0.8 / len(methods)
+        for j, method in enumerate(methods):
+            rows = part[part["method"] == method].set_index("task").reindex(tasks)
+            ax.bar([i + j * width for i in range(len(tasks))], rows["macro_f1_mean"], width,
+                   yerr=rows["macro_f1_std"].fillna(0), label=method, capsize=2)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(tasks))], tasks)
+        ax.set_ylabel("test macro-F1 (mean ± std over seeds)")
+        ax.set_title(f"{model}: every method on every task")
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        fig.savefig(out / f"compare-{model}.png", dpi=110)
+        plt.close(fig)
+
+
+def update_readme(path: Path, table: str) -> None:
+    text = path.read_text()
+    block = f"<!-- compare:start -->\n{table}\n<!-- compare:end -->"
+    pattern = re.compile(r"<!-- compare:start -->.*?<!-- compare:end -->", re.S)
+    path.write_text(pattern.sub(block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

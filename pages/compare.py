@@ -1,0 +1,47 @@
+"""Compare: every run side by side — a table of all runs, then per dataset / model / method the test macro-F1
+(mean ± std over seeds), training time, peak memory, trainable parameters and tokens per example. Below, the
+benchmark grid's figures when the benchmarks have been run."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
+from adapt_core.runs import list_runs
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+st.title("Compare")
+st.caption("Step 5 · runs from the studio and from the command line alike (both write run folders).")
+table = run_table(list_runs())
+if table.empty:
+    st.info("No runs yet: launch some on the Train page.", icon=":material/info:")
+else:
+    st.subheader("All runs")
+    st.dataframe(table, hide_index=True, key="all_runs", column_config={
+        "test_macro_f1": st.column_config.NumberColumn("test macro-F1", format="%.4f"),
+        "test_accuracy": st.column_config.NumberColumn("test accuracy", format="%.4f"),
+        "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
+        "step_seconds": st.column_config.NumberColumn("s / step", format="%.3f"),
+        "peak_memory_mib": st.column_config.NumberColumn("peak MiB", format="%.0f"),
+        "trainable_params": st.column_config.NumberColumn("trainable", format="localized"),
+        "tokens_per_example": st.column_config.NumberColumn("tokens / example", format="%.1f"),
+    })
+    summary = aggregate(table)
+    if summary.empty:
+        st.info("No completed run yet: the comparison appears when a run finishes.", icon=":material/info:")
+    else:
+        st.subheader("By dataset, model and method")
+        st.dataframe(summary, hide_index=True, key="summary")
+        st.plotly_chart(f1_bars(summary), key="f1")
+        columns = st.columns(2)
+        for i, column in enumerate(COSTS):
+            columns[i % 2].plotly_chart(cost_bars(summary, column), key=f"cost_{column}")
+
+# ---- Benchmark grid: figures written by the benchmark scripts (benchmarks/results/*.png), shown when present.
+st.subheader("Benchmark grid")
+figures = sorted(RESULTS.glob("*.png")) if RESULTS.is_dir() else []
+if not figures:
+    st.caption("No benchmark figures yet: the benchmark scripts write them to benchmarks/results/.")
+for figure in figures:
+    st.image(str(figure), caption=figure.stem.replace("_", " "))

@@ -1,0 +1,37 @@
+"""Playground: pick a finished run, type a text, and see the label probabilities and how the run's tokenizer
+splits the text, with its new tokens highlighted."""
+
+import streamlit as st
+
+from adapt_core.plots.runs import probability_bars, run_label
+from adapt_core.runs import list_runs
+from studio import resources
+from studio.widgets import guard, tokens
+
+st.title("Playground")
+st.caption("Step 6 · try a trained classifier on your own text.")
+finished = [r for r in list_runs() if r.state == "completed" and (r.dir / "model").is_dir()]
+if not finished:
+    st.info("No finished run yet: train one on the Train page.", icon=":material/info:")
+    st.stop()
+
+
+def describe(run) -> str:
+    f1 = run.report.get("test", {}).get("macro_f1")
+    score = f" · test macro-F1 {f1:.3f}" if f1 is not None else ""
+    return f"{run_label(run)} · {run.config.get('dataset')} · {run.config.get('model')}{score}"
+
+
+run = st.selectbox("Run", finished, format_func=describe, key="playground_run")
+text = st.text_area("Text", value="I still have not received my new card, can you check?", key="playground_text")
+if not text.strip():
+    st.info("Type a text above.", icon=":material/info:")
+    st.stop()
+with guard("Predicting"):
+    predictor = resources.predictor(str(run.dir), (run.dir / "model").stat().st_mtime)
+    probabilities = predictor.predict_proba([text])[0]
+    pieces = predictor.tokens(text)
+best = int(probabilities.argmax())
+st.metric("Prediction", predictor.label_names[best], f"{100 * probabilities[best]:.1f} %", delta_color="off")
+st.plotly_chart(probability_bars(predictor.label_names, probabilities), key="probabilities")
+tokens(pieces, "Tokens (new ones highlighted)")

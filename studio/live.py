@@ -1,0 +1,62 @@
+"""The Train page's live panel: a fragment that polls the run folders while a run is queued or running.
+
+It advances the queue (`launcher.queue_tick`), shows each active run's progress with its ETA and a Cancel button,
+and redraws the loss and dev macro-F1 curves of the latest runs from their metrics.jsonl. It never trains and never
+talks to the child process except through its folder and, to cancel, a signal. When nothing is active it stops
+polling (one full rerun turns it off; launching a run turns it on again).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from adapt_core import launcher
+from adapt_core.plots.runs import dev_curves, loss_curves, run_label, run_table
+from adapt_core.runs import list_runs
+
+POLL_SECONDS = 1.0
+ACTIVE = ("running", "queued")
+
+
+def _is_active(runs) -> bool:
+    return any(r.state in ACTIVE for r in runs)
+
+
+def _active_run(info) -> None:
+    status = info.status
+    step, total = status.get("step") or 0, status.get("total") or 0
+    left, right = st.columns([5, 1])
+    left.progress(min(step / total, 1.0) if total else 0.0, text=f"**{run_label(info)}** · {launcher.describe(info)}")
+    if right.button("Cancel", key=f"cancel_{info.id}", icon=":material/stop:"):
+        launcher.cancel(info.dir)
+        st.toast(f"Cancelling {run_label(info)}")
+
+
+def _panel(polling: bool) -> None:
+    launcher.queue_tick()
+    runs = list_runs()
+    if not runs:
+        st.info("No runs yet: choose a method above and press Launch.", icon=":material/info:")
+        return
+    for info in runs:
+        if info.state in ACTIVE:
+            _active_run(info)
+    latest = st.slider("Runs in the charts (latest first)", 1, 10, 3, key="chart_runs")
+    metrics = {run_label(r): r.metrics() for r in runs[:latest] if r.state != "queued"}
+    left, right = st.columns(2)
+    left.plotly_chart(loss_curves(metrics), key="loss_chart")
+    right.plotly_chart(dev_curves(metrics), key="dev_chart")
+    table = run_table(runs)
+    st.dataframe(table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
+                 hide_index=True, key="run_list")
+    for info in runs[:latest]:
+        if info.state == "failed":
+            st.error(f"{run_label(info)}: {launcher.describe(info)}", icon=":material/error:")
+    if polling and not _is_active(list_runs()):
+        st.rerun()  # everything finished: a full rerun turns polling off
+
+
+def runs_panel() -> None:
+    """The live list of runs, polled every POLL_SECONDS while any run is queued or running."""
+    polling = _is_active(list_runs())
+    st.fragment(run_every=POLL_SECONDS if polling else None)(_panel)(polling)

@@ -1,0 +1,71 @@
+"""Cached loaders: datasets with `st.cache_data` (each caller gets a copy), tokenizers, models and predictors with
+`st.cache_resource` (one shared object per process).
+
+Shared objects are never changed: `fresh_classifier` hands out deep copies for anything that augments, measures or
+trains (DESIGN §2), and tokenizers are only read (`tokens.augmented_tokenizer` copies before adding tokens).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import streamlit as st
+
+from adapt_core.data import DataConfig, TaskData, load_dataset
+from adapt_core.models import load_classifier, load_tokenizer
+
+
+@st.cache_data(show_spinner="Loading the dataset…", max_entries=8)
+def _task(source: str, data_json: str) -> TaskData:
+    return load_dataset(source, DataConfig(**json.loads(data_json)))
+
+
+def task(source: str, data: DataConfig) -> TaskData:
+    """The corpus `source` read with `data` (a copy: change it freely)."""
+    return _task(source, json.dumps(asdict(data), sort_keys=True))
+
+
+@st.cache_resource(show_spinner="Loading the tokenizer…", max_entries=4)
+def tokenizer(model: str):
+    """The model's tokenizer, shared: read it, never add tokens to it."""
+    return load_tokenizer(model)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=2)
+def classifier(model: str, label_names: tuple[str, ...]):
+    """(model, tokenizer) with a seeded head for these labels, shared: never train or change it."""
+    net, tok = load_classifier(model, len(label_names), list(label_names), seed=0)
+    return net.eval(), tok
+
+
+def fresh_classifier(model: str, label_names: tuple[str, ...]):
+    """A private deep copy of the cached classifier, safe to augment and measure."""
+    net, tok = classifier(model, label_names)
+    return copy.deepcopy(net), copy.deepcopy(tok)
+
+
+@st.cache_data(show_spinner="Reading the model's layout…", max_entries=8)
+def anatomy(model: str, label_names: tuple[str, ...]):
+    """The model's parameter layout (budget.Anatomy): small, computed once per model and label set."""
+    from adapt_core.budget import anatomy as read_anatomy
+
+    return read_anatomy(classifier(model, label_names)[0])
+
+
+@st.cache_resource(show_spinner="Loading the trained model…", max_entries=3)
+def predictor(run_dir: str, stamp: float):
+    """A finished run's predictor (`stamp`: the model folder's mtime, so a re-trained folder reloads)."""
+    from adapt_core.predictor import load_predictor
+
+    return load_predictor(Path(run_dir))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def augmented_tokenizer(model: str, accepted: tuple[str, ...]):
+    """A copy of the model's tokenizer with the accepted tokens added (for previews; shared, read only)."""
+    from adapt_core.tokens import augmented_tokenizer as augment_copy
+
+    return augment_copy(tokenizer(model), list(accepted))

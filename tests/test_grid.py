@@ -1,0 +1,64 @@
+"""grid.py and benchmarks/compare.py: cells run once, a second invocation does no work, failures retried once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from adapt_core import grid
+
+SPEC = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "grid.json").read_text())
+
+
+def toy_file(tmp_path) -> str:
+    rows = ["text,label"] + [f"{'credit card' if i % 2 else 'bank transfer'} issue number {i % 5},{'ab'[i % 2]}"
+                             for i in range(80)]
+    path = tmp_path / "toy.csv"
+    path.write_text("\n".join(rows))
+    return str(path)
+
+
+def test_grid_runs_each_cell_once_and_resumes(tmp_path):
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    results, root = tmp_path / "compare.csv", tmp_path / "runs"
+    frame = grid.run_grid(spec, "smoke", results, root, methods=["full", "adapt"], log=lambda _: None)
+    assert len(frame) == 4 and set(frame["state"]) == {"completed"}, frame[["method", "error"]]
+    assert list(frame.columns) == grid.COLUMNS
+    assert (root / "tokens").exists()  # adapt got its auto-vetted tokens
+    calls = []
+    again = grid.run_grid(spec, "smoke", results, root, methods=["full", "adapt"], log=calls.append)
+    assert calls == [] and len(again) == 4  # nothing repeated
+
+
+def test_failed_cell_is_recorded_and_retried_once(tmp_path):
+    spec = {**SPEC, "tasks": [str(tmp_path / "missing.csv")]}
+    results = tmp_path / "compare.csv"
+    for _ in range(3):
+        frame = grid.run_grid(spec, "smoke", results, tmp_path / "runs", methods=["full"], seeds=[0], log=lambda _: None)
+    row = frame.iloc[0]
+    assert row["state"] == "failed" and row["attempts"] == 2 and "file not found" in row["error"]
+
+
+def test_summary_means_stds_and_ratios():
+    frame = pd.DataFrame([
+        {"task": "t", "model": "m", "method": "full", "seed": s, "macro_f1": f, "train_seconds": 10.0,
+         "peak_memory_bytes": 100.0, "trainable_params": 50, "state": "completed"} for s, f in ((0, 0.5), (1, 0.7))
+    ] + [
+        {"task": "t", "model": "m", "method": "adapt", "seed": s, "macro_f1": 0.65, "train_seconds": 5.0,
+         "peak_memory_bytes": 80.0, "trainable_params": 5, "state": "completed"} for s in (0, 1)
+    ])
+    summary = grid.summarise(frame).set_index("method")
+    assert summary.loc["full", "macro_f1_mean"] == pytest.approx(0.6)
+    assert summary.loc["full", "macro_f1_std"] == pytest.approx(0.1414, abs=1e-3)
+    assert summary.loc["adapt", "time_vs_full"] == 0.5 and summary.loc["adapt", "memory_vs_full"] == 0.8
+    assert summary.loc["adapt", "winner"] and not summary.loc["full", "winner"]
+
+
+def test_cells_cover_the_whole_grid():
+    every = grid.cells(SPEC, "gpu")
+    assert len(every) == 5 * 8 * 3 * 1
+    assert {c.method for c in every} == {"full", "lora", "prefix", "layers", "stc", "adapt", "full+tokens",
+                                         "adapt-no-tokens"}
