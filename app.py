@@ -1,8 +1,10 @@
 """AdaPT Studio: adapt a small language model to a text-classification task, step by step, in the browser.
 
-`streamlit run app.py`. This file is the entry point and the Home page: it sets up the navigation over `pages/`,
-draws the shared sidebar (dataset, model, device, β, top-k %; kept in session state across pages) and, at home,
-shows the pipeline in a few lines and a summary of the chosen dataset and model.
+`streamlit run app.py`. This file is the entry point and the Home page: it sets up the navigation over
+`app_pages/` (not `pages/`: a folder of that name switches Streamlit to its legacy multipage mode, which runs a
+page without this file and so without the shared sidebar), draws the shared sidebar (dataset, model, device, β,
+top-k %; kept in session state across pages) and, at home, shows the pipeline in a few lines and a summary of the
+chosen dataset and model.
 """
 
 import streamlit as st
@@ -16,12 +18,12 @@ from studio.widgets import guard
 st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layout="wide")
 
 STEPS = [
-    ("pages/data.py", "Data", ":material/table_view:", "pick a labelled corpus, map its columns, check balance and lengths"),
-    ("pages/tokens.py", "Tokens", ":material/token:", "mine frequent word sequences, score them, vet the new tokens"),
-    ("pages/sensitivity.py", "Sensitivity", ":material/grid_on:", "score every module; see what a β and top-k % budget buys"),
-    ("pages/train.py", "Train", ":material/model_training:", "launch AdaPT and baselines in the background, watch them live"),
-    ("pages/compare.py", "Compare", ":material/leaderboard:", "macro-F1 over seeds, training time, memory, parameters"),
-    ("pages/playground.py", "Playground", ":material/keyboard:", "type a text into a trained run and see what it predicts"),
+    ("app_pages/data.py", "Data", ":material/table_view:", "pick a labelled corpus, map its columns, check balance and lengths"),
+    ("app_pages/tokens.py", "Tokens", ":material/token:", "mine frequent word sequences, score them, vet the new tokens"),
+    ("app_pages/sensitivity.py", "Sensitivity", ":material/grid_on:", "score every module; see what a β and top-k % budget buys"),
+    ("app_pages/train.py", "Train", ":material/model_training:", "launch AdaPT and baselines in the background, watch them live"),
+    ("app_pages/compare.py", "Compare", ":material/leaderboard:", "macro-F1 over seeds, training time, memory, parameters"),
+    ("app_pages/playground.py", "Playground", ":material/keyboard:", "type a text into a trained run and see what it predicts"),
 ]
 
 

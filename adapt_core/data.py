@@ -270,7 +270,9 @@ def _sample(split: Split, limit: int, seed: int) -> Split:
 
     index = np.arange(len(split))
     counts = Counter(split.labels)
-    stratify = split.labels if min(counts.values()) >= 2 and limit >= len(counts) else None
+    # stratifying needs room for every class on both sides of the cut
+    room = min(counts.values()) >= 2 and limit >= len(counts) and len(split) - limit >= len(counts)
+    stratify = split.labels if room else None
     keep, _ = train_test_split(index, train_size=limit, random_state=seed, stratify=stratify)
     keep = np.sort(keep)
     return Split([split.texts[i] for i in keep], [split.labels[i] for i in keep])

@@ -6,9 +6,10 @@
 module never imports streamlit, so the mapping from a dataclass to a form is tested on its own.
 
 Kinds come from the type hints: bool, int, float, str, and `X | None` (optional: the form may leave it empty).
-Fields of other types (dicts, nested configs) are left out of forms. Choices come from the tuple constant that the
-config's module defines for the field, named after it in capitals, singular or plural (method → METHODS,
-positions → POSITIONS, mode → MODES, decision → DECISIONS), or from `CHOICES` below for fields without one.
+Fields of other types (dicts, nested configs) are left out of forms. A text field's choices come, first found:
+from its metadata (`field(..., metadata={"help": ..., "choices": (...)})`), from the tuple constant that the
+config's module defines for it, named after the field in capitals, singular or plural (method → METHODS,
+positions → POSITIONS, mode → MODES), or from `CHOICES` below (by "Class.field", then by field name).
 
 `method_fields(method)` says which MethodConfig fields a method reads, so the Train page shows only those.
 """
@@ -30,6 +31,8 @@ CHOICES = {  # fields whose module has no constant listing their values
     "device": ("auto", "cpu", "cuda", "mps"),
     "dtype": ("auto", "fp32", "bf16", "fp16"),
     "token_init": ("random", "mean"),
+    "CandidateFilter.state": ("pending", "accepted", "rejected"),
+    "SensitivityConfig.device": ("model", "auto", "cpu", "cuda", "mps"),
 }
 ADAPT_FIELDS = ("top_k", "beta", "calibration_size", "positions", "grouping", "head_warmup_steps", "calibration_seed")
 METHOD_FIELDS = {
@@ -77,13 +80,15 @@ def _base_type(hint) -> tuple[type | None, bool]:
     return (hint if isinstance(hint, type) else None), False
 
 
-def _choices(cls: type, name: str) -> tuple | None:
-    module = vars(sys.modules[cls.__module__])
+def _choices(cls: type, f: dataclasses.Field) -> tuple | None:
+    if f.metadata.get("choices"):
+        return tuple(f.metadata["choices"])
+    name, module = f.name, vars(sys.modules[cls.__module__])
     for const in (name.upper(), name.upper() + "S", name.upper() + "ES"):
         value = module.get(const)
         if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
             return value
-    return CHOICES.get(name)
+    return CHOICES.get(f"{cls.__name__}.{name}") or CHOICES.get(name)
 
 
 def _spec(cls: type, f: dataclasses.Field, hint) -> FieldSpec | None:
@@ -91,7 +96,7 @@ def _spec(cls: type, f: dataclasses.Field, hint) -> FieldSpec | None:
     if base not in (bool, int, float, str):
         return None
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-    choices = _choices(cls, f.name) if base is str else None
+    choices = _choices(cls, f) if base is str else None
     kind = "choice" if choices else base.__name__
     return FieldSpec(f.name, kind, default, f.metadata.get("help", ""), choices, optional)
 

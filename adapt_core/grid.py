@@ -42,8 +42,14 @@ class Cell:
     def key(self) -> tuple:
         return (self.task, self.method, self.model, int(self.seed))
 
+    @property
+    def task_name(self) -> str:
+        """A folder-safe name: a benchmark name as is, a data file by its stem."""
+        return Path(self.task).stem
+
     def folder(self, root: Path) -> Path:
-        return root / self.model / self.task / self.method.replace("+", "-plus-") / f"seed{self.seed}"
+        model = Path(self.model).name
+        return root / model / self.task_name / self.method.replace("+", "-plus-") / f"seed{self.seed}"
 
 
 def load_spec(path: Path) -> dict:
@@ -82,7 +88,7 @@ def run_config(spec: dict, profile: str, cell: Cell, tokens: str | None) -> RunC
 
 def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callable[[str], None]) -> str:
     """The auto-vetted token list for (task, model, profile): mined once, every surviving candidate accepted."""
-    path = root / "tokens" / f"{cell.task}-{cell.model}-{profile}.json"
+    path = root / "tokens" / f"{cell.task_name}-{Path(cell.model).name}-{profile}.json"
     if path.exists():
         return str(path)
     from adapt_core.candidates import find_candidates
@@ -149,10 +155,10 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"), seeds=("seed", "nunique"),
         train_seconds=("train_seconds", "mean"), peak_memory_bytes=("peak_memory_bytes", "mean"),
         trainable_params=("trainable_params", "mean")).reset_index()
-    full = agg[agg["method"] == "full"].set_index(["task", "model"])
-    for col, out in (("train_seconds", "time_vs_full"), ("peak_memory_bytes", "memory_vs_full")):
-        agg[out] = [r[col] / full.loc[(r.task, r.model), col] if (r.task, r.model) in full.index else float("nan")
-                    for r in agg.itertuples()]
+    full = agg[agg["method"] == "full"][["task", "model", "train_seconds", "peak_memory_bytes"]]
+    agg = agg.merge(full, on=["task", "model"], how="left", suffixes=("", "_full"))
+    agg["time_vs_full"] = agg["train_seconds"] / agg.pop("train_seconds_full")
+    agg["memory_vs_full"] = agg["peak_memory_bytes"] / agg.pop("peak_memory_bytes_full")
     best = agg.loc[agg.groupby(["task", "model"])["macro_f1_mean"].idxmax(), ["task", "model", "method"]]
     agg["winner"] = agg.merge(best, on=["task", "model"], suffixes=("", "_best"))["method_best"].eq(agg["method"])
     return agg

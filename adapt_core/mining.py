@@ -19,6 +19,7 @@ mutual information, in nats over all sequences, between "contains the pattern" a
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -63,7 +64,7 @@ class MiningConfig:
         if self.mode not in MODES:
             raise AdaptError(f"mode must be one of {', '.join(MODES)} (got {self.mode!r})")
         support = self.min_support
-        if not isinstance(support, int | float) or isinstance(support, bool) or not support > 0:
+        if not isinstance(support, numbers.Real) or isinstance(support, bool) or not support > 0:
             raise AdaptError(f"min_support must be a fraction in (0, 1) or a count >= 1 (got {support!r})")
         if support >= 1 and support != int(support):
             raise AdaptError(

@@ -13,11 +13,13 @@ Then, on those cached features only:
    fewer layers, then fewer neurons. Test labels are read once, after every choice, to report.
 Inference runs only the first k blocks (`stc_model.StcPredictor`, early exit).
 
-Cost control (2 CPU cores are enough for MiniLM on thousands of examples): features are computed once and kept on
-disk; probes run a short C path with warm starts; kept-neuron sets are nested in η, so the features of the largest η
-are loaded once per (representation, pooling); heads are warm-started from the previous k; for deep models the k
-grid is thinned to `max_k_candidates` values. The torch solver (`stc_solver`) reaches scikit-learn's objective
-several times faster; `solver="sklearn"` uses saga instead.
+Cost control (2 CPU cores are enough for MiniLM on a few thousand examples): features are computed once and kept
+on disk; each probe's C grid is solved in one pass (`stc_solver`: torch FISTA, measured 14x faster than saga at the
+same objective); kept-neuron sets are nested in η, so the features of the largest η are loaded once per
+(representation, pooling); the η × k grid of heads is screened at one C (nearest the probes' median choice,
+`screen_max_iter` steps, warm-started from the previous k) and only the best `refine_top` points are refitted over
+the whole `head_cs` grid; for deep models k is thinned to `max_k_candidates` values and `max_layers` bounds the
+pass itself. `solver="sklearn"` uses saga everywhere instead.
 
 Dev-size rule (the choices are only as good as dev): dev needs at least two classes, at least
 `MIN_DEV_PER_CLASS` examples per train class on average, and at most half of train's classes may be missing
@@ -78,12 +80,16 @@ class StcConfig:
     poolings: tuple[str, ...] = field(default=POOLINGS, metadata={
         "help": "Pooling over tokens: 'mean', 'max', 'token' (first token for encoders, last real token for "
                 "decoders). One pooling for every layer of a head."})
-    etas: tuple[float, ...] = field(default=(0.01, 0.1, 0.3, 0.5, 0.8), metadata={
-        "help": "η grid: per layer keep the fewest neurons covering η of the probe's squared weight (0 < η ≤ 1)."})
+    etas: tuple[float, ...] = field(default=(0.01, 0.1, 0.3, 0.5, 0.8, 1.0), metadata={
+        "help": "η grid: per layer keep the fewest neurons covering η of the probe's squared weight (0 < η ≤ 1; "
+                "1 keeps every neuron the L1 probe gave a weight, which many-class tasks need)."})
     probe_cs: tuple[float, ...] = field(default=(0.03, 0.3, 3.0), metadata={
         "help": "C grid of the per-layer L1 probes (scikit-learn's C: smaller = sparser)."})
     head_cs: tuple[float, ...] = field(default=(0.03, 0.3, 3.0), metadata={
-        "help": "C grid of the final L1 head."})
+        "help": "C grid of the final L1 head: the grid is screened at the value nearest the probes' median C, and "
+                "the best `refine_top` points get every C."})
+    refine_top: int = field(default=3, metadata={
+        "help": "How many of the best screened (representation, pooling, η, k) heads are refitted over head_cs."})
     max_layers: int | None = field(default=None, metadata={
         "help": "Probe only the first N layers (and run only those); empty = all."})
     max_k_candidates: int = field(default=12, metadata={
@@ -95,6 +101,8 @@ class StcConfig:
     solver: str = field(default="torch", metadata={
         "help": "L1 logistic regression solver: 'torch' (proximal gradient, CPU/GPU) or 'sklearn' (saga)."})
     max_iter: int = field(default=300, metadata={"help": "Iteration cap per fit (torch: FISTA steps; sklearn: epochs)."})
+    screen_max_iter: int = field(default=100, metadata={
+        "help": "Iteration cap of the heads' screening pass (the refined heads get max_iter)."})
     tol: float = field(default=1e-4, metadata={
         "help": "Stop a fit when 10 iterations (torch) lower the objective by less than this, relatively; "
                 "sklearn: saga's tolerance."})
@@ -133,10 +141,11 @@ def _config_problems(c: StcConfig) -> list[str]:
             problems.append(f"{name} must be positive numbers (got {getattr(c, name)}); e.g. 0.03, 0.3, 3")
     checks = [(c.max_layers is None or c.max_layers >= 1, "max_layers must be ≥ 1 or empty"),
               (c.max_k_candidates >= 1, "max_k_candidates must be ≥ 1"),
+              (c.refine_top >= 0, "refine_top must be ≥ 0"),
               (c.k_tolerance >= 0, "k_tolerance must be ≥ 0"),
               (c.metric in METRICS, f"metric must be one of {METRICS}"),
               (c.solver in SOLVERS, f"solver must be one of {SOLVERS}"),
-              (c.max_iter >= 1, "max_iter must be ≥ 1"), (c.tol > 0, "tol must be > 0"),
+              (c.max_iter >= 1, "max_iter must be ≥ 1"), (c.screen_max_iter >= 1, "screen_max_iter must be ≥ 1"), (c.tol > 0, "tol must be > 0"),
               (c.batch_size >= 1, "batch_size must be ≥ 1"), (c.max_length >= 8, "max_length must be ≥ 8"),
               (c.float16_above_mb >= 0, "float16_above_mb must be ≥ 0"),
               (c.timing_examples >= 0, "timing_examples must be ≥ 0")]
@@ -178,10 +187,10 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
     """
     from adapt_core.models import count_parameters, pick_device
 
-    start = time.perf_counter()
     notes = check_data(data)
     device = pick_device(config.device)
     model, tokenizer, source = _load_model(model_name, data, config, seed)
+    start = time.perf_counter()  # like the gradient methods' train_seconds: from a loaded model to a fitted one
     backbone = model.base_model.to(device).eval()
     layers = model_layers(backbone)
     num_layers = min(len(layers), config.max_layers or len(layers))
@@ -205,7 +214,7 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
         if not config.keep_features:
             store.remove()
     _save(run, head, backbone, tokenizer, search)
-    tracker.tick()
+    tracker.finish()
     info = {**head.info, **times, "layers_total": len(layers), "layers_probed": num_layers, "token": token,
             "float16_features": float16, "solver": config.solver, "source": source, "notes": notes,
             "reference_probes": search["reference_probes"], "config": config.to_dict()}
@@ -217,7 +226,7 @@ def _total_steps(texts: dict[str, list[str]], num_layers: int, config: StcConfig
     batches = sum(num_batches(len(t), config.batch_size) for t in texts.values())
     combos = len(config.representations) * len(config.poolings)
     heads = combos * len(config.etas) * len(k_candidates(num_layers, config.max_k_candidates))
-    return batches + combos * num_layers + heads + 1
+    return batches + combos * num_layers + heads + config.refine_top + 1
 
 
 def _load_model(model_name: str, data: TaskData, config: StcConfig, seed: int):

@@ -3,8 +3,8 @@
 Sparsify-then-Classify (SPIN) probes the *internal neurons* of every layer. This module is its data side:
 - `model_layers(model)` finds the list of transformer blocks and, in each, the MLP down-projection whose *input* is
   the post-activation intermediate (BERT: `output.dense`, i.e. act(intermediate); Llama: `mlp.down_proj`, i.e.
-  act(gate) * up). Found by well-known module names, so BERT, RoBERTa, DistilBERT, GPT-2, Llama, Mistral, Qwen,
-  Gemma and Phi work; anything else gets an `AdaptError` that says so.
+  act(gate) * up). Found by the module names of the common families (BERT, RoBERTa, DistilBERT, GPT-2, Llama-style
+  decoders, Phi); tested on BERT and Llama; anything unrecognised gets an `AdaptError` that says what to use.
 - `LayerCapture` hooks them: "hidden" = the output of block i (the residual stream after layer i; the embedding
   output is left out so that layer i always means block i for both representations), "mlp" = the input of block
   i's down-projection. It pools while the batch is still in memory and can stop the forward pass after the last
@@ -255,8 +255,9 @@ def collect(backbone: nn.Module, tokenizer, splits: dict[str, list[str]], store:
         with LayerCapture(layers, reps, num_layers, token) as capture:
             for rows, input_ids, mask in token_batches(tokenizer, texts, max_length, batch_size):
                 out = capture.run(backbone, input_ids.to(device), mask.to(device))
-                for (rep, layer), values in out.items():
-                    store.write(split, rep, layer, rows, values)
+                for key, values in out.items():
+                    if key in widths:  # the hooks see every layer up to the last; store only those asked for
+                        store.write(split, *key, rows, values)
                 if on_batch:
                     on_batch()
         store.flush()

@@ -44,7 +44,7 @@ class StcHead:
     scale: np.ndarray  # (F,) float32
     coef: np.ndarray  # (K, F) float32
     intercept: np.ndarray  # (K,) float32
-    saliency: np.ndarray  # (F,) the layer probe's importance of each kept neuron (for the saliency map)
+    saliency: np.ndarray  # (F,) each kept neuron's share of its layer probe's squared weight (saliency map)
     label_names: list[str]
     token: str  # "first" (encoders) or "last" (decoders)
     max_length: int = 128
@@ -124,8 +124,9 @@ class StcPredictor:
         """(n_texts, num_labels) class probabilities."""
         out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         device = next(self.backbone.parameters()).device
+        # A backbone saved with exactly k blocks needs no sentinel: the pass ends there anyway.
         capture = LayerCapture(self._layers, (self.head.representation,), self.head.k, self.head.token,
-                               early_exit=self.early_exit)
+                               early_exit=self.early_exit and len(self._layers) > self.head.k)
         with capture:
             for rows, ids, mask in token_batches(self.tokenizer, texts, self.head.max_length, self.batch_size):
                 captured = capture.run(self.backbone, ids.to(device), mask.to(device))

@@ -40,6 +40,8 @@ def k_candidates(num_layers: int, max_candidates: int) -> list[int]:
     """Values of k to try: all of 1..L, or `max_candidates` evenly spread ones that always include L."""
     if num_layers <= max_candidates:
         return list(range(1, num_layers + 1))
+    if max_candidates == 1:
+        return [num_layers]
     return sorted({int(round(v)) for v in np.linspace(1, num_layers, max_candidates)})
 
 
@@ -105,6 +107,10 @@ class Tracker:
             self.run.log({"step": self.step, **record})
         self.run.progress(self.step, self.total)
 
+    def finish(self) -> None:
+        self.step = self.total
+        self.run.progress(self.total, self.total)
+
 
 def _best(fits: list[L1Fit], x_dev: np.ndarray, y_dev: np.ndarray, metric: str) -> tuple[L1Fit, dict]:
     """The fit with the best dev metric (ties: lower log-loss, then the smaller C, which comes first)."""
@@ -140,43 +146,96 @@ def _kept_features(store, split: str, probes: list[Probe], orders: list[np.ndarr
         :, np.argsort(np.argsort(o))]) for p, o in zip(probes, orders, strict=True)]
 
 
+@dataclass
+class _PoolFeatures:
+    """Kept-neuron features of one (representation, pooling), per layer, for the largest η (others are prefixes)."""
+
+    probes: list[Probe]
+    train: list[np.ndarray]  # per layer (n_train, kept at η_max)
+    dev: list[np.ndarray]
+
+    @classmethod
+    def load(cls, store, probes: list[Probe], eta_max: float) -> _PoolFeatures:
+        orders = [select_neurons(p.importance, eta_max) for p in probes]
+        return cls(probes, _kept_features(store, "train", probes, orders), _kept_features(store, "dev", probes, orders))
+
+    def counts(self, eta: float) -> list[int]:
+        return [len(select_neurons(p.importance, eta)) for p in self.probes]
+
+    def x(self, split: str, counts: list[int], k: int) -> np.ndarray:
+        """(n, Σ counts[:k]) features of layers [0, k), each layer's most important neurons first."""
+        parts = self.train if split == "train" else self.dev
+        return np.hstack([parts[i][:, :counts[i]] for i in range(k)])
+
+
+def screening_c(probes: list[Probe], cs: tuple[float, ...]) -> float:
+    """The grid value nearest (in log scale) to the median C the layer probes chose: the heads' first guess."""
+    median = float(np.median([p.fit.C for p in probes]))
+    return min(cs, key=lambda c: abs(np.log(c) - np.log(median)))
+
+
 def fit_heads(store, probes: dict, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device,
               tracker: Tracker) -> tuple[list[dict], dict[int, Head]]:
-    """The η × k grid of heads for every (representation, pooling); returns the table and the best head per k."""
-    rows, best_by_k = [], {}
+    """The η × k grid of heads for every (representation, pooling); the table and the best head per k.
+
+    Two stages keep it affordable: every grid point is fitted at one C (the screening C, from the probes' choices,
+    warm-started from the previous k), then the best `refine_top` points are refitted over the whole `head_cs`
+    grid. Both stages score on dev only.
+    """
+    rows, best_by_k, top = [], {}, []
     ks = k_candidates(num_layers, config.max_k_candidates)
     for rep in config.representations:
         for pooling in config.poolings:
             layer_probes = [probes[(rep, pooling, layer)] for layer in range(num_layers)]
-            # Selections are nested in η (prefixes of one order), so load the largest once and slice.
-            orders = [select_neurons(p.importance, max(config.etas)) for p in layer_probes]
-            train_x = _kept_features(store, "train", layer_probes, orders)
-            dev_x = _kept_features(store, "dev", layer_probes, orders)
+            feats = _PoolFeatures.load(store, layer_probes, max(config.etas))
+            c = screening_c(layer_probes, config.head_cs)
             for eta in sorted(config.etas):
-                counts = [len(select_neurons(p.importance, eta)) for p in layer_probes]
-                init = None
+                counts, init = feats.counts(eta), None
                 for k in ks:
-                    x = np.hstack([train_x[i][:, :counts[i]] for i in range(k)])
-                    fits = fit_path(x, y_train, num_classes, config.head_cs, config.max_iter, config.tol,
+                    x = feats.x("train", counts, k)
+                    init = fit_path(x, y_train, num_classes, (c,), config.screen_max_iter, config.tol,
                                     config.solver, device, init=_pad(init, x.shape[1]))
-                    xd = np.hstack([dev_x[i][:, :counts[i]] for i in range(k)])
-                    fit, dev = _best(fits, xd, y_dev, config.metric)
-                    init = fits[0]  # the path restarts at the smallest C
+                    fit, dev = _best(init, feats.x("dev", counts, k), y_dev, config.metric)
                     head = Head(rep, pooling, eta, k, counts[:k], fit, dev)
-                    rows.append(head.row())
-                    tracker.tick({"loss": dev["log_loss"], "phase": "head", **head.row()})
-                    if k not in best_by_k or _head_key(head, config.metric) > _head_key(best_by_k[k], config.metric):
-                        best_by_k[k] = head
+                    _record(head, "screen", rows, best_by_k, tracker, config.metric)
+                    ranked = sorted([*top, head], key=lambda h: _head_key(h, config.metric))
+                    top = ranked[-config.refine_top:] if config.refine_top else []
+    for head in top:
+        _refine(store, probes, head, y_train, y_dev, num_classes, config, device, rows, best_by_k, tracker)
     return rows, best_by_k
 
 
-def _pad(fit: L1Fit | None, width: int) -> L1Fit | None:
-    """A head on the first columns, widened with zero weights for new columns (warm start for a larger k)."""
-    if fit is None:
+def _refine(store, probes, head: Head, y_train, y_dev, num_classes, config, device, rows, best_by_k, tracker):
+    """Refit one screened grid point over the whole head C grid; keep whichever C is best on dev."""
+    layer_probes = [probes[(head.representation, head.pooling, layer)] for layer in range(head.k)]
+    feats = _PoolFeatures.load(store, layer_probes, head.eta)
+    x = feats.x("train", head.kept, head.k)
+    # Every C at the full iteration cap, each warm-started from the screened solution.
+    fits = fit_path(x, y_train, num_classes, config.head_cs, config.max_iter, config.tol, config.solver, device,
+                    init=[head.fit] * len(config.head_cs) if config.solver == "torch" else None)
+    fit, dev = _best(fits, feats.x("dev", head.kept, head.k), y_dev, config.metric)
+    refined = Head(head.representation, head.pooling, head.eta, head.k, head.kept, fit, dev)
+    _record(refined, "refine", rows, best_by_k, tracker, config.metric)
+
+
+def _record(head: Head, stage: str, rows: list, best_by_k: dict, tracker: Tracker, metric: str) -> None:
+    row = {**head.row(), "stage": stage}
+    rows.append(row)
+    tracker.tick({"loss": head.dev["log_loss"], "phase": "head", **row})
+    if head.k not in best_by_k or _head_key(head, metric) > _head_key(best_by_k[head.k], metric):
+        best_by_k[head.k] = head
+
+
+def _pad(fits: list[L1Fit] | None, width: int) -> list[L1Fit] | None:
+    """Heads on the first columns, widened with zero weights for new columns (warm start for a larger k)."""
+    if fits is None:
         return None
-    coef = np.zeros((fit.coef.shape[0], width), dtype=np.float32)
-    coef[:, :fit.coef.shape[1]] = fit.coef
-    return L1Fit(coef, fit.intercept, fit.C, 0)
+    padded = []
+    for fit in fits:
+        coef = np.zeros((fit.coef.shape[0], width), dtype=np.float32)
+        coef[:, :fit.coef.shape[1]] = fit.coef
+        padded.append(L1Fit(coef, fit.intercept, fit.C, 0))
+    return padded
 
 
 def _head_key(head: Head, metric: str) -> tuple:
@@ -200,7 +259,8 @@ def build_head(head: Head, probes: dict, label_names: list[str], token: str, max
         neurons.append(order)
         means.append(probe.standardizer.mean[order])
         scales.append(probe.standardizer.scale[order])
-        saliency.append(probe.importance[order])
+        importance = probe.importance
+        saliency.append(importance[order] / max(importance.sum(), 1e-30))  # share of the layer's squared weight
     info = {"representation": head.representation, "pooling": head.pooling, "eta": head.eta, "k": head.k,
             "C": head.fit.C, "neurons_per_layer": [int(n) for n in head.kept], "features": int(sum(head.kept))}
     return StcHead(head.representation, head.pooling, head.k, np.concatenate(layers).astype(np.int64),

@@ -74,8 +74,7 @@ class NewTokenEmbedding(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         is_new = input_ids >= self.offset  # (..., seq) bool
         old = self.base(torch.where(is_new, 0, input_ids))  # (..., seq, hidden); new positions read row 0, masked below
-        if not bool(is_new.any()):
-            return old
+        # No "if is_new.any()" shortcut: it would sync with the GPU on every forward; the lookup below is cheap.
         new = F.embedding(torch.where(is_new, input_ids - self.offset, 0), self.new_token_embeddings)  # (…, seq, hidden)
         return torch.where(is_new.unsqueeze(-1), new, old)  # gradient reaches new rows only where a new id is
 

@@ -41,7 +41,7 @@ from adapt_core.mining import MiningConfig, mine  # noqa: E402
 
 TASKS = ("banking77", "scierc", "chemprot", "acl_arc", "scicite")
 GAPPED_SUPPORT = {"banking77": 0.01, "scierc": 0.1, "chemprot": 0.2, "acl_arc": 0.1, "scicite": 0.2}
-RESULTS = REPO / "benchmarks" / "results" / "mining.json"  # --quick writes mining_quick.json beside it
+RESULTS = REPO / "benchmarks" / "results" / "mining.json"  # --quick writes mining-quick.json beside it
 
 
 # ------------------------------------------------------------------------------------------------------- corpora
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": scale,
         "targets": goals,
     }
-    path = RESULTS.with_name("mining_quick.json") if args.quick else RESULTS
+    path = RESULTS.with_name("mining-quick.json") if args.quick else RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1) + "\n")
     print(f"wrote {path.relative_to(REPO)}")

@@ -20,7 +20,7 @@ New tokens: mined from each training split with the project's miner (`candidates
 PPLu scorer (scoring with SmolLM2 is too slow for a CPU benchmark), so the most frequent whole-word candidates up
 to the cap are accepted unvetted: a stand-in for a domain expert's list, stated in the results.
 
-Writes benchmarks/results/training.json (training-quick.json for --quick) with the machine, versions and date, and
+Writes benchmarks/results/training.json (not with --quick) with the machine, versions and date, and
 prints Markdown tables.
 """
 
@@ -67,8 +67,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--prefix-lr", type=float, default=1e-2)
     p.add_argument("--token-init", choices=("random", "mean"), default="random")
     p.add_argument("--max-new-tokens", type=int, default=None, help="Cap on accepted mined tokens.")
+    p.add_argument("--calibration-size", type=int, default=None, help="AdaPT calibration examples (512).")
     p.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1 = steady timings on shared CPUs)."
+    )
+    p.add_argument(
+        "--append", action="store_true", help="With --part: add to that part's results, not replace."
     )
     p.add_argument("--quick", action="store_true", help="tiny-bert, small slices, 1 seed, few steps")
     args = p.parse_args()
@@ -99,7 +103,12 @@ def build(method: str, task: TaskData, tokens: list[str], seed: int, args) -> tu
         tokenizer = copy.deepcopy(tokenizer)
         augment(model, tokenizer, tokens, init=args.token_init, seed=seed)
     started = time.perf_counter()
-    prepared = prepare(model, tokenizer, MethodConfig(method=method, top_k=args.top_k, beta=args.beta), task)
+    prepared = prepare(
+        model,
+        tokenizer,
+        MethodConfig(method=method, top_k=args.top_k, beta=args.beta, calibration_size=args.calibration_size),
+        task,
+    )
     return prepared.model, tokenizer, time.perf_counter() - started, prepared.info
 
 
@@ -185,8 +194,10 @@ def _cost_row(task, method, built, seconds, rates, summaries) -> dict:
 # -------------------------------------------------------------------------------------------------- accuracy
 
 
-def accuracy(task: TaskData, tokens: list[str], methods: list[str], seeds: list[int], args) -> list[dict]:
-    rows = []
+def accuracy(
+    task, tokens: list[str], methods: list[str], seeds: list[int], args, rows: list[dict], save
+) -> None:
+    """Train and test every method for every seed; append to `rows` and `save()` after each run."""
     for seed in seeds:
         order = methods[seed % len(methods) :] + methods[: seed % len(methods)]
         for m in order:
@@ -214,7 +225,7 @@ def accuracy(task: TaskData, tokens: list[str], methods: list[str], seeds: list[
                 f"({summary['train_seconds']:.0f} s + prepare {prep_s:.0f} s)",
                 flush=True,
             )
-    return rows
+            save()
 
 
 def summarise_accuracy(rows: list[dict]) -> list[dict]:
@@ -267,16 +278,19 @@ def main() -> None:
     if "full" not in methods:
         methods = ["full", *methods]  # the reference of every ratio
     seeds = [int(s) for s in args.seeds.split(",")]
-    result = {"environment": environment(), "config": vars(args), "tokens": {}, "cost": [], "accuracy": []}
+    out = RESULTS / "training.json"
+    result = start_result(out, args)
+
+    def save() -> None:  # after every run: a long or interrupted benchmark keeps what it measured
+        if result["accuracy"]:
+            result["accuracy_summary"] = summarise_accuracy(result["accuracy"])
+        if not args.quick:  # --quick only checks that the script runs
+            out.write_text(json.dumps(result, indent=2))
+
     for name in args.datasets.split(","):
         task = load_dataset(name, DataConfig(max_train=args.max_train, max_eval=args.max_eval))
         tokens = mined_tokens(task, args.model, args.max_new_tokens)
-        result["tokens"][name] = {
-            "count": len(tokens),
-            "first": tokens[:20],
-            "init": args.token_init,
-            "pplu_filter": False,
-        }
+        result["tokens"][name] = {"count": len(tokens), "first": tokens[:20], "pplu_filter": False}
         print(
             f"{name}: {len(task['train'])} train / {len(task['test'])} test, {len(tokens)} new tokens",
             flush=True,
@@ -284,16 +298,29 @@ def main() -> None:
         if args.part in ("all", "cost"):
             result["cost"] += cost(task, tokens, methods, args)
         if args.part in ("all", "accuracy"):
-            result["accuracy"] += accuracy(task, tokens, methods, seeds, args)
-    result["accuracy_summary"] = summarise_accuracy(result["accuracy"]) if result["accuracy"] else []
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("training-quick.json" if args.quick else "training.json")
-    out.write_text(json.dumps(result, indent=2))
+            accuracy(task, tokens, methods, seeds, args, result["accuracy"], save)
+        save()
     if result["cost"]:
         print("\n" + cost_table(result["cost"]))
-    if result["accuracy_summary"]:
+    if result.get("accuracy_summary"):
         print("\n" + accuracy_table(result["accuracy_summary"]))
-    print(f"\nwrote {out}")
+    if not args.quick:
+        print(f"\nwrote {out}")
+
+
+def start_result(out: Path, args) -> dict:
+    """A fresh result, or the previous file with only the part being run replaced (`--part`), or added to (`--append`)."""
+    keep = args.part != "all" and out.exists() and not args.quick
+    result = json.loads(out.read_text()) if keep else {}
+    result.setdefault("tokens", {})
+    parts = ("cost", "accuracy") if args.part == "all" else (args.part,)
+    for part in parts:
+        if not (args.append and result.get(part)):
+            result[part] = []
+        result.setdefault(f"{part}_configs", [])
+        result[f"{part}_configs"] = [*(result[f"{part}_configs"] if args.append else []), vars(args)]
+        result[f"{part}_environment"] = environment()
+    return result
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ polling (one full rerun turns it off; launching a run turns it on again).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from adapt_core import launcher
@@ -16,6 +18,8 @@ from adapt_core.runs import list_runs
 
 POLL_SECONDS = 1.0
 ACTIVE = ("running", "queued")
+BADGES = {"running": ":blue-badge[running]", "queued": ":gray-badge[queued]", "completed": ":green-badge[completed]",
+          "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]"}
 
 
 def _is_active(runs) -> bool:
@@ -46,12 +50,12 @@ def _panel(polling: bool) -> None:
     left, right = st.columns(2)
     left.plotly_chart(loss_curves(metrics), key="loss_chart")
     right.plotly_chart(dev_curves(metrics), key="dev_chart")
+    for info in runs[:latest]:
+        st.markdown(f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {Path(str(info.config.get('dataset'))).name} · "
+                    f"{info.config.get('model')} · {launcher.describe(info)}")
     table = run_table(runs)
     st.dataframe(table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
                  hide_index=True, key="run_list")
-    for info in runs[:latest]:
-        if info.state == "failed":
-            st.error(f"{run_label(info)}: {launcher.describe(info)}", icon=":material/error:")
     if polling and not _is_active(list_runs()):
         st.rerun()  # everything finished: a full rerun turns polling off
 

@@ -73,10 +73,12 @@ def choose_dataset(source: str | None) -> None:
 
 def set_data_config(config: DataConfig) -> bool:
     """Keep the splits and slices of `config` (the column mapping belongs to each source); True if they changed."""
-    general = {k: v for k, v in asdict(config).items() if k not in ("text_col", "label_col")}
-    changed = general != {**asdict(DataConfig()), **st.session_state[DATA_CONFIG]}
-    st.session_state[DATA_CONFIG] = general
-    return changed
+    def general(values: dict) -> dict:
+        return {k: v for k, v in values.items() if k not in ("text_col", "label_col")}
+
+    new, old = general(asdict(config)), general({**asdict(DataConfig()), **st.session_state[DATA_CONFIG]})
+    st.session_state[DATA_CONFIG] = new
+    return new != old
 
 
 def current() -> Choice:

@@ -49,26 +49,15 @@ def decide(path: Path, vetted: VettedList, texts: list[str], decision: str) -> i
     return changed
 
 
-def _apply_edits(editor_key: str, texts: list[str], path_text: str) -> None:
-    path = Path(path_text)
-    vetted = load_vetted_or_empty(path)
-    for row, change in st.session_state[editor_key].get("edited_rows", {}).items():
-        if change.get("decision") in DECISIONS:
-            vetted.decide(texts[int(row)], change["decision"])
-    save(path, vetted)
-    st.session_state["_editor_version"] = st.session_state.get("_editor_version", 0) + 1  # a fresh, unedited table
-
-
 def editor(vetted: VettedList, texts: list[str], path: Path, sort_by: str, descending: bool) -> None:
     """The candidate table: change a row's decision in place (saved at once); every column sorts."""
     frame = candidate_frame(vetted, texts).sort_values(sort_by, ascending=not descending, na_position="last")
     frame = frame.reset_index(drop=True)
-    key = f"candidates_{st.session_state.get('_editor_version', 0)}"
+    version = st.session_state.setdefault("_editor_version", 0)
     column = st.column_config
-    st.data_editor(
-        frame, key=key, hide_index=True, num_rows="fixed", height=420,
+    edited = st.data_editor(
+        frame, key=f"candidates_{version}", hide_index=True, num_rows="fixed", height=420,
         disabled=[c for c in frame.columns if c != "decision"],
-        on_change=_apply_edits, args=(key, frame["text"].tolist(), str(path)),
         column_config={
             "decision": column.SelectboxColumn("decision", options=list(DECISIONS), required=True, width="small"),
             "text": column.TextColumn("surface text", width="medium"),
@@ -80,6 +69,13 @@ def editor(vetted: VettedList, texts: list[str], path: Path, sort_by: str, desce
             "example": column.TextColumn("example", width="large"),
         },
     )
+    changed = edited["decision"] != frame["decision"]
+    if changed.any():
+        for text, decision in zip(frame.loc[changed, "text"], edited.loc[changed, "decision"], strict=True):
+            vetted.decide(text, decision)
+        save(path, vetted)
+        st.session_state["_editor_version"] = version + 1  # a fresh table: old edits must not apply to new rows
+        st.rerun()
 
 
 def export_import(path: Path, vetted: VettedList) -> None:

@@ -10,6 +10,9 @@ import os
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One intra-op thread: the suite starts child processes (training runs, the app server) beside itself, and
+# OpenMP's spinning threads collapse when they outnumber the cores. Set before torch is imported anywhere.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -135,3 +135,8 @@ def test_chemprot_class_absent_from_dev_is_fine():
     task = load_dataset("chemprot")
     counts = task.class_counts()
     assert counts.loc["AGONIST-INHIBITOR", "train"] > 0 and counts.loc["AGONIST-INHIBITOR", "dev"] == 0
+
+
+def test_slice_one_short_of_the_whole_split(tmp_path):
+    task = load_dataset(balanced_csv(tmp_path, n=40), DataConfig(max_train=31))  # train has 32: cut of one
+    assert len(task["train"]) == 31

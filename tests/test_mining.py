@@ -30,18 +30,22 @@ needs_spmf = pytest.mark.skipif(
 # ----------------------------------------------------------------------------------------------------- oracles
 
 
+def is_substring(small, big):
+    return any(big[i : i + len(small)] == small for i in range(len(big) - len(small) + 1))
+
+
 def closed_ngrams_oracle(db, minsup, min_len, max_len):
-    """Every distinct substring with its document support; closed = no one-token extension with equal support."""
+    """Every distinct substring with its document support; closed = no longer substring containing it (of any
+    length, also beyond max_len) has the same support."""
     support = Counter()
     for s in db:
         support.update({tuple(s[i : i + n]) for n in range(1, len(s) + 1) for i in range(len(s) - n + 1)})
-    alphabet = {t for s in db for t in s}
+    frequent = {g: k for g, k in support.items() if k >= minsup}
     return {
         g: k
-        for g, k in support.items()
-        if k >= minsup
-        and min_len <= len(g) <= max_len
-        and not any(support.get(g + (t,)) == k or support.get((t,) + g) == k for t in alphabet)
+        for g, k in frequent.items()
+        if min_len <= len(g) <= max_len
+        and not any(len(h) > len(g) and kh == k and is_substring(g, h) for h, kh in frequent.items())
     }
 
 
@@ -51,7 +55,8 @@ def is_subsequence(small, big):
 
 
 def closed_subsequences_oracle(db, minsup, max_len=99):
-    """Every distinct subsequence with its support; closed = no one-longer super-sequence with equal support."""
+    """Every distinct subsequence with its support; closed = no longer super-sequence (of any length, also beyond
+    max_len) has the same support."""
     support = Counter()
     for s in db:
         support.update(
@@ -66,7 +71,7 @@ def closed_subsequences_oracle(db, minsup, max_len=99):
         p: k
         for p, k in frequent.items()
         if len(p) <= max_len
-        and not any(len(q) == len(p) + 1 and kq == k and is_subsequence(p, q) for q, kq in frequent.items())
+        and not any(len(q) > len(p) and kq == k and is_subsequence(p, q) for q, kq in frequent.items())
     }
 
 
@@ -154,8 +159,11 @@ def test_gapped_max_len_is_closure_then_length_filter():
     for max_len in (2, 3):
         ours = {p.items: p.support for p in mine_closed_gapped(db, 5, 1, max_len)}
         assert ours == {p: k for p, k in unbounded.items() if len(p) <= max_len}
-        spmf_bounded = run_bide_plus(db, 5, max_len=max_len).patterns
-        assert ours.items() <= spmf_bounded.items()
+    spmf_bounded = run_bide_plus(db, 5, max_len=3).patterns
+    assert ours.items() <= spmf_bounded.items()
+    assert {p: k for p, k in spmf_bounded.items() if len(p) < 3} == {
+        p: k for p, k in ours.items() if len(p) < 3
+    }
 
 
 # ------------------------------------------------------------------------------------------------------ edge cases

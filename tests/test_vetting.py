@@ -165,9 +165,9 @@ def test_mine_command_dataset_form(tmp_path):
                             for t, y in zip(task["train"].texts, task["train"].labels, strict=True)))
     out = tmp_path / "candidates.csv"
     common = ["mine", "--dataset", str(data), "--model", "tiny-bert", "--min-support", "10"]
-    assert main(common + ["--scorer", "tiny-llama", "--max-new-tokens", "3", "--out", str(out)]) == 0
+    assert main(common + ["--scorer", "tiny-llama", "--max-new-tokens", "1", "--out", str(out)]) == 0
     vetted = load_vetted(out)
-    assert len(vetted) == 3 and vetted.counts()["pending"] == 3
+    assert len(vetted) == 1 and vetted.counts()["pending"] == 1
     assert all(c.pplu is not None and c.class_support for c in vetted)
     assert sorted(vetted.label_names) == ["cards", "loans"]
     assert main(common + ["--scorer", "none", "--out", str(tmp_path / "c.jsonl")]) == 2  # not a vetted-list suffix

@@ -47,9 +47,14 @@ def loss_curves(metrics: Mapping[str, pd.DataFrame]) -> go.Figure:
     return _curves(metrics, "loss", "loss", "Training loss")
 
 
+def _metric_name(metric: str) -> str:
+    """dev_macro_f1 → macro-F1."""
+    return metric.removeprefix("dev_").replace("_", "-").replace("f1", "F1")
+
+
 def dev_curves(metrics: Mapping[str, pd.DataFrame], metric: str = "dev_macro_f1") -> go.Figure:
     """A dev metric at each evaluation, one line per run."""
-    return _curves(metrics, metric, metric.removeprefix("dev_").replace("_", "-"), f"Dev {metric[4:].replace('_', '-')}")
+    return _curves(metrics, metric, _metric_name(metric), f"Dev {_metric_name(metric)}")
 
 
 def run_table(runs: Sequence) -> pd.DataFrame:

@@ -25,9 +25,11 @@ accepted = vetting.load(choice.dataset, choice.model)[1].accepted()
 with st.expander("Measure", expanded=False, icon=":material/science:"):
     use_tokens = st.toggle(f"Add the {len(accepted)} accepted tokens first", value=bool(accepted),
                            disabled=not accepted, key="sens_tokens")
-    config = config_form(SensitivityConfig, "sensitivity", exclude=("grouping",), columns=4)
+    config = config_form(SensitivityConfig, "sensitivity", exclude=("grouping", "device"), columns=4,
+                         base=SensitivityConfig(device=choice.device))  # the sidebar's device
 tokens = accepted if use_tokens else []
-key = sensitivity_key(choice.dataset, asdict(choice.data), choice.model, tokens, asdict(config or SensitivityConfig()))
+settings = {k: v for k, v in asdict(config or SensitivityConfig()).items() if k != "device"}  # same result anywhere
+key = sensitivity_key(choice.dataset, asdict(choice.data), choice.model, tokens, settings)
 report = load_report(sensitivity_path(key))
 if st.button("Measure sensitivity" if report is None else "Measure again", type="primary" if report is None
              else "secondary", disabled=config is None):

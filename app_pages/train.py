@@ -19,7 +19,7 @@ st.caption("Step 4 · every method runs through the same training loop, one run 
            "the queue.")
 choice = state.current()
 
-method = st.selectbox("Method", METHODS, key="method", help="adapt = AdaPT (sparse modules + new tokens); "
+method = st.selectbox("Method", METHODS, index=METHODS.index("adapt"), key="method", help="adapt = AdaPT (sparse modules + new tokens); "
                       "full, lora, prefix, layers = baselines; full+tokens, adapt-no-tokens = ablations; stc = "
                       "Sparsify-then-Classify.")
 fields = [f for f in method_fields(method) if f not in ("beta", "top_k")]
@@ -29,7 +29,8 @@ method_config = config_form(MethodConfig, f"method:{method}", only=fields, colum
                             base=MethodConfig(method=method, beta=choice.beta, top_k=choice.top_k))
 with st.expander("Training hyperparameters", icon=":material/tune:"):
     train_config = config_form(TrainConfig, "train", exclude=("device", "seed"), columns=4)
-seeds = st.number_input("Seeds (one run each: 0, 1, …)", min_value=1, max_value=10, value=1, key="seeds")
+seeds = st.columns([1, 3])[0].number_input("Seeds (one run each: 0, 1, …)", min_value=1, max_value=10, value=1,
+                                          key="seeds")
 
 tokens_path, vetted = vetting.load(choice.dataset, choice.model)
 use_tokens = method in TOKEN_METHODS and bool(vetted.accepted())

@@ -49,7 +49,8 @@ shown = vetted.where(where)
 bulk = st.columns([1, 1, 1, 2])
 for col, (label, decision) in zip(bulk, (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")),
                                   strict=False):
-    if col.button(f"{label} the {len(shown)} shown", disabled=not shown, key=f"bulk_{decision}"):
+    if col.button(f"{label} the {len(shown)} shown", disabled=not shown, key=f"bulk_{decision}",
+                  help=f"Mark every candidate that the filter shows as {decision}.", width="stretch"):
         vetting.decide(path, vetted, shown, decision)
         st.rerun()
 with bulk[3]:

@@ -1,0 +1,189 @@
+"""Benchmark Sparsify-then-Classify (SPIN) on the five shared tasks with MiniLM-L6.
+
+What it measures, per task (train subsampled with `--max-train`, dev/test with `--max-eval`; stratified, seeded):
+- macro-F1 on test of STC on the frozen model, against the last-layer linear probe (hidden state, first-token and
+  mean pooling, the same L1 solver with C chosen on dev) and the best single-layer probe (chosen on dev);
+- STC's training time (one frozen feature pass + every probe and head), split into its phases;
+- inference examples per second of the saved early-exit run against the same head on the full-depth model,
+  measured side by side (alternating, best of two) on dev texts, and the largest probability difference;
+- with `--base-run DIR`: STC on that finetuned run's model, on the run's dataset (end-to-end finetuning numbers
+  come from the run itself, through the pipeline);
+- once, the torch L1 solver against scikit-learn's saga on one probe problem (same C, same data): time and the
+  objective each reaches.
+Prints a Markdown table and writes `benchmarks/results/stc.json` with the machine, versions and date.
+
+    python benchmarks/stc.py                 # five tasks, 1000 train / 500 dev / 500 test each
+    python benchmarks/stc.py --quick         # two tasks, tiny slices: a smoke test
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: spinning threads thrash a shared CPU
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapt_core.data import BENCHMARKS, DataConfig, load_dataset  # noqa: E402
+from adapt_core.stc import StcConfig, fit_run  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "stc.json"
+
+
+class _Run:
+    """The part of a RunWriter that `fit_run` uses, writing into a temporary folder."""
+
+    def __init__(self, folder: Path):
+        self.dir, self.model_dir, self.lines = folder, folder / "model", 0
+
+    def log(self, record: dict) -> None:
+        self.lines += 1
+
+    def progress(self, step: int, total: int) -> None:
+        if step % 50 == 0 or step == total:
+            print(f"    {step}/{total}", file=sys.stderr, flush=True)
+
+
+def run_task(task: str, args, config: StcConfig, base_run: str | None = None) -> dict:
+    data = load_dataset(task, DataConfig(max_train=args.max_train, max_eval=args.max_eval, seed=args.seed))
+    cfg = StcConfig(**{**config.to_dict(), "base_run": base_run})
+    with tempfile.TemporaryDirectory() as folder:
+        report = fit_run(_Run(Path(folder)), data, args.model, cfg, args.seed)
+    info, inference = report["method_info"], report["inference"]
+    probes = info["reference_probes"]
+    return {
+        "task": task, "setting": "finetuned" if base_run else "frozen", "base_run": base_run,
+        "sizes": {s: len(data[s]) for s in ("train", "dev", "test")}, "classes": data.num_labels,
+        "stc_test_macro_f1": report["test"]["macro_f1"], "stc_dev_macro_f1": report["dev"]["macro_f1"],
+        "last_layer_token_test_macro_f1": probes.get("last_layer_token", {}).get("test_macro_f1"),
+        "last_layer_mean_test_macro_f1": probes.get("last_layer_mean", {}).get("test_macro_f1"),
+        "best_layer_probe": {k: probes["best_layer"][k] for k in
+                             ("representation", "pooling", "layer", "test_macro_f1")},
+        "choice": {k: info[k] for k in ("representation", "pooling", "eta", "k", "C", "features",
+                                        "neurons_per_layer")},
+        "train_seconds": report["train_seconds"],
+        "phase_seconds": {k: info[k] for k in ("feature_seconds", "probe_seconds", "head_seconds")},
+        "trainable_params": report["trainable_params"], "total_params": report["total_params"],
+        "inference": inference, "notes": info["notes"] + report["data_notes"],
+    }
+
+
+def solver_check(task: str, args) -> dict:
+    """Torch FISTA vs scikit-learn saga on the last-layer mean-pooled probe of `task` (C = 0.3), alternating."""
+    import torch
+
+    from adapt_core.models import load_classifier
+    from adapt_core.stc_features import FeatureStore, collect, model_layers, probe_widths
+    from adapt_core.stc_solver import Standardizer, fit_path, objective
+
+    data = load_dataset(task, DataConfig(max_train=args.max_train, max_eval=args.max_eval, seed=args.seed))
+    model, tokenizer = load_classifier(args.model, data.num_labels)
+    backbone = model.base_model.eval()
+    last = len(model_layers(backbone)) - 1
+    widths = {k: v for k, v in probe_widths(backbone, model_layers(backbone), ("hidden",), last + 1, "first").items()
+              if k == ("hidden", last)}
+    with tempfile.TemporaryDirectory() as folder:
+        store = FeatureStore(Path(folder))
+        with torch.no_grad():
+            collect(backbone, tokenizer, {"train": data["train"].texts}, store, widths, last + 1, "first", 128, 32)
+        raw = store.get("train", "hidden", last, "mean")
+    x, y = Standardizer.fit(raw)(raw), np.asarray(data["train"].labels)
+    out = {"task": task, "C": 0.3, "shape": list(x.shape), "classes": data.num_labels}
+    for _ in range(2):
+        for solver, max_iter, tol in (("torch", 2000, 1e-7), ("sklearn", 1000, 1e-4)):
+            t0 = time.perf_counter()
+            fit = fit_path(x, y, data.num_labels, (0.3,), max_iter, tol, solver)[0]
+            seconds = time.perf_counter() - t0
+            if seconds < out.get(f"{solver}_seconds", float("inf")):
+                out |= {f"{solver}_seconds": seconds, f"{solver}_objective": objective(fit, x, y),
+                        f"{solver}_iterations": fit.n_iter, f"{solver}_nonzero": fit.nonzero}
+    out["speedup"] = out["sklearn_seconds"] / out["torch_seconds"]
+    return out
+
+
+def machine() -> dict:
+    import sklearn
+    import torch
+    import transformers
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "transformers": transformers.__version__, "scikit_learn": sklearn.__version__,
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| task | setting | train/dev/test | STC macro-F1 | last-layer probe (token / mean) | best layer probe | "
+            "choice (rep, pool, η, k, neurons) | train s | ex/s early exit / full | speedup |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        c, inf = r["choice"], r["inference"]
+        sizes = "/".join(str(r["sizes"][s]) for s in ("train", "dev", "test"))
+        best = r["best_layer_probe"]
+        lines.append(
+            f"| {r['task']} | {r['setting']} | {sizes} | {r['stc_test_macro_f1']:.3f} | "
+            f"{_f(r['last_layer_token_test_macro_f1'])} / {_f(r['last_layer_mean_test_macro_f1'])} | "
+            f"{best['test_macro_f1']:.3f} ({best['representation']} L{best['layer']} {best['pooling']}) | "
+            f"{c['representation']}, {c['pooling']}, {c['eta']}, {c['k']}/{inf['layers_total']}, {c['features']} | "
+            f"{r['train_seconds']:.0f} | {_f(inf.get('early_exit_examples_per_second'), 0)} / "
+            f"{_f(inf.get('full_depth_examples_per_second'), 0)} | {_f(inf.get('speedup'), 2)}x |")
+    return "\n".join(lines)
+
+
+def _f(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="Two tasks, tiny slices, small grids (a smoke test).")
+    p.add_argument("--tasks", nargs="*", default=None, help=f"Subset of {', '.join(BENCHMARKS)}.")
+    p.add_argument("--model", default="minilm-l6")
+    p.add_argument("--max-train", type=int, default=1000, help="Train examples per task (stratified sample).")
+    p.add_argument("--max-eval", type=int, default=500, help="Dev and test examples per task.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--base-run", default=None, help="Also run STC on this finetuned run's model (its dataset).")
+    p.add_argument("--no-solver-check", action="store_true", help="Skip the torch-vs-saga comparison.")
+    p.add_argument("--output", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    config = StcConfig()
+    if args.quick:
+        args.max_train, args.max_eval = 200, 120
+        config = StcConfig(etas=(0.1, 0.5), probe_cs=(0.3,), head_cs=(0.3,), timing_examples=64)
+    tasks = args.tasks or (["acl_arc", "scicite"] if args.quick else list(BENCHMARKS))
+    result = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "config": config.to_dict(),
+              "rows": []}
+    if not args.no_solver_check:
+        result["solver_check"] = solver_check("scicite" if args.quick else "scierc", args)
+        print(json.dumps(result["solver_check"]), file=sys.stderr)
+    for task in tasks:
+        print(f"== {task}", file=sys.stderr, flush=True)
+        result["rows"].append(run_task(task, args, config))
+        _write(args.output, result)
+    if args.base_run:
+        task = json.loads((Path(args.base_run) / "config.json").read_text())["dataset"]
+        result["rows"].append(run_task(task, args, config, base_run=args.base_run))
+    result["table"] = table(result["rows"])
+    _write(args.output, result)
+    print(result["table"])
+    return 0
+
+
+def _write(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

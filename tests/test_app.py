@@ -1,0 +1,210 @@
+"""The studio under Streamlit's AppTest: every page renders on the default task without an exception, and the main
+interactions work (a slider moves, mining runs on a small slice, candidates are accepted, a tiny-bert run is
+launched as a child process and shows up in the run list).
+
+Runs go to a temporary runs folder; the pages use a 200-example slice of the default dataset and the tiny-bert
+model (set through session state, as the sidebar would), except the first test, which loads the real defaults.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import needs_shared_data
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["app_pages/data.py", "app_pages/tokens.py", "app_pages/sensitivity.py", "app_pages/train.py",
+         "app_pages/compare.py", "app_pages/playground.py"]
+TIMEOUT = 300  # seconds per script run: the machines running the tests are small and shared
+
+pytestmark = needs_shared_data
+
+
+def make_app(**state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
+    at.session_state["model"] = "tiny-bert"
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    button = next((b for b in at.button if b.label.startswith(label)), None)
+    assert button is not None, f"no button {label!r} among {[b.label for b in at.button]}"
+    return button.click().run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(runs_dir):
+    return runs_dir
+
+
+def test_home_shows_the_default_dataset_and_model():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    no_errors(at)
+    headers = [h.value for h in at.subheader]
+    assert "Dataset: banking77" in headers and "Model: minilm-l6" in headers
+    assert metric(at, "Classes") == "77"
+    assert len(at.get("page_link")) == 6  # the pipeline, one link per step
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(page):
+    at = make_app()
+    at.switch_page(page).run()
+    no_errors(at)
+    assert at.title[0].value == Path(page).stem.capitalize()
+
+
+def test_sidebar_choices_survive_switching_pages():
+    at = make_app()
+    at.sidebar.slider(key="_w_beta").set_value(2.5).run()
+    at.sidebar.slider(key="_w_top_k").set_value(20.0).run()
+    for page in ("app_pages/data.py", "app_pages/train.py"):
+        at.switch_page(page).run()
+        assert at.sidebar.slider(key="_w_beta").value == 2.5
+        assert at.sidebar.slider(key="_w_top_k").value == 20.0
+        assert at.sidebar.selectbox(key="_w_model").value == "tiny-bert"
+
+
+def test_data_page_rejects_a_malformed_upload_with_a_message():
+    at = make_app()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader[0].set_value(("broken.csv", b'text,label\n"an open quote,1\nx,2,3,4\n', "text/csv")).run()
+    assert not at.exception
+    assert any("broken.csv" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_data_page_uses_an_uploaded_corpus():
+    rows = "".join(f"my card number {i} is lost,card\nthe transfer {i} failed,transfer\n" for i in range(20))
+    at = make_app()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader[0].set_value(("tickets.csv", ("text,label\n" + rows).encode(), "text/csv")).run()
+    no_errors(at)
+    click(at, "Use this corpus")
+    no_errors(at)
+    assert at.sidebar.selectbox(key="_w_dataset").value.endswith("tickets.csv")
+    assert "Dataset: upload: tickets.csv" in [h.value for h in at.subheader]
+
+
+def mine(at: AppTest) -> AppTest:
+    at.switch_page("app_pages/tokens.py").run()
+    at.text_input(key="_w_form:pplu:scorer").set_value("tiny-llama").run()  # a tiny random scorer: fast
+    return click(at, "Mine")
+
+
+def test_mining_vetting_and_reload():
+    at = mine(make_app())
+    no_errors(at)
+    found = int(metric(at, "Candidates"))
+    assert found > 0 and metric(at, "Pending") == str(found)
+    assert at.get("plotly_chart"), "the PPLu histogram is missing"
+    # one by one: change the first row's decision in the table
+    at.session_state["candidates_0"] = {"edited_rows": {0: {"decision": "rejected"}}, "added_rows": [],
+                                        "deleted_rows": []}
+    at.run()
+    assert metric(at, "Rejected") == "1"
+    # in bulk over the current filter: the pending ones
+    at.selectbox(key="_w_form:filter:state").set_value("pending").run()
+    click(at, "Accept the")
+    assert metric(at, "Accepted") == str(found - 1) and metric(at, "Rejected") == "1"
+    assert any("new" in h.proto.body for h in at.get("html")), "no before/after tokenization"
+    # a reload (a new session) finds every decision again
+    again = make_app()
+    again.switch_page("app_pages/tokens.py").run()
+    assert metric(again, "Accepted") == str(found - 1) and metric(again, "Rejected") == "1"
+
+
+def test_sensitivity_redraws_on_a_slider_without_measuring_again(monkeypatch):
+    at = make_app()
+    at.switch_page("app_pages/sensitivity.py").run()
+    click(at, "Measure sensitivity")
+    no_errors(at)
+    shown = metric(at, "Trainable parameters")
+
+    import adapt_core.sensitivity
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("the report must be reused, not measured again")
+
+    monkeypatch.setattr(adapt_core.sensitivity, "measure", no_measuring)
+    at.sidebar.slider(key="_w_top_k").set_value(40.0).run()
+    no_errors(at)
+    assert metric(at, "Trainable parameters") != shown
+    fresh = make_app(top_k=40.0)  # a reload reads the saved measurement
+    fresh.switch_page("app_pages/sensitivity.py").run()
+    no_errors(fresh)
+    assert metric(fresh, "Trainable parameters") == metric(at, "Trainable parameters")
+
+
+def wait_for(predicate, timeout: float = 240.0, every: float = 1.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
+    from adapt_core.runs import list_runs
+
+    at = make_app()
+    at.switch_page("app_pages/train.py").run()
+    at.number_input(key="_w_form:train:max_steps").set_value(3).run()
+    at.number_input(key="_w_form:train:batch_size").set_value(8).run()
+    click(at, "Launch")
+    no_errors(at)
+    runs = list_runs(runs_dir)
+    assert len(runs) == 1 and runs[0].config["model"] == "tiny-bert"
+    wait_for(lambda: list_runs(runs_dir)[0].state in ("completed", "failed", "cancelled"))
+    info = list_runs(runs_dir)[0]
+    assert info.state == "completed", info.status
+    at.run()
+    table = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    assert table.loc[table["run"] == info.id, "state"].item() == "completed"
+    at.switch_page("app_pages/compare.py").run()
+    no_errors(at)
+    assert len(at.get("plotly_chart")) >= 5
+    at.switch_page("app_pages/playground.py").run()
+    no_errors(at)
+    assert at.metric and at.get("html")
+
+
+def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):
+    from adapt_core import launcher
+    from adapt_core.runs import list_runs
+
+    at = make_app()
+    at.switch_page("app_pages/train.py").run()
+    at.number_input(key="seeds").set_value(2).run()
+    at.number_input(key="_w_form:train:max_steps").set_value(2000).run()
+    click(at, "Launch")
+    states = sorted(r.state for r in list_runs(runs_dir))
+    assert states == ["queued", "running"], states
+    queued = next(r for r in list_runs(runs_dir) if r.state == "queued")
+    assert launcher.cancel(queued.dir) == "cancelled"
+    running = next(r for r in list_runs(runs_dir) if r.state == "running")
+    launcher.cancel(running.dir)
+
+    def all_cancelled() -> bool:
+        launcher.queue_tick(runs_dir)  # what the Train page's polling does: reap the child, move the queue
+        return all(r.state == "cancelled" for r in list_runs(runs_dir))
+
+    wait_for(all_cancelled)
+    at.run()
+    no_errors(at)

@@ -1,0 +1,341 @@
+"""End to end in a real headless Chromium against `streamlit run app.py` on a free localhost port.
+
+The tests share one server and one browser session (module fixtures) and run in file order, like a user would:
+every page renders; the default pipeline runs on a small slice (200 training texts; PPLu with the tiny random
+scorer so that it takes seconds); a tiny-bert run is launched and its loss chart gains points while it trains; a
+run is cancelled and shows `cancelled`; a malformed CSV upload shows the message that says what to fix. No page
+may show a traceback. A screenshot of each page goes to tests/artifacts/ for inspection.
+
+The server, the browser and any training child process are stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import needs_shared_data
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROME = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+WAIT = 240  # seconds: the machines running the tests are small and shared
+
+pytestmark = [
+    pytest.mark.browser,
+    needs_shared_data,
+    pytest.mark.skipif(CHROME is None or DRIVER is None,
+                       reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def stop_training(runs: Path) -> None:
+    """Cancel every run the app started (they run in their own sessions and would outlive the server)."""
+    from adapt_core import launcher
+    from adapt_core.runs import list_runs
+
+    for info in list_runs(runs):
+        if info.state in ("running", "queued"):
+            launcher.cancel(info.dir)
+    end = time.time() + 30
+    while time.time() < end and any(r.state == "running" for r in list_runs(runs)):
+        time.sleep(0.5)
+    for info in list_runs(runs):
+        if info.state == "running" and info.status.get("pid"):
+            os.killpg(int(info.status["pid"]), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    port = free_port()
+    env = {**os.environ, "ADAPT_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log_path = runs.parent / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for_health(f"http://127.0.0.1:{port}", proc, log_path)
+            yield {"url": f"http://127.0.0.1:{port}", "runs": runs}
+        finally:
+            stop_training(runs)
+            stop_process_group(proc)
+
+
+def wait_for_health(url: str, proc: subprocess.Popen, log_path: Path) -> None:
+    end = time.time() + 120
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok":
+                return
+        except OSError:
+            if time.time() > end or proc.poll() is not None:
+                raise RuntimeError(f"the server did not start: {log_path.read_text()}") from None
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROME
+    profile = Path(server["runs"]).parent / "chrome-profile"
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}", "--window-size=1400,1800"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        driver.get(server["url"])
+        yield driver
+    finally:
+        driver.quit()
+
+
+# ----------------------------------------------------------------------------------------------------- helpers
+
+
+def wait(driver, condition, timeout: float = WAIT, what: str = "the page"):
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            value = condition(driver)
+            if value:
+                return value
+        except (StaleElementReferenceException, WebDriverException):
+            pass
+        time.sleep(0.3)
+    shot(driver, "timeout")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def idle(driver) -> bool:
+    app = driver.find_elements("css selector", '[data-testid="stApp"]')
+    return bool(app) and app[0].get_attribute("data-test-script-state") == "notRunning"
+
+
+def settle(driver, timeout: float = WAIT) -> None:
+    time.sleep(0.5)
+    wait(driver, idle, timeout, "the script run to finish")
+
+
+def text(driver) -> str:
+    return driver.find_element("css selector", '[data-testid="stApp"]').text
+
+
+def has_text(snippet: str):
+    return lambda driver: snippet in text(driver)
+
+
+def no_traceback(driver) -> None:
+    assert "Traceback" not in text(driver)
+    assert not driver.find_elements("css selector", '[data-testid="stException"]')
+
+
+def shot(driver, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def go(driver, page: str) -> None:
+    """Follow the sidebar link to a page (the same session, as a user clicking)."""
+    links = driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
+    link = next(a for a in links if a.text.splitlines()[-1] == page)
+    link.click()
+    wait(driver, lambda d: d.find_elements("css selector", "h1") and d.find_element("css selector", "h1").text
+         .startswith(page if page != "Home" else "AdaPT"), what=f"the {page} page")
+    settle(driver)
+
+
+def button(driver, label: str):
+    """The enabled button whose label starts with `label` (an icon's name may come first in its text)."""
+    def find(d):
+        return [b for b in d.find_elements("css selector", "button") if b.is_enabled()
+                and any(line.strip().startswith(label) for line in b.text.splitlines())]
+
+    return wait(driver, find, what=f"the button {label!r}")[0]
+
+
+def click(driver, label: str) -> None:
+    driver.execute_script("document.activeElement && document.activeElement.blur();")  # commit a typed value first
+    settle(driver)
+    element = button(driver, label)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+    settle(driver)
+
+
+def type_into(driver, label: str, value: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    field = wait(driver, lambda d: d.find_elements("css selector", f'input[aria-label="{label}"]'), what=label)[0]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(value, Keys.ENTER)
+    settle(driver)
+    wait(driver, lambda d: d.find_element("css selector", f'input[aria-label="{label}"]').get_attribute("value")
+         == value, what=f"{label} = {value}")
+
+
+def choose(driver, label: str, option: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    field = driver.find_element("css selector", f'input[aria-label="{label}"]')
+    field.click()
+    field.send_keys(option, Keys.ENTER)
+    settle(driver)
+
+
+def open_expander(driver, title: str) -> None:
+    summary = wait(driver, lambda d: [s for s in d.find_elements("css selector", '[data-testid="stExpander"] summary')
+                                      if title in s.text], what=title)[0]
+    if summary.find_element("xpath", "..").get_attribute("open") is None:
+        summary.click()
+        time.sleep(0.5)
+
+
+def metric(driver, label: str) -> str | None:
+    """The value shown by the metric called `label`, or None while there is none."""
+    for m in driver.find_elements("css selector", '[data-testid="stMetric"]'):
+        lines = m.text.splitlines()
+        if len(lines) > 1 and lines[0] == label:
+            return lines[1]
+    return None
+
+
+LOSS_POINTS = (  # markers drawn in the plot titled "Training loss"
+    "const plot = [...document.querySelectorAll('.js-plotly-plot')]"
+    ".find(p => ((p.querySelector('.gtitle') || {}).textContent || '').includes('Training loss'));"
+    "return plot ? plot.querySelectorAll('.scatterlayer .trace .points path').length : -1;"
+)
+
+
+# ----------------------------------------------------------------------------------------------------- tests
+
+
+def test_every_page_renders_without_a_traceback(browser):
+    wait(browser, has_text("Dataset: banking77"), what="the home page summary")
+    settle(browser)
+    no_traceback(browser)
+    shot(browser, "home")
+    go(browser, "Data")
+    type_into(browser, "Max train", "200")  # a small slice for everything that follows
+    type_into(browser, "Max eval", "60")
+    wait(browser, has_text("Slice: train ≤ 200"), what="the slice in the sidebar")
+    for page in ("Data", "Tokens", "Sensitivity", "Train", "Compare", "Playground", "Home"):
+        go(browser, page)
+        no_traceback(browser)
+        shot(browser, page.lower())
+
+
+def test_default_pipeline_on_a_small_slice(browser):
+    go(browser, "Tokens")
+    type_into(browser, "Scorer", "tiny-llama")  # the default SmolLM2 works too, but takes minutes on a small CPU
+    click(browser, "Mine")
+    wait(browser, lambda d: int(metric(d, "Candidates") or 0) > 0, what="mined candidates")
+    found = metric(browser, "Candidates")
+    click(browser, f"Accept the {found} shown")
+    wait(browser, lambda d: metric(d, "Accepted") == found, what="the accepted candidates")
+    wait(browser, has_text("after"), what="the before/after tokenization")
+    no_traceback(browser)
+    shot(browser, "tokens-vetted")
+
+    go(browser, "Sensitivity")
+    click(browser, "Measure sensitivity")
+    wait(browser, lambda d: metric(d, "Trainable parameters"), what="the budget panel")
+    before = metric(browser, "Trainable parameters")
+    from selenium.webdriver.common.keys import Keys
+
+    slider = browser.find_element("css selector", 'input[aria-label="Top-k % of parameters"]')
+    for _ in range(10):  # 10 % → 15 %
+        slider.send_keys(Keys.ARROW_RIGHT)
+    settle(browser)
+    wait(browser, lambda d: metric(d, "Trainable parameters") != before, what="the budget to follow top-k %")
+    no_traceback(browser)
+    shot(browser, "sensitivity-measured")
+
+
+def test_a_tiny_run_trains_live_and_completes(browser):
+    choose(browser, "Model", "tiny-bert")
+    go(browser, "Train")
+    open_expander(browser, "Training hyperparameters")
+    type_into(browser, "Max steps", "400")
+    type_into(browser, "Batch size", "8")
+    click(browser, "Launch")
+    wait(browser, has_text("adapt s0"), what="the launched run in the list")
+    counts = [0]
+
+    def gained(driver) -> bool:
+        n = driver.execute_script(LOSS_POINTS) or 0
+        if n > counts[-1]:
+            counts.append(n)
+        return len(counts) >= 3  # the chart gained points at least twice
+
+    wait(browser, gained, what=f"the loss chart to grow (point counts so far: {counts})")
+    shot(browser, "train-live")
+    wait(browser, has_text("completed: step 400/400"), what="the run to complete")
+    no_traceback(browser)
+    go(browser, "Compare")
+    no_traceback(browser)
+    shot(browser, "compare-with-run")
+    go(browser, "Playground")
+    wait(browser, has_text("Prediction"), what="a prediction")
+    no_traceback(browser)
+    shot(browser, "playground-with-run")
+
+
+def test_cancel_a_running_run(browser):
+    go(browser, "Train")
+    type_into(browser, "Max steps", "100000")
+    click(browser, "Launch")
+    wait(browser, has_text("running: step"), what="the run to start training")
+    click(browser, "Cancel")
+    wait(browser, has_text("cancelled"), what="the run to be cancelled")
+    no_traceback(browser)
+    shot(browser, "train-cancelled")
+
+
+def test_a_malformed_upload_shows_what_to_fix(browser, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text('text,label\n"an open quote,1\nx,2,3,4\n')
+    go(browser, "Data")
+    next(t for t in browser.find_elements("css selector", 'button[role="tab"]') if "Upload" in t.text).click()
+    browser.find_element("css selector", 'input[type="file"]').send_keys(str(broken))
+    alert = wait(browser, lambda d: [e for e in d.find_elements("css selector", '[data-testid="stAlert"]')
+                                     if "broken.csv" in e.text], what="the upload's error message")[0]
+    assert "could not be read" in alert.text or "broken.csv" in alert.text
+    no_traceback(browser)
+    shot(browser, "data-malformed-upload")

@@ -1,0 +1,128 @@
+"""The studio's launcher without Streamlit: runs start as child processes that write their run folders, wait in a
+queue one at a time, cancel cleanly (queued or running), and a child that dies without a word is recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from adapt_core import launcher
+from adapt_core.data import DataConfig
+from adapt_core.methods import MethodConfig
+from adapt_core.pipeline import RunConfig
+from adapt_core.runs import list_runs, load_run
+from adapt_core.train import TrainConfig
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rows = "".join(f"my card {i} was lost,card\nthe transfer {i} failed,transfer\n" for i in range(30))
+    path = tmp_path / "tickets.csv"
+    path.write_text("text,label\n" + rows)
+    return path
+
+
+def config(corpus, max_steps: int = 2, **method) -> RunConfig:
+    return RunConfig(dataset=str(corpus), model="tiny-bert", data=DataConfig(),
+                     method=MethodConfig(**method),
+                     train=TrainConfig(max_steps=max_steps, batch_size=8, device="cpu", eval_every=1))
+
+
+def wait_for(predicate, timeout: float = 240.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        launcher.queue_tick()  # what the Train page's polling fragment does
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; runs: {[(r.id, r.status) for r in list_runs()]}")
+
+
+def state(run_dir) -> str:
+    return load_run(run_dir).state
+
+
+def test_launch_runs_a_child_process_into_its_folder(runs_dir, corpus):
+    run_dir = launcher.launch(config(corpus))
+    assert run_dir.parent == runs_dir.resolve()
+    assert load_run(run_dir).config["model"] == "tiny-bert"
+    assert state(run_dir) == "running" and load_run(run_dir).status["pid"] != os.getpid()
+    wait_for(lambda: state(run_dir) in launcher.TERMINAL)
+    info = load_run(run_dir)
+    assert info.state == "completed", (info.status, (run_dir / launcher.LOG_NAME).read_text()[-2000:])
+    assert len(info.metrics()) == 2 and "dev_macro_f1" in info.metrics()
+    assert (run_dir / "model").is_dir() and info.report["test"]["macro_f1"] >= 0.0
+    assert launcher.describe(info) == "completed: step 2/2 (100 %)"
+
+
+def test_runs_queue_one_at_a_time_and_a_queued_run_cancels_at_once(runs_dir, corpus):
+    first = launcher.launch(config(corpus, max_steps=3))
+    second = launcher.launch(config(corpus, max_steps=2))
+    third = launcher.launch(config(corpus, max_steps=2))
+    assert [state(first), state(second), state(third)] == ["running", "queued", "queued"]
+    assert [r.dir for r in launcher.queued()] == [second, third]  # oldest first
+    assert "queued" in launcher.describe(load_run(second))
+    assert launcher.cancel(third) == "cancelled" and state(third) == "cancelled"
+    wait_for(lambda: state(second) == "completed")
+    assert state(first) == "completed" and state(third) == "cancelled"
+    assert load_run(second).status["started"] >= load_run(first).status["updated"] - 1.0  # it waited its turn
+
+
+def test_cancelling_a_running_run_records_cancelled_with_its_metrics(runs_dir, corpus):
+    run_dir = launcher.launch(config(corpus, max_steps=100_000))
+    wait_for(lambda: len(load_run(run_dir).metrics()) >= 2)
+    assert launcher.cancel(run_dir) == "cancelling"
+    wait_for(lambda: state(run_dir) == "cancelled")
+    assert len(load_run(run_dir).metrics()) >= 2  # nothing lost
+    assert launcher.cancel(run_dir) == "cancelled"  # a second cancel changes nothing
+
+
+def test_a_child_killed_without_a_word_is_marked_failed(runs_dir, corpus):
+    run_dir = launcher.launch(config(corpus, max_steps=100_000))
+    wait_for(lambda: len(load_run(run_dir).metrics()) >= 1)
+    os.kill(load_run(run_dir).status["pid"], signal.SIGKILL)
+    wait_for(lambda: state(run_dir) == "failed")
+    assert "exited with code -9" in load_run(run_dir).status["error"]
+
+
+def test_bad_input_fails_the_run_with_a_message(runs_dir, tmp_path):
+    run_dir = launcher.launch(config(tmp_path / "missing.csv"))
+    wait_for(lambda: state(run_dir) in launcher.TERMINAL)
+    info = load_run(run_dir)
+    assert info.state == "failed" and "missing.csv" in info.status["error"]
+    assert "failed" in launcher.describe(info) and "missing.csv" in launcher.describe(info)
+
+
+def test_a_vetted_token_file_is_copied_into_the_run(runs_dir, corpus, tmp_path):
+    tokens = tmp_path / "vetted.json"
+    tokens.write_text('["my card"]')
+    run_dir = launcher.launch(replace(config(corpus, method="full+tokens"), tokens=str(tokens)), start=False)
+    assert load_run(run_dir).config["tokens"] == str(run_dir / "tokens.json")
+    assert (run_dir / "tokens.json").read_text() == '["my card"]'
+    launcher.cancel(run_dir)
+
+
+def test_a_missing_token_file_is_a_clear_error(runs_dir, corpus, tmp_path):
+    from adapt_core.errors import AdaptError
+
+    bad = replace(config(corpus), tokens=str(tmp_path / "nope.json"))
+    with pytest.raises(AdaptError, match="Tokens page"):
+        launcher.launch(bad)
+
+
+def test_concurrent_ticks_start_a_queued_run_once(runs_dir, corpus, monkeypatch):
+    started = []
+    monkeypatch.setattr(launcher, "_start", lambda run_dir: started.append(run_dir) or
+                        launcher._update_status(run_dir, state="running", pid=os.getpid()))
+    launcher.launch(config(corpus), start=False)
+    threads = [threading.Thread(target=launcher.queue_tick) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(started) == 1
