@@ -59,7 +59,7 @@ def main() -> None:
 def summarise(config: RunConfig, report: dict, metrics) -> dict:
     evals = metrics.dropna(subset=["dev_macro_f1"]) if "dev_macro_f1" in metrics else metrics.iloc[0:0]
     times = [0.0] + evals["elapsed"].tolist()
-    per_epoch = [b - a for a, b in zip(times, times[1:])]
+    per_epoch = [b - a for a, b in zip(times, times[1:], strict=False)]
     return {"config": config.to_dict(), "environment": environment(), "device": report["device"],
             "test": report["test"], "dev": report["dev"], "train_seconds": report["train_seconds"],
             "epoch_seconds": per_epoch, "dev_macro_f1_per_epoch": evals["dev_macro_f1"].tolist(),

@@ -19,7 +19,7 @@ def test_tiny_models_build_with_labels_and_pad(name):
 def test_same_seed_same_initialisation():
     a, _ = load_classifier("tiny-bert", 2, seed=7)
     b, _ = load_classifier("tiny-bert", 2, seed=7)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
 def test_minilm_is_the_packaged_model():

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     predictor = load_predictor(args.run_dir)
     proba = predictor.predict_proba(args.texts)
-    for text, row in zip(args.texts, proba):
+    for text, row in zip(args.texts, proba, strict=True):
         order = row.argsort()[::-1][: args.top]
         if args.json:
             print(json.dumps({"text": text, "label": predictor.label_names[order[0]],
