@@ -10,6 +10,14 @@ from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_tabl
 from adapt_core.runs import list_runs
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+number = st.column_config.NumberColumn
+COLUMNS = {
+    "test_macro_f1": number("test macro-F1", format="%.4f"), "test_accuracy": number("test accuracy", format="%.4f"),
+    "macro_f1_mean": number("macro-F1 mean", format="%.4f"), "macro_f1_std": number("± std", format="%.4f"),
+    "train_seconds": number("train s", format="%.1f"), "step_seconds": number("s / step", format="%.3f"),
+    "peak_memory_mib": number("peak MiB", format="%.0f"), "trainable_params": number("trainable", format="localized"),
+    "tokens_per_example": number("tokens / example", format="%.1f"),
+}
 
 st.title("Compare")
 st.caption("Step 5 · runs from the studio and from the command line alike (both write run folders).")
@@ -18,21 +26,13 @@ if table.empty:
     st.info("No runs yet: launch some on the Train page.", icon=":material/info:")
 else:
     st.subheader("All runs")
-    st.dataframe(table, hide_index=True, key="all_runs", column_config={
-        "test_macro_f1": st.column_config.NumberColumn("test macro-F1", format="%.4f"),
-        "test_accuracy": st.column_config.NumberColumn("test accuracy", format="%.4f"),
-        "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
-        "step_seconds": st.column_config.NumberColumn("s / step", format="%.3f"),
-        "peak_memory_mib": st.column_config.NumberColumn("peak MiB", format="%.0f"),
-        "trainable_params": st.column_config.NumberColumn("trainable", format="localized"),
-        "tokens_per_example": st.column_config.NumberColumn("tokens / example", format="%.1f"),
-    })
+    st.dataframe(table, hide_index=True, key="all_runs", column_config=COLUMNS)
     summary = aggregate(table)
     if summary.empty:
         st.info("No completed run yet: the comparison appears when a run finishes.", icon=":material/info:")
     else:
         st.subheader("By dataset, model and method")
-        st.dataframe(summary, hide_index=True, key="summary")
+        st.dataframe(summary, hide_index=True, key="summary", column_config=COLUMNS)
         st.plotly_chart(f1_bars(summary), key="f1")
         columns = st.columns(2)
         for i, column in enumerate(COSTS):

@@ -32,6 +32,8 @@ with guard("Predicting"):
     probabilities = predictor.predict_proba([text])[0]
     pieces = predictor.tokens(text)
 best = int(probabilities.argmax())
-st.metric("Prediction", predictor.label_names[best], f"{100 * probabilities[best]:.1f} %", delta_color="off")
+left, right = st.columns([3, 1])
+left.metric("Prediction", predictor.label_names[best])
+right.metric("Probability", f"{100 * probabilities[best]:.1f} %")
 st.plotly_chart(probability_bars(predictor.label_names, probabilities), key="probabilities")
 tokens(pieces, "Tokens (new ones highlighted)")

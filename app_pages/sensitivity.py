@@ -54,6 +54,8 @@ with guard("Selecting modules"):
     frame = report.to_frame(choice.beta, choice.top_k)
     selection = report.select(choice.beta, choice.top_k)
 st.plotly_chart(sensitivity_heatmap(frame), key="heatmap")
+st.caption(f"{int(frame['selected'].sum())} of {len(frame)} modules selected (outlined): "
+           f"{selection.params:,} parameters, {selection.percent:.2f} % of the non-embedding parameters.")
 
 st.subheader("What the budget buys")
 anatomy = resources.anatomy(choice.model, tuple(task.label_names))

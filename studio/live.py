@@ -36,6 +36,18 @@ def _active_run(info) -> None:
         st.toast(f"Cancelling {run_label(info)}")
 
 
+def _metrics(info):
+    """A run's metrics, re-read only when its metrics.jsonl grew (a live chart asks every second)."""
+    path = info.dir / "metrics.jsonl"
+    stamp = (str(path), path.stat().st_size if path.exists() else 0)
+    cache = st.session_state.setdefault("_metrics_cache", {})
+    if cache.get(str(path), (None,))[0] != stamp:
+        cache[str(path)] = (stamp, info.metrics())
+        for key in list(cache)[:-10]:  # keep the latest few runs only
+            del cache[key]
+    return cache[str(path)][1]
+
+
 def _panel(polling: bool) -> None:
     launcher.queue_tick()
     runs = list_runs()
@@ -46,7 +58,7 @@ def _panel(polling: bool) -> None:
         if info.state in ACTIVE:
             _active_run(info)
     latest = st.slider("Runs in the charts (latest first)", 1, 10, 3, key="chart_runs")
-    metrics = {run_label(r): r.metrics() for r in runs[:latest] if r.state != "queued"}
+    metrics = {run_label(r): _metrics(r) for r in runs[:latest] if r.state != "queued"}
     left, right = st.columns(2)
     left.plotly_chart(loss_curves(metrics), key="loss_chart")
     right.plotly_chart(dev_curves(metrics), key="dev_chart")
@@ -56,7 +68,7 @@ def _panel(polling: bool) -> None:
     table = run_table(runs)
     st.dataframe(table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
                  hide_index=True, key="run_list")
-    if polling and not _is_active(list_runs()):
+    if polling and not _is_active(runs):
         st.rerun()  # everything finished: a full rerun turns polling off
 
 

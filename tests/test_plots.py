@@ -144,3 +144,13 @@ def test_live_curves_one_line_per_run_and_probability_bars():
     assert [t.name for t in dev.data] == ["a"] and list(dev.data[0].x) == [2]
     bars = run_plots.probability_bars(["x", "y", "z"], np.array([0.2, 0.5, 0.3]), top=2)
     assert list(bars.data[0].y) == ["z", "y"]  # most probable on top
+
+
+def test_long_runs_are_averaged_down_and_keep_their_last_step():
+    frame = pd.DataFrame({"step": np.arange(1, 10_001), "loss": np.linspace(2.0, 1.0, 10_000)})
+    small = run_plots.downsample(frame, "loss", max_points=400)
+    assert len(small) == 400 and small["step"].iloc[-1] == 10_000
+    assert small["loss"].is_monotonic_decreasing
+    fig = run_plots.loss_curves({"long": frame})
+    assert len(fig.data[0].x) == run_plots.MAX_POINTS and fig.data[0].mode == "lines"  # no marker per point
+    assert run_plots.loss_curves({"short": frame.head(20)}).data[0].mode == "lines+markers"

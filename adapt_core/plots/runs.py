@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -30,13 +31,28 @@ def run_label(info) -> str:
     return f"{method} s{seed} ·{info.id[-4:]}"
 
 
+MAX_POINTS = 400  # per line: a live chart is redrawn every second, so long runs are averaged down to this
+MARKERS_UP_TO = 150  # points per line that still get a marker each
+
+
+def downsample(frame: pd.DataFrame, column: str, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """`step` and `column` of the rows where `column` is set; above `max_points` rows, consecutive buckets are
+    averaged (each point sits at its bucket's last step, so the last step logged is always shown)."""
+    rows = frame.dropna(subset=[column])[["step", column]].reset_index(drop=True)
+    if len(rows) <= max_points:
+        return rows
+    bucket = np.arange(len(rows)) * max_points // len(rows)
+    return rows.groupby(bucket).agg({"step": "last", column: "mean"}).reset_index(drop=True)
+
+
 def _curves(metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title: str) -> go.Figure:
     fig = go.Figure()
     for k, (name, frame) in enumerate(metrics.items()):
         if frame.empty or column not in frame:
             continue
-        rows = frame.dropna(subset=[column])
-        fig.add_trace(go.Scatter(x=rows["step"], y=rows[column], name=name, mode="lines+markers",
+        rows = downsample(frame, column)
+        fig.add_trace(go.Scatter(x=rows["step"], y=rows[column], name=name,
+                                 mode="lines+markers" if len(rows) <= MARKERS_UP_TO else "lines",
                                  marker=dict(size=5), line=dict(color=PALETTE[k % len(PALETTE)], width=2)))
     fig.update_layout(xaxis_title="step", yaxis_title=ytitle, uirevision="keep")  # keep zoom across redraws
     return styled(fig, height=300, title=title)
@@ -96,7 +112,7 @@ def f1_bars(agg: pd.DataFrame) -> go.Figure:
                            text=[f"{m:.3f} ± {s:.3f} (n={n})" for m, s, n in
                                  zip(agg["macro_f1_mean"], agg["macro_f1_std"], agg["seeds"], strict=True)],
                            textposition="outside", cliponaxis=False))
-    fig.update_layout(yaxis_title="test macro-F1", yaxis_range=[0, 1.05])
+    fig.update_layout(yaxis_title="test macro-F1", yaxis_range=[0, 1.05], bargap=0.45)
     return styled(fig, height=340, title="Macro-F1 (mean ± std over seeds)")
 
 
@@ -104,7 +120,9 @@ def cost_bars(agg: pd.DataFrame, column: str) -> go.Figure:
     """One cost (a key of COSTS) per dataset / model / method."""
     title = COSTS[column]
     fig = go.Figure(go.Bar(x=_group_label(agg), y=agg[column], marker_color=PALETTE[1]))
-    fig.update_layout(yaxis_title=title, yaxis_type="log" if column == "trainable_params" else "linear")
+    fig.update_layout(yaxis_title=title, bargap=0.45)
+    if column == "trainable_params":  # from a few thousand (AdaPT, LoRA) to the whole model: powers of ten
+        fig.update_yaxes(type="log", dtick=1, tickformat="~s")
     return styled(fig, height=280, title=title[0].upper() + title[1:])
 
 

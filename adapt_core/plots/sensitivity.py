@@ -61,9 +61,9 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
             texttemplate="%{text}" if len(layers) <= 12 else None, textfont=dict(size=9)), row=1, col=col)
         _outline(fig, selected, col)
     fig.update_xaxes(tickangle=-35)
-    chosen = int(np.nansum(selected))
-    title = f"{len(frame)} modules × {len(layers)} layers; {chosen} selected (outlined)"
-    return styled(fig, height=max(280, 90 + 26 * len(layers)), title=title)
+    styled(fig, height=max(340, 130 + 30 * len(layers)))
+    fig.update_layout(margin=dict(t=30))  # room for the panel titles
+    return fig
 
 
 def _outline(fig: go.Figure, selected: np.ndarray, col: int) -> None:

@@ -14,5 +14,5 @@ def styled(fig: go.Figure, height: int = 320, title: str | None = None) -> go.Fi
     """Apply the house template; returns the same figure."""
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       title=dict(text=title, x=0, font=dict(size=15)) if title else None,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), font=dict(size=12))
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), font=dict(size=12))
     return fig
