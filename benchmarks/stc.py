@@ -6,8 +6,8 @@ What it measures, per task (train subsampled with `--max-train`, dev/test with `
 - STC's training time (one frozen feature pass + every probe and head), split into its phases;
 - inference examples per second of the saved early-exit run against the same head on the full-depth model,
   measured side by side (alternating, best of two) on dev texts, and the largest probability difference;
-- with `--base-run DIR`: STC on that finetuned run's model, on the run's dataset (end-to-end finetuning numbers
-  come from the run itself, through the pipeline);
+- with `--base-run DIR`: STC on that finetuned run's model, on the run's dataset and data slices, beside the
+  run's own test macro-F1 (end-to-end finetuning, from its report.json);
 - once, the torch L1 solver against scikit-learn's saga on one probe problem (same C, same data): time and the
   objective each reaches.
 Prints a Markdown table and writes `benchmarks/results/stc.json` with the machine, versions and date.
@@ -55,13 +55,15 @@ class _Run:
 
 
 def run_task(task: str, args, config: StcConfig, base_run: str | None = None) -> dict:
-    data = load_dataset(task, DataConfig(max_train=args.max_train, max_eval=args.max_eval, seed=args.seed))
+    data = load_dataset(task, _data_config(args, base_run))
     cfg = StcConfig(**{**config.to_dict(), "base_run": base_run})
     with tempfile.TemporaryDirectory() as folder:
         report = fit_run(_Run(Path(folder)), data, args.model, cfg, args.seed)
     info, inference = report["method_info"], report["inference"]
     probes = info["reference_probes"]
+    finetuned = json.loads((Path(base_run) / "report.json").read_text()) if base_run else {}
     return {
+        "finetuned_test_macro_f1": finetuned.get("test", {}).get("macro_f1"),
         "task": task, "setting": "finetuned" if base_run else "frozen", "base_run": base_run,
         "sizes": {s: len(data[s]) for s in ("train", "dev", "test")}, "classes": data.num_labels,
         "stc_test_macro_f1": report["test"]["macro_f1"], "stc_dev_macro_f1": report["dev"]["macro_f1"],
@@ -76,6 +78,16 @@ def run_task(task: str, args, config: StcConfig, base_run: str | None = None) ->
         "trainable_params": report["trainable_params"], "total_params": report["total_params"],
         "inference": inference, "notes": info["notes"] + report["data_notes"],
     }
+
+
+def _data_config(args, base_run: str | None) -> DataConfig:
+    """The benchmark's slices, or a finetuned run's own data config (so both are scored on the same test set)."""
+    if not base_run:
+        return DataConfig(max_train=args.max_train, max_eval=args.max_eval, seed=args.seed)
+    from dataclasses import fields
+
+    saved = json.loads((Path(base_run) / "config.json").read_text()).get("data", {})
+    return DataConfig(**{f.name: saved[f.name] for f in fields(DataConfig) if f.name in saved})
 
 
 def solver_check(task: str, args) -> dict:
@@ -111,6 +123,36 @@ def solver_check(task: str, args) -> dict:
     return out
 
 
+def exit_curve(task: str, args, rounds: int = 3, examples: int = 128) -> list[dict]:
+    """Examples/s of running the first k blocks (hooks on, sentinel stop) against all blocks, for every k.
+
+    The head reads one neuron per layer (its content does not matter for timing): this isolates what early exit
+    saves in the backbone, whichever k a task's search picks. Alternating, best of `rounds`.
+    """
+    from adapt_core.models import load_classifier
+    from adapt_core.stc_features import model_layers
+    from adapt_core.stc_model import StcHead, StcPredictor
+
+    data = load_dataset(task, DataConfig(max_train=args.max_train, max_eval=args.max_eval, seed=args.seed))
+    model, tokenizer = load_classifier(args.model, data.num_labels)
+    backbone, texts = model.base_model.eval(), data["dev"].texts[:examples]
+    total, out = len(model_layers(backbone)), []
+    for k in range(1, total + 1):
+        one = np.ones(k, dtype=np.float32)
+        head = StcHead("hidden", "mean", k, np.arange(k), np.zeros(k, dtype=np.int64), 0 * one, one,
+                       np.zeros((2, k), np.float32), np.zeros(2, np.float32), one, ["a", "b"], "first")
+        best = {True: float("inf"), False: float("inf")}
+        for _ in range(rounds):
+            for early in (True, False):
+                t0 = time.perf_counter()
+                StcPredictor(backbone, tokenizer, head, early_exit=early).predict_proba(texts)
+                best[early] = min(best[early], time.perf_counter() - t0)
+        out.append({"k": k, "layers_total": total, "early_exit_examples_per_second": len(texts) / best[True],
+                    "full_depth_examples_per_second": len(texts) / best[False], "speedup": best[False] / best[True]})
+        print(json.dumps(out[-1]), file=sys.stderr, flush=True)
+    return out
+
+
 def machine() -> dict:
     import sklearn
     import torch
@@ -131,8 +173,11 @@ def table(rows: list[dict]) -> str:
         c, inf = r["choice"], r["inference"]
         sizes = "/".join(str(r["sizes"][s]) for s in ("train", "dev", "test"))
         best = r["best_layer_probe"]
+        setting = r["setting"]
+        if r.get("finetuned_test_macro_f1") is not None:
+            setting += f" (the run itself: {r['finetuned_test_macro_f1']:.3f})"
         lines.append(
-            f"| {r['task']} | {r['setting']} | {sizes} | {r['stc_test_macro_f1']:.3f} | "
+            f"| {r['task']} | {setting} | {sizes} | {r['stc_test_macro_f1']:.3f} | "
             f"{_f(r['last_layer_token_test_macro_f1'])} / {_f(r['last_layer_mean_test_macro_f1'])} | "
             f"{best['test_macro_f1']:.3f} ({best['representation']} L{best['layer']} {best['pooling']}) | "
             f"{c['representation']}, {c['pooling']}, {c['eta']}, {c['k']}/{inf['layers_total']}, {c['features']} | "
@@ -154,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-eval", type=int, default=500, help="Dev and test examples per task.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--base-run", default=None, help="Also run STC on this finetuned run's model (its dataset).")
-    p.add_argument("--no-solver-check", action="store_true", help="Skip the torch-vs-saga comparison.")
+    p.add_argument("--parts", nargs="*", default=["solver", "tasks", "exit"], choices=("solver", "tasks", "exit"),
+                   help="What to measure: the solver comparison, the tasks table, the early-exit curve. Without "
+                        "'tasks', the other parts are merged into the existing results file.")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     config = StcConfig()
@@ -162,12 +209,18 @@ def main(argv: list[str] | None = None) -> int:
         args.max_train, args.max_eval = 200, 120
         config = StcConfig(etas=(0.1, 0.5), probe_cs=(0.3,), head_cs=(0.3,), timing_examples=64)
     tasks = args.tasks or (["acl_arc", "scicite"] if args.quick else list(BENCHMARKS))
-    result = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "config": config.to_dict(),
-              "rows": []}
-    if not args.no_solver_check:
+    fresh = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "config": config.to_dict(),
+             "rows": []}
+    keep = "tasks" not in args.parts and args.output.exists()
+    result = {**json.loads(args.output.read_text()), "machine_" + "_".join(args.parts): fresh["machine"]} if keep \
+        else fresh
+    if "solver" in args.parts:
         result["solver_check"] = solver_check("scicite" if args.quick else "scierc", args)
         print(json.dumps(result["solver_check"]), file=sys.stderr)
-    for task in tasks:
+    if "exit" in args.parts:
+        result["exit_curve"] = exit_curve(tasks[-1], args)
+        _write(args.output, result)
+    for task in tasks if "tasks" in args.parts else []:
         print(f"== {task}", file=sys.stderr, flush=True)
         result["rows"].append(run_task(task, args, config))
         _write(args.output, result)
@@ -177,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     result["table"] = table(result["rows"])
     _write(args.output, result)
     print(result["table"])
+    if result.get("exit_curve"):
+        print("\n| k / layers | early exit ex/s | full depth ex/s | speedup |\n|---|---|---|---|")
+        for r in result["exit_curve"]:
+            print(f"| {r['k']}/{r['layers_total']} | {r['early_exit_examples_per_second']:.0f} | "
+                  f"{r['full_depth_examples_per_second']:.0f} | {r['speedup']:.2f}x |")
     return 0
 
 

@@ -166,7 +166,7 @@ LOSS_POINTS = (
     "const plot = [...document.querySelectorAll('.js-plotly-plot')]"
     ".find(p => ((p.querySelector('.gtitle') || {}).textContent || '').includes('Training loss'));"
     "if (!plot) return -1;"
-    "const trace = plot.data.find(t => (t.name || '').includes('0000'));"
+    "const trace = (plot._fullData || []).find(t => (t.name || '').includes('0000'));"
     "return trace ? trace.x.length : 0;"
 )
 

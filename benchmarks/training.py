@@ -275,8 +275,6 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
-    if "full" not in methods:
-        methods = ["full", *methods]  # the reference of every ratio
     seeds = [int(s) for s in args.seeds.split(",")]
     out = RESULTS / "training.json"
     result = start_result(out, args)
@@ -296,7 +294,8 @@ def main() -> None:
             flush=True,
         )
         if args.part in ("all", "cost"):
-            result["cost"] += cost(task, tokens, methods, args)
+            reference = [] if "full" in methods else ["full"]  # full finetuning: the reference of every ratio
+            result["cost"] += cost(task, tokens, reference + methods, args)
         if args.part in ("all", "accuracy"):
             accuracy(task, tokens, methods, seeds, args, result["accuracy"], save)
         save()

@@ -71,8 +71,29 @@ def stop_training(runs: Path) -> None:
             os.killpg(int(info.status["pid"]), signal.SIGKILL)
 
 
+def _die_with_parent() -> None:
+    """In the server process: get SIGTERM when the test process dies, even if it is killed (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def graceful_termination():
+    """Turn SIGTERM (e.g. from `timeout`) into KeyboardInterrupt, so the finalizers below still stop everything."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, graceful_termination):
     runs = tmp_path_factory.mktemp("runs")
     port = free_port()
     env = {**os.environ, "ADAPT_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -81,7 +102,8 @@ def server(tmp_path_factory):
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
              "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent)
         try:
             wait_for_health(f"http://127.0.0.1:{port}", proc, log_path)
             yield {"url": f"http://127.0.0.1:{port}", "runs": runs}
@@ -299,6 +321,7 @@ def test_a_tiny_run_trains_live_and_completes(browser):
     open_expander(browser, "Training hyperparameters")
     type_into(browser, "Max steps", "400")
     type_into(browser, "Batch size", "8")
+    type_into(browser, "Lr", "0.002")  # a random tiny model needs a large step to visibly learn
     click(browser, "Launch")
     wait(browser, has_text("adapt s0"), what="the launched run in the list")
     last_steps = [0]
@@ -325,7 +348,7 @@ def test_a_tiny_run_trains_live_and_completes(browser):
 def test_cancel_a_running_run(browser):
     go(browser, "Train")
     open_expander(browser, "Training hyperparameters")
-    type_into(browser, "Max steps", "100000")
+    type_into(browser, "Max steps", "3000")  # long enough to cancel, bounded if a run were ever left behind
     click(browser, "Launch")
     wait(browser, has_text("running: step"), what="the run to start training")
     click(browser, "Cancel")

@@ -62,7 +62,7 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
         _outline(fig, selected, col)
     fig.update_xaxes(tickangle=-35)
     styled(fig, height=max(340, 130 + 30 * len(layers)))
-    fig.update_layout(margin=dict(t=30))  # room for the panel titles
+    fig.update_layout(margin=dict(t=60))  # room for the panel titles, below the chart toolbar
     return fig
 
 
