@@ -158,7 +158,7 @@ def cost(task: TaskData, tokens: list[str], methods: list[str], args) -> list[di
             if i > 0 and log.eval is None:  # the first step pays for allocation; evaluation is not a step
                 seconds[m].append(time.perf_counter() - started)
                 rates[m].append(log.tokens_per_s)
-        if len(seconds["full"]) == i:  # this step was timed: show it
+        if i > 0 and all(len(seconds[m]) == i for m in methods):  # this step was timed: show it
             print(
                 f"  step {i + 1}: " + ", ".join(f"{m} {1000 * seconds[m][-1]:.0f} ms" for m in methods),
                 flush=True,
