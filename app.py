@@ -17,13 +17,19 @@ from studio.widgets import guard
 
 st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layout="wide")
 
-STEPS = [
-    ("app_pages/data.py", "Data", ":material/table_view:", "pick a labelled corpus, map its columns, check balance and lengths"),
-    ("app_pages/tokens.py", "Tokens", ":material/token:", "mine frequent word sequences, score them, vet the new tokens"),
-    ("app_pages/sensitivity.py", "Sensitivity", ":material/grid_on:", "score every module; see what a β and top-k % budget buys"),
-    ("app_pages/train.py", "Train", ":material/model_training:", "launch AdaPT and baselines in the background, watch them live"),
-    ("app_pages/compare.py", "Compare", ":material/leaderboard:", "macro-F1 over seeds, training time, memory, parameters"),
-    ("app_pages/playground.py", "Playground", ":material/keyboard:", "type a text into a trained run and see what it predicts"),
+STEPS = [  # (page file, title, icon, what the step does)
+    ("app_pages/data.py", "Data", ":material/table_view:",
+     "pick a labelled corpus, map its columns, check balance and lengths"),
+    ("app_pages/tokens.py", "Tokens", ":material/token:",
+     "mine frequent word sequences, score them, vet the new tokens"),
+    ("app_pages/sensitivity.py", "Sensitivity", ":material/grid_on:",
+     "score every module; see what a β and top-k % budget buys"),
+    ("app_pages/train.py", "Train", ":material/model_training:",
+     "launch AdaPT and baselines in the background, watch them live"),
+    ("app_pages/compare.py", "Compare", ":material/leaderboard:",
+     "macro-F1 over seeds, training time, memory, parameters"),
+    ("app_pages/playground.py", "Playground", ":material/keyboard:",
+     "type a text into a trained run and see what it predicts"),
 ]
 
 

@@ -105,7 +105,7 @@ def field_specs(cls: type, *, only: typing.Iterable[str] | None = None, exclude:
                 defaults: Any = None) -> list[FieldSpec]:
     """The form fields of config class `cls`, in declaration order (or the order of `only`).
 
-    `defaults`: an instance (or dict) whose values replace the class defaults, e.g. the sidebar's β for the Train form.
+    `defaults`: an instance (or dict) whose values replace the class defaults (e.g. the current data slice).
     """
     hints = typing.get_type_hints(cls)
     by_name = {f.name: f for f in dataclasses.fields(cls)}

@@ -2,7 +2,7 @@
 
     <runs root>/.studio/vetted-<dataset>-<model>.json     the vetted token list (saved after every decision)
     <runs root>/.studio/sensitivity-<key>.json            a sensitivity measurement, keyed by all it depends on
-    <runs root>/.studio/uploads/<hash>-<name>.<ext>       uploaded corpora (a training child process reads them)
+    <runs root>/.studio/uploads/<hash>/<name>.<ext>       uploaded corpora (a training child process reads them)
 
 File names are built from slugs and content hashes; user text never becomes a path. Everything is written
 atomically (temporary file + rename), so a crash leaves the previous version.
@@ -92,14 +92,13 @@ def load_report(path: Path):
 
 
 def save_upload(name: str, content: bytes, root: Path | str | None = None) -> Path:
-    """Keep an uploaded corpus under a name made from its content hash; the suffix must be a known table format."""
+    """Keep an uploaded corpus in a folder named by its content hash, under its own (made safe) name, so messages
+    about it name the file the user knows; the suffix must be a known table format."""
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise AdaptError(f"{name}: unknown file type; upload a {', '.join(UPLOAD_SUFFIXES)} file")
     if not content:
         raise AdaptError(f"{name} is empty: it needs a header row and at least one example")
-    folder = studio_dir(root) / "uploads"
-    folder.mkdir(exist_ok=True)
-    digest = hashlib.sha256(content).hexdigest()[:12]
-    stem = slug(Path(name).stem, limit=30)
-    return _atomic_write(folder / f"{digest}-{stem}{suffix}", content)
+    folder = studio_dir(root) / "uploads" / hashlib.sha256(content).hexdigest()[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    return _atomic_write(folder / f"{slug(Path(name).stem, limit=30)}{suffix}", content)

@@ -19,9 +19,9 @@ st.caption("Step 4 · every method runs through the same training loop, one run 
            "the queue.")
 choice = state.current()
 
-method = st.selectbox("Method", METHODS, index=METHODS.index("adapt"), key="method", help="adapt = AdaPT (sparse modules + new tokens); "
-                      "full, lora, prefix, layers = baselines; full+tokens, adapt-no-tokens = ablations; stc = "
-                      "Sparsify-then-Classify.")
+method = st.selectbox("Method", METHODS, index=METHODS.index("adapt"), key="method",
+                      help="adapt = AdaPT (sparse modules + new tokens); full, lora, prefix, layers = baselines; "
+                      "full+tokens, adapt-no-tokens = ablations; stc = Sparsify-then-Classify.")
 fields = [f for f in method_fields(method) if f not in ("beta", "top_k")]
 if {"beta", "top_k"} & set(method_fields(method)):
     st.caption(f"β = {choice.beta:g} and top-k = {choice.top_k:g} % come from the sidebar.")

@@ -24,7 +24,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: spinn
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -33,6 +32,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _env import environment  # noqa: E402
 
 from adapt_core.data import BENCHMARKS, DataConfig, load_dataset  # noqa: E402
 from adapt_core.stc import StcConfig, fit_run  # noqa: E402
@@ -154,15 +155,11 @@ def exit_curve(task: str, args, rounds: int = 3, examples: int = 128) -> list[di
 
 
 def machine() -> dict:
+    """The house environment record (`_env.environment`), plus what STC's timings depend on here."""
     import sklearn
-    import torch
-    import transformers
 
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "load_average": os.getloadavg(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "transformers": transformers.__version__, "scikit_learn": sklearn.__version__,
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {**environment(), "scikit_learn": sklearn.__version__, "load_average": os.getloadavg(),
+            "time": time.strftime("%H:%M:%S")}
 
 
 def table(rows: list[dict]) -> str:
@@ -209,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         args.max_train, args.max_eval = 200, 120
         config = StcConfig(etas=(0.1, 0.5), probe_cs=(0.3,), head_cs=(0.3,), timing_examples=64)
     tasks = args.tasks or (["acl_arc", "scicite"] if args.quick else list(BENCHMARKS))
-    fresh = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "config": config.to_dict(),
+    fresh = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items() if k != "output"}, "config": config.to_dict(),
              "rows": []}
     keep = "tasks" not in args.parts and args.output.exists()
     result = {**json.loads(args.output.read_text()), "machine_" + "_".join(args.parts): fresh["machine"]} if keep \

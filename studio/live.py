@@ -63,7 +63,8 @@ def _panel(polling: bool) -> None:
     left.plotly_chart(loss_curves(metrics), key="loss_chart")
     right.plotly_chart(dev_curves(metrics), key="dev_chart")
     for info in runs[:latest]:
-        st.markdown(f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {Path(str(info.config.get('dataset'))).name} · "
+        dataset = Path(str(info.config.get("dataset"))).name
+        st.markdown(f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {dataset} · "
                     f"{info.config.get('model')} · {launcher.describe(info)}")
     table = run_table(runs)
     st.dataframe(table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],

@@ -100,13 +100,14 @@ def sidebar() -> Choice:
     init()
     datasets = list(BENCHMARKS) + list(st.session_state[SOURCES])
     _keep_valid(DATASET, datasets)
-    _keep_valid(MODEL, list(REGISTRY))
+    models = list(dict.fromkeys([*REGISTRY, st.session_state[MODEL]]))  # a typed folder or Hub id stays listed
     with st.sidebar:
         st.subheader("Task and model")
         bound(st.selectbox, "Dataset", DATASET, options=datasets, format_func=source_label,
               help="A benchmark task, or a corpus added on the Data page.")
-        bound(st.selectbox, "Model", MODEL, options=list(REGISTRY),
-              help="The classifier to adapt. " + " · ".join(f"{k}: {v.description}" for k, v in REGISTRY.items()))
+        bound(st.selectbox, "Model", MODEL, options=models, accept_new_options=True,
+              help="The classifier to adapt: a registry name, or type a local folder or a Hugging Face id. "
+              + " · ".join(f"{k}: {v.description}" for k, v in REGISTRY.items()))
         bound(st.selectbox, "Device", DEVICE, options=list(CHOICES["device"]),
               help="Where training runs: auto picks CUDA, then MPS, then the CPU.")
         st.subheader("AdaPT budget")

@@ -100,6 +100,19 @@ def test_data_page_uses_an_uploaded_corpus():
     assert "Dataset: upload: tickets.csv" in [h.value for h in at.subheader]
 
 
+def test_offline_hub_dataset_and_unknown_model_get_messages(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = make_app()
+    at.switch_page("app_pages/data.py").run()
+    at.text_input[0].set_value("no-such-user/no-such-dataset").run()
+    click(at, "Load from the Hub")
+    assert not at.exception
+    assert any("no-such-dataset" in e.value for e in at.error), [e.value for e in at.error]
+    home = make_app(model="no-such-user/no-such-model")  # typed into the sidebar's model box
+    assert not home.exception
+    assert any("cannot load model" in e.value for e in home.error), [e.value for e in home.error]
+
+
 def mine(at: AppTest) -> AppTest:
     at.switch_page("app_pages/tokens.py").run()
     at.text_input(key="_w_form:pplu:scorer").set_value("tiny-llama").run()  # a tiny random scorer: fast

@@ -217,11 +217,11 @@ def button(driver, label: str):
 
 def click(driver, label: str) -> None:
     driver.execute_script("document.activeElement && document.activeElement.blur();")  # commit a typed value first
-    settle(driver)
+    settle(driver, timeout=15)
     element = button(driver, label)
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
     element.click()
-    settle(driver)
+    settle(driver, timeout=15)
 
 
 def type_into(driver, label: str, value: str) -> None:
@@ -231,7 +231,7 @@ def type_into(driver, label: str, value: str) -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(value, Keys.ENTER)
-    settle(driver)
+    settle(driver, timeout=15)
     wait(driver, lambda d: d.find_element("css selector", f'input[aria-label="{label}"]').get_attribute("value")
          == value, what=f"{label} = {value}")
 
@@ -315,7 +315,7 @@ def test_default_pipeline_on_a_small_slice(browser):
     shot(browser, "sensitivity-measured")
 
 
-def test_a_tiny_run_trains_live_and_completes(browser):
+def test_a_tiny_run_trains_live_and_completes(browser, server):
     choose(browser, "Model", "tiny-bert")
     go(browser, "Train")
     open_expander(browser, "Training hyperparameters")
@@ -334,6 +334,13 @@ def test_a_tiny_run_trains_live_and_completes(browser):
 
     wait(browser, gained, what=f"the loss chart to grow (last steps drawn so far: {last_steps})")
     shot(browser, "train-live")
+    first = browser.current_window_handle  # a new tab (a new session) finds the run again, from its folder
+    browser.switch_to.new_window("tab")
+    browser.get(f"{server['url']}/train")
+    wait(browser, has_text("adapt s0"), what="the run in a new tab")
+    no_traceback(browser)
+    browser.close()
+    browser.switch_to.window(first)
     wait(browser, has_text("completed: step 400/400"), what="the run to complete")
     no_traceback(browser)
     go(browser, "Compare")

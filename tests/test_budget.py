@@ -33,7 +33,8 @@ def setup():
 
 def trainable(setup, **method) -> int:
     model, tokenizer, task, report = setup
-    return prepare(copy.deepcopy(model), tokenizer, MethodConfig(**method), task, report=report).info["trainable_params"]
+    prepared = prepare(copy.deepcopy(model), tokenizer, MethodConfig(**method), task, report=report)
+    return prepared.info["trainable_params"]
 
 
 def test_counts_match_what_prepare_trains(setup):

@@ -31,8 +31,12 @@ def short_types(types: list[str]) -> dict[str, str]:
 
 
 def _grid(frame: pd.DataFrame, column: str, types: list[str], layers: list[int]) -> np.ndarray:
-    table = frame.pivot_table(index="layer", columns="type", values=column, aggfunc="first")
-    return table.reindex(index=layers, columns=types).to_numpy(dtype=float)  # (layers, types)
+    """(layers, types) values of `column`; NaN where a layer lacks a type."""
+    rows = frame["layer"].map({layer: i for i, layer in enumerate(layers)}).to_numpy()
+    cols = frame["type"].map({t: j for j, t in enumerate(types)}).to_numpy()
+    grid = np.full((len(layers), len(types)), np.nan)
+    grid[rows, cols] = frame[column].to_numpy(dtype=float)
+    return grid
 
 
 def _scaled(z: np.ndarray) -> np.ndarray:
@@ -59,15 +63,18 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
             hovertemplate="%{y}, %{x}<br>" + metric + " = %{customdata[0]:.4g}<br>%{customdata[1]:,} params"
                           "<extra></extra>", xgap=2, ygap=2, text=text if len(layers) <= 12 else None,
             texttemplate="%{text}" if len(layers) <= 12 else None, textfont=dict(size=9)), row=1, col=col)
-        _outline(fig, selected, col)
+    fig.update_layout(shapes=[_outline(selected, col) for col in range(1, len(metrics) + 1)])
     fig.update_xaxes(tickangle=-35)
     styled(fig, height=max(340, 130 + 30 * len(layers)))
     fig.update_layout(margin=dict(t=60))  # room for the panel titles, below the chart toolbar
     return fig
 
 
-def _outline(fig: go.Figure, selected: np.ndarray, col: int) -> None:
+def _outline(selected: np.ndarray, col: int) -> dict:
+    """One path shape drawing a rectangle around every selected cell of panel `col` (one shape per panel, not one
+    per cell: plotly validates each shape, and a slider redraw must stay fast)."""
     axis = "" if col == 1 else str(col)
-    for i, j in zip(*np.nonzero(selected == 1.0), strict=True):
-        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref=f"x{axis}",
-                      yref=f"y{axis}", line=dict(color=SELECTED_COLOR, width=2.5))
+    boxes = [f"M{j - 0.5},{i - 0.5}H{j + 0.5}V{i + 0.5}H{j - 0.5}Z" for i, j in zip(*np.nonzero(selected == 1.0),
+                                                                                   strict=True)]
+    return dict(type="path", path="".join(boxes) or "M0,0", xref=f"x{axis}", yref=f"y{axis}",
+                line=dict(color=SELECTED_COLOR, width=2.5 if boxes else 0))

@@ -1,4 +1,8 @@
-"""The look shared by the studio's figures: one template, one palette, compact margins."""
+"""The look shared by the studio's figures: one palette, compact margins, legends under the plot.
+
+No plotly template is set: in the studio Streamlit's theme styles every chart, and assigning a template costs about
+0.1 s per figure, which a slider redraw cannot afford.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ SELECTED_COLOR = "#111827"  # outline of selected modules
 
 
 def styled(fig: go.Figure, height: int = 320, title: str | None = None) -> go.Figure:
-    """Apply the house template; returns the same figure."""
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    """Apply the house layout; returns the same figure."""
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       title=dict(text=title, x=0, font=dict(size=15)) if title else None,
                       legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), font=dict(size=12))
     return fig
