@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import datetime
+import fcntl
 import json
 import os
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import pandas as pd
 
 from adapt_core.data import DataConfig, load_dataset
 from adapt_core.methods import MethodConfig
-from adapt_core.pipeline import TOKEN_METHODS, RunConfig, run_training
+from adapt_core.pipeline import TOKEN_METHODS, Cancelled, RunConfig, run_training
 from adapt_core.train import TrainConfig
 
 COLUMNS = ["task", "method", "model", "seed", "macro_f1", "micro_f1", "accuracy", "train_seconds", "step_seconds",
@@ -108,24 +110,52 @@ def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callabl
     return str(path)
 
 
+@contextmanager
+def _locked(results: Path):
+    """An exclusive lock beside the results file, so that several grid processes (say one per task) can share it."""
+    lock = Path(results).with_suffix(".csv.lock")
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _record(results: Path, cell: Cell, row: dict) -> pd.DataFrame:
+    """Replace the cell's row in the results file, re-read under the lock so other processes' rows survive."""
+    with _locked(results):
+        frame = read_results(results)
+        keys = frame[["task", "method", "model", "seed"]].itertuples(index=False)
+        keep = [(t, m, mo, int(s)) != cell.key for t, m, mo, s in keys]
+        frame = pd.concat([frame[keep], pd.DataFrame([row])], ignore_index=True).reindex(columns=COLUMNS)
+        _write_results(results, frame)
+    return frame
+
+
+def _previous(results: Path, cell: Cell) -> tuple[str, int] | None:
+    """(state, attempts) of the cell's row in the results file, or None."""
+    frame = read_results(results)
+    match = frame[(frame["task"] == cell.task) & (frame["method"] == cell.method) & (frame["model"] == cell.model)
+                  & (frame["seed"].astype(int) == int(cell.seed))]
+    return None if match.empty else (str(match["state"].iloc[-1]), int(match["attempts"].iloc[-1]))
+
+
 def run_grid(spec: dict, profile: str, results: Path, runs_root: Path, log: Callable[[str], None] = print,
              **subset) -> pd.DataFrame:
-    """Run every missing cell, appending one row per run to `results`; returns the full results table."""
-    frame = read_results(results)
-    done = {tuple(r[:4]): r for r in frame[["task", "method", "model", "seed", "state", "attempts"]].itertuples(index=False)}
+    """Run every missing cell, recording one row per run in `results`; returns the full results table.
+
+    The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
     todo = cells(spec, profile, **subset)
     for i, cell in enumerate(todo, 1):
-        previous = done.get(cell.key)
-        if previous is not None and (previous[4] == "completed" or previous[5] >= 2):
+        previous = _previous(results, cell)
+        if previous is not None and (previous[0] == "completed" or previous[1] >= 2):
             continue
-        attempts = 1 + (previous[5] if previous is not None else 0)
+        attempts = 1 + (previous[1] if previous is not None else 0)
         log(f"[{i}/{len(todo)}] {cell.task} {cell.method} {cell.model} seed {cell.seed} (attempt {attempts})")
         row = _run_cell(spec, profile, cell, runs_root, log) | {"attempts": attempts, "profile": profile}
-        frame = pd.concat([frame[[tuple(k) != cell.key for k in frame[["task", "method", "model", "seed"]].itertuples(index=False)]],
-                           pd.DataFrame([row])], ignore_index=True)
-        _write_results(results, frame.reindex(columns=COLUMNS))
-        done[cell.key] = (*cell.key, row["state"], attempts)
-    return frame.reindex(columns=COLUMNS)
+        _record(results, cell, row)
+    return read_results(results).reindex(columns=COLUMNS)
 
 
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
@@ -134,6 +164,8 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
     try:
         tokens = ensure_tokens(spec, profile, cell, root, log) if cell.method in TOKEN_METHODS else None
         report = run_training(run_config(spec, profile, cell, tokens), cell.folder(root), progress=False)
+    except Cancelled:
+        raise  # a stopped grid is not a failed cell: nothing is recorded, the next invocation runs it again
     except Exception as err:  # a failed cell is recorded and retried once on the next invocation
         log(f"  failed: {err}")
         return base | {"state": "failed", "error": f"{type(err).__name__}: {err}"[:500],

@@ -90,7 +90,9 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     if config.method.method == "stc":
         from adapt_core.stc import StcConfig, fit_run
 
-        report = fit_run(writer, data, config.model, StcConfig(**config.stc), config.train.seed)
+        # the training device is the run's device unless the STC options name their own
+        stc = StcConfig(**{"device": config.train.device, **config.stc})
+        report = fit_run(writer, data, config.model, stc, config.train.seed)
         writer.write_report(report)
         return report
     model, tokenizer = load_classifier(config.model, data.num_labels, data.label_names, seed=config.train.seed)

@@ -84,7 +84,8 @@ class RunWriter:
         if not self.enabled:
             return
         assert state in STATES, state
-        self._status.update(state=state, pid=os.getpid(), updated=time.time(), **fields)
+        # the writing process is the default pid; a caller (the launcher, for a child) may name another
+        self._status.update({"pid": os.getpid(), **fields, "state": state, "updated": time.time()})
         self._status.setdefault("started", self.started)
         write_json(self.dir / "status.json", self._status)
 

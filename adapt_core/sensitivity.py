@@ -91,7 +91,8 @@ class SensitivityConfig:
         default="model",
         metadata={
             "help": "Where to run: model (where the model is), auto (CUDA > MPS > CPU), cpu, cuda or mps. "
-            "The model is moved there and back."
+            "The model is moved there and back.",
+            "choices": ("model", "auto", "cpu", "cuda", "mps"),
         },
     )
 

@@ -75,7 +75,8 @@ class CandidateFilter:
     min_mutual_info: float | None = field(default=None, metadata={"help": "Mutual information at least this (nats)."})
     max_pplu: float | None = field(default=None, metadata={"help": "PPLu at most this (unscored ones never match)."})
     contains: str | None = field(default=None, metadata={"help": "Text contains this (case-insensitive)."})
-    state: str | None = field(default=None, metadata={"help": "Only candidates whose decision is now this."})
+    state: str | None = field(default=None, metadata={"help": "Only candidates whose decision is now this.",
+                                                      "choices": DECISIONS})
 
     def __post_init__(self):
         if self.state is not None and self.state not in DECISIONS:

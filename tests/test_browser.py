@@ -206,21 +206,22 @@ def go(driver, page: str) -> None:
     settle(driver)
 
 
-def button(driver, label: str):
-    """The enabled button whose label starts with `label` (an icon's name may come first in its text)."""
-    def find(d):
-        return [b for b in d.find_elements("css selector", "button") if b.is_enabled()
-                and any(line.strip().startswith(label) for line in b.text.splitlines())]
-
-    return wait(driver, find, what=f"the button {label!r}")[0]
+FIND_BUTTON = """
+const label = arguments[0];
+for (const b of document.querySelectorAll('button')) {
+  if (b.disabled) continue;
+  if (b.innerText.split('\\n').some(line => line.trim().startsWith(label))) return b;
+}
+return null;
+"""
 
 
 def click(driver, label: str) -> None:
     driver.execute_script("document.activeElement && document.activeElement.blur();")  # commit a typed value first
     settle(driver, timeout=15)
-    element = button(driver, label)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    element.click()
+    # Find and click in one script call: between two WebDriver calls a fragment rerun may replace the element.
+    script = FIND_BUTTON.replace("return b;", "{ b.scrollIntoView({block: 'center'}); b.click(); return true; }")
+    wait(driver, lambda d: d.execute_script(script, label), what=f"the button {label!r}")
     settle(driver, timeout=15)
 
 
@@ -355,7 +356,7 @@ def test_a_tiny_run_trains_live_and_completes(browser, server):
 def test_cancel_a_running_run(browser):
     go(browser, "Train")
     open_expander(browser, "Training hyperparameters")
-    type_into(browser, "Max steps", "3000")  # long enough to cancel, bounded if a run were ever left behind
+    type_into(browser, "Max steps", "1000000")  # never ends by itself, even on a fast machine; the fixture stops it
     click(browser, "Launch")
     wait(browser, has_text("running: step"), what="the run to start training")
     click(browser, "Cancel")

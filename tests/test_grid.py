@@ -42,6 +42,29 @@ def test_failed_cell_is_recorded_and_retried_once(tmp_path):
     assert row["state"] == "failed" and row["attempts"] == 2 and "file not found" in row["error"]
 
 
+def test_a_cancelled_cell_stops_the_grid_and_is_not_recorded(tmp_path, monkeypatch):
+    def cancelled(*args, **kwargs):
+        raise grid.Cancelled()
+
+    monkeypatch.setattr(grid, "run_training", cancelled)
+    results = tmp_path / "compare.csv"
+    with pytest.raises(grid.Cancelled):
+        grid.run_grid(SPEC, "smoke", results, tmp_path / "runs", tasks=[toy_file(tmp_path)], methods=["full"],
+                      log=lambda _: None)
+    assert grid.read_results(results).empty  # the next invocation runs the cell as new, not as a retry
+
+
+def test_processes_sharing_the_results_file_keep_each_others_rows(tmp_path):
+    results = tmp_path / "compare.csv"
+    for task in ("a", "b"):  # as two grid processes would, one task each, each re-reading under the lock
+        grid._record(results, grid.Cell(task, "full", "m", 0), {"task": task, "method": "full", "model": "m",
+                                                                  "seed": 0, "state": "completed", "attempts": 1})
+    grid._record(results, grid.Cell("a", "full", "m", 0), {"task": "a", "method": "full", "model": "m", "seed": 0,
+                                                           "state": "failed", "attempts": 2})
+    frame = grid.read_results(results).set_index("task")
+    assert sorted(frame.index) == ["a", "b"] and frame.loc["a", "state"] == "failed"
+
+
 def test_summary_means_stds_and_ratios():
     frame = pd.DataFrame([
         {"task": "t", "model": "m", "method": "full", "seed": s, "macro_f1": f, "train_seconds": 10.0,
