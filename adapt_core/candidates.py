@@ -4,7 +4,7 @@ One function, so the `mine --dataset` command, the studio's Tokens page and scri
 1. tokenize the train split with the *classification* model's tokenizer (special tokens out);
 2. mine closed contiguous n-grams with per-class statistics (`mining.mine`);
 3. keep vocabulary candidates: word-bounded, not already one token, not only stop-words/punctuation/digits
-   (`mining.candidates`);
+   (`vocab_candidates.candidates`);
 4. score PPLu with the scoring LM (optional) and keep the lowest first, at most `max_new_tokens` (default 10 % of
    the base vocabulary) and under the optional threshold; without scoring, keep the most frequent up to that cap.
 The result is a `VettedList` of pending candidates.
@@ -18,9 +18,10 @@ import numpy as np
 
 from adapt_core.data import TaskData
 from adapt_core.errors import AdaptError
-from adapt_core.mining import MiningConfig, candidates, mine
+from adapt_core.mining import MiningConfig, mine
 from adapt_core.perplexity import PerplexityConfig, Progress, score, select
 from adapt_core.vetting import VettedCandidate, VettedList
+from adapt_core.vocab_candidates import candidates
 
 DEFAULT_SHARE = 0.10  # without PPLu scoring: keep at most this share of the base vocabulary (the most frequent)
 

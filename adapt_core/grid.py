@@ -33,6 +33,9 @@ COLUMNS = ["task", "method", "model", "seed", "macro_f1", "micro_f1", "accuracy"
            "profile", "state", "attempts", "error", "run_dir"]
 
 
+NOT_RUN = "not run"  # a row that accounts for a cell of the grid that did not fit on the machine (error says why)
+
+
 @dataclass(frozen=True)
 class Cell:
     task: str
@@ -151,11 +154,26 @@ def run_grid(spec: dict, profile: str, results: Path, runs_root: Path, log: Call
         previous = _previous(results, cell)
         if previous is not None and (previous[0] == "completed" or previous[1] >= 2):
             continue
-        attempts = 1 + (previous[1] if previous is not None else 0)
+        attempts = 1 + (previous[1] if previous is not None else 0)  # a "not run" row has 0 attempts
         log(f"[{i}/{len(todo)}] {cell.task} {cell.method} {cell.model} seed {cell.seed} (attempt {attempts})")
         row = _run_cell(spec, profile, cell, runs_root, log) | {"attempts": attempts, "profile": profile}
         _record(results, cell, row)
     return read_results(results).reindex(columns=COLUMNS)
+
+
+def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset) -> int:
+    """Give every cell of the (sub-)grid that has no row yet a `not run` row saying why; returns how many.
+
+    So the results file accounts for the whole grid even when only part of it fits on a machine; a later invocation
+    runs those cells like new ones."""
+    if not reason.strip():
+        raise ValueError("say why the cells could not run (the reason goes into the results file)")
+    todo = [c for c in cells(spec, profile, **subset) if _previous(results, c) is None]
+    for cell in todo:
+        _record(results, cell, {"task": cell.task, "method": cell.method, "model": cell.model, "seed": cell.seed,
+                                "state": NOT_RUN, "attempts": 0, "error": reason, "profile": profile,
+                                "date": datetime.date.today().isoformat()})
+    return len(todo)
 
 
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
@@ -178,19 +196,26 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
                                                  "optimizer_state_bytes", "peak_memory_bytes", "tokens_per_example")}}
 
 
+RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state_bytes")
+
+
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per task and method: macro-F1 mean ± std over seeds, and train-time / memory ratios to `full`."""
+    """Per task and method: macro-F1 mean ± std over seeds, the winner, and cost ratios to `full` (`*_vs_full`)."""
     ok = frame[frame["state"] == "completed"].copy()
     if ok.empty:
         return pd.DataFrame()
+    for column in RATIOS:
+        if column not in ok:
+            ok[column] = float("nan")
     agg = ok.groupby(["task", "model", "method"]).agg(
         macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"), seeds=("seed", "nunique"),
-        train_seconds=("train_seconds", "mean"), peak_memory_bytes=("peak_memory_bytes", "mean"),
-        trainable_params=("trainable_params", "mean")).reset_index()
-    full = agg[agg["method"] == "full"][["task", "model", "train_seconds", "peak_memory_bytes"]]
+        trainable_params=("trainable_params", "mean"), **{c: (c, "mean") for c in RATIOS}).reset_index()
+    full = agg[agg["method"] == "full"][["task", "model", *RATIOS]]
     agg = agg.merge(full, on=["task", "model"], how="left", suffixes=("", "_full"))
-    agg["time_vs_full"] = agg["train_seconds"] / agg.pop("train_seconds_full")
-    agg["memory_vs_full"] = agg["peak_memory_bytes"] / agg.pop("peak_memory_bytes_full")
+    for column in RATIOS:
+        agg[f"{column.split('_')[0]}_vs_full"] = agg[column] / agg.pop(f"{column}_full")
+    agg = agg.rename(columns={"train_vs_full": "time_vs_full", "peak_vs_full": "memory_vs_full",
+                              "optimizer_vs_full": "optimizer_vs_full"})
     best = agg.loc[agg.groupby(["task", "model"])["macro_f1_mean"].idxmax(), ["task", "model", "method"]]
     agg["winner"] = agg.merge(best, on=["task", "model"], suffixes=("", "_best"))["method_best"].eq(agg["method"])
     return agg

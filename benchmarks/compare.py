@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _env import environment  # noqa: E402
 
-from adapt_core.grid import load_spec, read_results, run_grid, summarise  # noqa: E402
+from adapt_core.grid import load_spec, mark_not_run, read_results, run_grid, summarise  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
@@ -38,15 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs-root", type=Path, default=HERE / "runs")
     p.add_argument("--report-only", action="store_true", help="Only rebuild summary, README table and figures.")
     p.add_argument("--no-readme", action="store_true", help="Do not rewrite the README table.")
+    p.add_argument("--mark-not-run", metavar="REASON", default=None,
+                   help="Record every cell of the (sub-)grid without a row as `not run` with this reason (then report).")
     args = p.parse_args(argv)
     spec = load_spec(args.spec)
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
+    if args.mark_not_run is not None:
+        count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, tasks=args.tasks,
+                             methods=args.methods, seeds=args.seeds, models=args.models)
+        print(f"{count} cells marked as not run")
+    elif not args.report_only:
         run_grid(spec, args.profile, args.results, args.runs_root, tasks=args.tasks, methods=args.methods,
                  seeds=args.seeds, models=args.models)
     frame = read_results(args.results)
     summary = summarise(frame)
-    table = markdown(summary, frame)
+    table = markdown(summary, frame, spec)
     print(table)
     (args.results.parent / "compare_summary.md").write_text(table + "\n")
     (args.results.parent / "compare_env.json").write_text(json.dumps(environment(), indent=2))
@@ -57,23 +63,62 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def markdown(summary, frame) -> str:
+def markdown(summary, frame, spec: dict) -> str:
+    """The README's comparison section: where and how it was measured, the settings, the table, what did not run."""
     if summary.empty:
         return "_No completed cell yet._"
     env = environment()
+    profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
     lines = [f"Measured on {env.get('gpu', 'CPU')} ({env['cpu_count']} cores), torch {env['torch']}, "
-             f"transformers {env['transformers']}, {env['date']}; profiles: {', '.join(sorted(set(frame['profile'].dropna())))}.",
-             "", "| task | model | method | macro-F1 (mean ± std) | seeds | train time / full | peak memory / full | trainable params |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in summary.sort_values(["task", "model", "macro_f1_mean"], ascending=[True, True, False]).itertuples():
+             f"transformers {env['transformers']}, {env['date']}; profile {', '.join(profiles)}.", "",
+             *settings(spec, profiles), "",
+             "| task | method | test macro-F1 (mean ± std) | seeds | train time / full | step time / full "
+             "| peak memory / full | optimizer state / full | trainable params |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    order = summary.sort_values(["task", "model", "macro_f1_mean"], ascending=[True, True, False])
+    for r in order.itertuples():
         star = " **(best)**" if r.winner else ""
-        std = 0.0 if r.macro_f1_std != r.macro_f1_std else r.macro_f1_std
-        lines.append(f"| {r.task} | {r.model} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std:.4f} | {r.seeds} | "
-                     f"{r.time_vs_full:.2f} | {r.memory_vs_full:.2f} | {r.trainable_params:,.0f} |")
-    failed = frame[frame["state"] == "failed"]
-    for r in failed.itertuples():
-        lines.append(f"\nNot run: {r.task} / {r.method} / {r.model} / seed {r.seed}: {r.error}")
+        std = "—" if r.seeds < 2 else f"{r.macro_f1_std:.4f}"
+        name = r.task if summary["model"].nunique() == 1 else f"{r.task} ({r.model})"
+        lines.append(f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | "
+                     f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
+                     f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |")
+    lines += ["", *accounting(frame)]
     return "\n".join(lines)
+
+
+def _ratio(value: float) -> str:
+    return "—" if value != value else f"{value:.2f}"
+
+
+def settings(spec: dict, profiles: list[str]) -> list[str]:
+    """The hyperparameters, read from the spec: one line common to all, one per method."""
+    lines = []
+    for name in profiles:
+        prof = spec["profiles"].get(name, {})
+        common = {**spec.get("train", {}), **prof.get("train", {})}
+        lines.append(f"Settings (`{name}`): data {json.dumps(prof.get('data', {}))}; training "
+                     f"{json.dumps(common)}; every method, every task:")
+    for method, conf in spec["methods"].items():
+        parts = [f"{k} {v}" for k, v in {**conf.get("train", {}), **conf.get("method", {})}.items()]
+        lines.append(f"`{method}` {', '.join(parts) or '(frozen model; its choices made on dev)'};")
+    return [" ".join(lines)]
+
+
+def accounting(frame) -> list[str]:
+    """Which cells did not run or failed, grouped by reason, so the table accounts for the whole grid."""
+    lines = []
+    for state, label in (("not run", "Not run"), ("failed", "Failed")):
+        part = frame[frame["state"] == state]
+        for reason, rows in part.groupby("error", dropna=False):
+            cells = "; ".join(f"{task} seed{'s' if len(g) > 1 else ''} "
+                              f"{', '.join(str(int(s)) for s in sorted(g['seed'].unique()))} "
+                              f"({'all methods' if g['method'].nunique() == len(frame['method'].unique()) else ', '.join(sorted(g['method'].unique()))})"
+                              for task, g in rows.groupby("task"))
+            lines.append(f"{label} ({len(rows)} cells): {cells}. Why: {reason}")
+    done = (frame["state"] == "completed").sum()
+    lines.insert(0, f"{done} of {len(frame)} cells in `benchmarks/results/compare.csv` completed.")
+    return lines
 
 
 def figures(summary, out: Path) -> None:

@@ -85,3 +85,43 @@ def test_cells_cover_the_whole_grid():
     assert len(every) == 5 * 8 * 3 * 1
     assert {c.method for c in every} == {"full", "lora", "prefix", "layers", "stc", "adapt", "full+tokens",
                                          "adapt-no-tokens"}
+
+
+def test_not_run_cells_are_accounted_for_and_run_later(tmp_path):
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    results = tmp_path / "compare.csv"
+    with pytest.raises(ValueError, match="say why"):
+        grid.mark_not_run(spec, "smoke", results, "  ")
+    assert grid.mark_not_run(spec, "smoke", results, "no time", methods=["full", "stc"]) == 4
+    assert grid.mark_not_run(spec, "smoke", results, "no time", methods=["full", "stc"]) == 0  # already there
+    frame = grid.run_grid(spec, "smoke", results, tmp_path / "runs", methods=["full"], seeds=[0], log=lambda _: None)
+    states = frame.set_index(["method", "seed"])["state"]
+    assert states[("full", 0)] == "completed" and states[("full", 1)] == grid.NOT_RUN
+    assert frame.set_index(["method", "seed"]).loc[("full", 0), "attempts"] == 1  # a new run, not a retry
+
+
+def test_compare_report_is_generated_from_the_csv(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare
+
+    rows = [{"task": "t", "model": "minilm-l6", "method": m, "seed": s, "macro_f1": f + 0.01 * s, "state": "completed",
+             "train_seconds": t, "step_seconds": t / 10, "peak_memory_bytes": 100.0, "optimizer_state_bytes": t,
+             "trainable_params": 10, "profile": "cpu", "attempts": 1}
+            for m, f, t in (("full", 0.5, 10.0), ("adapt", 0.6, 5.0)) for s in (0, 1)]
+    rows.append({"task": "t", "model": "minilm-l6", "method": "lora", "seed": 0, "state": "not run",
+                 "error": "the CPU budget", "attempts": 0, "profile": "cpu"})
+    results = tmp_path / "compare.csv"
+    pd.DataFrame(rows).reindex(columns=grid.COLUMNS).to_csv(results, index=False)
+    assert compare.main(["--report-only", "--no-readme", "--results", str(results)]) == 0
+    table = (tmp_path / "compare_summary.md").read_text()
+    assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | 0.50 |" in table
+    assert "| t | full | 0.5050 ± 0.0071 | 2 | 1.00 |" in table
+    assert "4 of 5 cells" in table and "Not run (1 cells): t seed 0 (lora). Why: the CPU budget" in table
+    assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
+    assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- compare:start -->\nold\n<!-- compare:end -->\nafter\n")
+    compare.update_readme(readme, table)
+    assert "old" not in readme.read_text() and readme.read_text().endswith("after\n") and table in readme.read_text()

