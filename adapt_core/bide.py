@@ -146,8 +146,9 @@ class _Miner:
     """BIDE, depth first over batches: every call expands all children of a batch of same-length nodes at once,
     so the number of numpy calls grows with the pattern length and the data size, not with the pattern count."""
 
-    def __init__(self, db: _Db, minsup: int, min_len: int, max_len: int):
+    def __init__(self, db: _Db, minsup: int, min_len: int, max_len: int, max_patterns: int | None = None):
         self.db, self.minsup, self.min_len, self.max_len = db, minsup, min_len, max_len
+        self.max_patterns = max_patterns
         self.budget = _SCAN_BUDGET
         self.n_items = len(db.items)
         self.found: list[tuple[tuple[int, ...], np.ndarray]] = []
@@ -226,6 +227,9 @@ class _Miner:
         for c in np.flatnonzero(closed):
             pattern = (*slots.items[:, c].tolist(), int(kids.item[c]))
             self.found.append((pattern, slots.sid[kids.bound[c] : kids.bound[c + 1]]))
+        if self.max_patterns is not None and len(self.found) > self.max_patterns:
+            # a low support on long texts can mean millions of patterns and hours: stop early and say so
+            raise TooManyPatterns(self.max_patterns)
 
     def _next_batch(
         self, nodes: _Nodes, kids: _Kids, slots: _Slots, nxt: np.ndarray, scan
@@ -303,16 +307,30 @@ def mine_closed_gapped(
     return mine_closed_flat(*flatten(sequences), minsup, min_len, max_len)
 
 
+class TooManyPatterns(Exception):
+    """Raised when more than `max_patterns` closed patterns are found (the mining stops at once)."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"more than {limit} closed patterns")
+        self.limit = limit
+
+
 def mine_closed_flat(
-    flat: np.ndarray, offsets: np.ndarray, minsup: int, min_len: int = 1, max_len: int = 1_000_000
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    minsup: int,
+    min_len: int = 1,
+    max_len: int = 1_000_000,
+    max_patterns: int | None = None,
 ) -> list[GappedPattern]:
-    """`mine_closed_gapped` on sequences already flattened by `flatten`."""
+    """`mine_closed_gapped` on sequences already flattened by `flatten`; raises TooManyPatterns past
+    `max_patterns` (None: no limit)."""
     if minsup < 1 or min_len < 1 or max_len < min_len:
         raise ValueError("need minsup >= 1 and 1 <= min_len <= max_len")
     db = _build_db(flat, offsets, minsup)
     if len(db.items) == 0:
         return []
-    miner = _Miner(db, minsup, min_len, max_len)
+    miner = _Miner(db, minsup, min_len, max_len, max_patterns)
     miner.run()
     return [
         GappedPattern(tuple(int(db.items[i]) for i in items), len(seqs), seqs) for items, seqs in miner.found

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from adapt_core.bide import flatten, mine_closed_flat
+from adapt_core.bide import TooManyPatterns, flatten, mine_closed_flat
 from adapt_core.errors import AdaptError
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ class MiningConfig:
     min_len: int = field(default=2, metadata={"help": "Shortest pattern reported, in tokens."})
     max_len: int = field(default=6, metadata={"help": "Longest pattern reported, in tokens."})
     max_examples: int = field(default=3, metadata={"help": "Example sequences kept per pattern."})
+    max_patterns: int | None = field(
+        default=200_000,
+        metadata={"help": "gapped: stop with an error past this many closed patterns (empty: no limit)."},
+    )
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -75,6 +79,8 @@ class MiningConfig:
             raise AdaptError(f"min_len and max_len must be at least 1 (got {self.min_len}, {self.max_len})")
         if self.max_len < self.min_len:
             raise AdaptError(f"max_len ({self.max_len}) is below min_len ({self.min_len}): raise max_len")
+        if self.max_patterns is not None and self.max_patterns < 1:
+            raise AdaptError(f"max_patterns must be at least 1 or empty (got {self.max_patterns})")
         if self.max_examples < 0:
             raise AdaptError(f"max_examples must be 0 or more (got {self.max_examples})")
 
@@ -331,7 +337,13 @@ def mine(
         pairs = np.concatenate(pairs) if pairs else np.empty(0, dtype=np.int64)
         pattern_of, seq_of = pairs // n, pairs % n
     else:
-        gapped = mine_closed_flat(flat, offsets, minsup, config.min_len, config.max_len)
+        try:
+            gapped = mine_closed_flat(flat, offsets, minsup, config.min_len, config.max_len, config.max_patterns)
+        except TooManyPatterns as err:
+            raise AdaptError(
+                f"gapped mining found more than {err.limit:,} closed patterns at support {minsup} of {n} "
+                "sequences: raise min_support or lower max_len (or raise max_patterns if you mean it)"
+            ) from None
         found = [(p.items, p.support) for p in gapped]
         pattern_of = np.repeat(np.arange(len(gapped)), [p.support for p in gapped]).astype(np.int64)
         seq_of = np.concatenate([p.sequences for p in gapped]) if gapped else np.empty(0, dtype=np.int64)

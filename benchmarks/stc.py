@@ -6,7 +6,7 @@ What it measures, per task (train subsampled with `--max-train`, dev/test with `
 - STC's training time (one frozen feature pass + every probe and head), split into its phases;
 - inference examples per second of the saved early-exit run against the same head on the full-depth model,
   measured side by side (alternating, best of two) on dev texts, and the largest probability difference;
-- with `--base-run DIR`: STC on that finetuned run's model, on the run's dataset and data slices, beside the
+- with `--base-run DIR …`: STC on each finetuned run's model, on the run's dataset and data slices, beside the
   run's own test macro-F1 (end-to-end finetuning, from its report.json);
 - once, the torch L1 solver against scikit-learn's saga on one probe problem (same C, same data): time and the
   objective each reaches.
@@ -14,6 +14,7 @@ Prints a Markdown table and writes `benchmarks/results/stc.json` with the machin
 
     python benchmarks/stc.py                 # five tasks, 1000 train / 500 dev / 500 test each
     python benchmarks/stc.py --quick         # two tasks, tiny slices: a smoke test
+    python benchmarks/stc.py --parts --base-run RUN …   # only STC on finetuned runs, added to the recorded results
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-train", type=int, default=1000, help="Train examples per task (stratified sample).")
     p.add_argument("--max-eval", type=int, default=500, help="Dev and test examples per task.")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--base-run", default=None, help="Also run STC on this finetuned run's model (its dataset).")
+    p.add_argument("--base-run", nargs="*", default=[], help="Also run STC on these finetuned runs' models (each on "
+                   "its run's dataset and slices); a row for the same run is replaced.")
     p.add_argument("--parts", nargs="*", default=["solver", "tasks", "exit"], choices=("solver", "tasks", "exit"),
                    help="What to measure: the solver comparison, the tasks table, the early-exit curve. Without "
                         "'tasks', the other parts are merged into the existing results file.")
@@ -221,9 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {task}", file=sys.stderr, flush=True)
         result["rows"].append(run_task(task, args, config))
         _write(args.output, result)
-    if args.base_run:
-        task = json.loads((Path(args.base_run) / "config.json").read_text())["dataset"]
-        result["rows"].append(run_task(task, args, config, base_run=args.base_run))
+    for base_run in args.base_run:
+        task = json.loads((Path(base_run) / "config.json").read_text())["dataset"]
+        print(f"== {task} on {base_run}", file=sys.stderr, flush=True)
+        row = run_task(task, args, config, base_run=str(base_run))
+        result["rows"] = [r for r in result["rows"] if r.get("base_run") != row["base_run"]] + [row]
+        _write(args.output, result)
     result["table"] = table(result["rows"])
     _write(args.output, result)
     print(result["table"])

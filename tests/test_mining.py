@@ -287,3 +287,16 @@ def test_cli_bad_input(tmp_path, capsys):
         main(["mine", "--sequences", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o.jsonl")]) == 2
     )
     assert "not found" in capsys.readouterr().err
+
+
+def test_gapped_mining_stops_past_max_patterns():
+    rng = random.Random(0)
+    corpus = [[rng.randrange(6) for _ in range(12)] for _ in range(30)]
+    everything = mine(corpus, MiningConfig(mode="gapped", min_support=3, max_patterns=None))
+    assert len(everything.patterns) > 50
+    with pytest.raises(AdaptError, match="more than 50 closed patterns at support 3 of 30 sequences: raise min_support"):
+        mine(corpus, MiningConfig(mode="gapped", min_support=3, max_patterns=50))
+    enough = mine(corpus, MiningConfig(mode="gapped", min_support=3, max_patterns=len(everything.patterns)))
+    assert enough.patterns == everything.patterns
+    with pytest.raises(AdaptError, match="max_patterns must be at least 1"):
+        MiningConfig(max_patterns=0)
