@@ -31,22 +31,7 @@ CHOICES = {  # fields whose module has no constant listing their values
     "device": ("auto", "cpu", "cuda", "mps"),
     "dtype": ("auto", "fp32", "bf16", "fp16"),
     "token_init": ("random", "mean"),
-    "CandidateFilter.state": ("pending", "accepted", "rejected"),
-    "SensitivityConfig.device": ("model", "auto", "cpu", "cuda", "mps"),
 }
-ADAPT_FIELDS = ("top_k", "beta", "calibration_size", "positions", "grouping", "head_warmup_steps", "calibration_seed")
-METHOD_FIELDS = {
-    "full": (),
-    "full+tokens": (),
-    "adapt": ADAPT_FIELDS,
-    "adapt-no-tokens": ADAPT_FIELDS,
-    "lora": ("lora_r", "lora_alpha", "lora_dropout", "lora_targets"),
-    "prefix": ("prefix_len",),
-    "layers": ("layers", "top_k"),
-    "stc": (),
-}
-
-
 @dataclass(frozen=True)
 class FieldSpec:
     """One form field: what widget to draw and how to read it back."""
@@ -165,6 +150,8 @@ def build_config(cls: type, values: dict[str, Any], base: Any = None):
 
 def method_fields(method: str) -> tuple[str, ...]:
     """The MethodConfig fields that `method` reads (the Train page shows only these)."""
+    from adapt_core.methods import METHOD_FIELDS  # imported here: methods pulls in torch, forms stays light
+
     if method not in METHOD_FIELDS:
         raise AdaptError(f"unknown method {method!r}: choose one of {', '.join(METHOD_FIELDS)}")
     return METHOD_FIELDS[method]

@@ -39,6 +39,18 @@ from adapt_core.sensitivity import GROUPINGS, POSITIONS, SensitivityConfig, Sens
 __all__ = ["METHODS", "MethodConfig", "Prepared", "load_trained", "prepare", "save_trained"]
 
 METHODS = ("full", "adapt", "lora", "prefix", "layers", "full+tokens", "adapt-no-tokens", "stc")
+# the MethodConfig fields each method reads (forms show only these; the rest do not apply to it)
+ADAPT_FIELDS = ("top_k", "beta", "calibration_size", "positions", "grouping", "head_warmup_steps", "calibration_seed")
+METHOD_FIELDS = {
+    "full": (),
+    "full+tokens": (),
+    "adapt": ADAPT_FIELDS,
+    "adapt-no-tokens": ADAPT_FIELDS,
+    "lora": ("lora_r", "lora_alpha", "lora_dropout", "lora_targets"),
+    "prefix": ("prefix_len",),
+    "layers": ("layers", "top_k"),
+    "stc": (),
+}
 LORA_TARGETS = ("auto", "attention", "all")
 
 

@@ -40,6 +40,9 @@ else:
 
 # ---- Benchmark grid: figures written by the benchmark scripts (benchmarks/results/*.png), shown when present.
 st.subheader("Benchmark grid")
+if (RESULTS / "compare_summary.md").is_file():
+    with st.expander("The comparison table (benchmarks/compare.py)", icon=":material/table:"):
+        st.markdown((RESULTS / "compare_summary.md").read_text())
 figures = sorted(RESULTS.glob("*.png")) if RESULTS.is_dir() else []
 if not figures:
     st.caption("No benchmark figures yet: the benchmark scripts write them to benchmarks/results/.")

@@ -143,6 +143,27 @@ def figures(summary, out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / f"compare-{model}.png", dpi=110)
         plt.close(fig)
+        trade_off(part, tasks, methods, out / f"compare-cost-{model}.png")
+
+
+def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> None:
+    """Macro-F1 against training time relative to `full`, one panel per task: what a budget buys."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 1, 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        rows = part[part["task"] == task]
+        for i, method in enumerate(methods):
+            r = rows[rows["method"] == method]
+            ax.errorbar(r["time_vs_full"], r["macro_f1_mean"], yerr=r["macro_f1_std"].fillna(0), fmt="o",
+                        color=f"C{i}", label=method, capsize=2)
+        ax.set_title(task), ax.set_xlabel("train time / full")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test macro-F1")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def update_readme(path: Path, table: str) -> None:

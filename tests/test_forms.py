@@ -11,14 +11,13 @@ from adapt_core.data import DataConfig
 from adapt_core.errors import AdaptError
 from adapt_core.forms import (
     CHOICES,
-    METHOD_FIELDS,
     FieldSpec,
     build_config,
     coerce,
     field_specs,
     method_fields,
 )
-from adapt_core.methods import METHODS, MethodConfig
+from adapt_core.methods import METHOD_FIELDS, METHODS, MethodConfig
 from adapt_core.mining import MiningConfig
 from adapt_core.perplexity import PerplexityConfig
 from adapt_core.sensitivity import SensitivityConfig

@@ -121,6 +121,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     assert "4 of 5 cells" in table and "Not run (1 cells): t seed 0 (lora). Why: the CPU budget" in table
     assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
     assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
+    assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- compare:start -->\nold\n<!-- compare:end -->\nafter\n")
     compare.update_readme(readme, table)
