@@ -186,9 +186,11 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
     cache lives in `run.dir / "stc_features"` and is removed at the end unless `keep_features`.
     """
     from adapt_core.models import count_parameters, pick_device
+    from adapt_core.train import reset_peak_memory
 
     notes = check_data(data)
     device = pick_device(config.device)
+    reset_peak_memory(device)
     model, tokenizer, source = _load_model(model_name, data, config, seed)
     start = time.perf_counter()  # like the gradient methods' train_seconds: from a loaded model to a fitted one
     backbone = model.base_model.to(device).eval()

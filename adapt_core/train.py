@@ -132,10 +132,31 @@ def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
     return sum(t.numel() * t.element_size() for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t))
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: CUDA's allocator statistics, or on Linux the process's peak resident set (VmHWM), so a
+    process that runs several trainings (the benchmark grid) reports each one's own peak, not the largest so far."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # 5 = reset the peak RSS to the current RSS (Linux >= 4.0)
+    except OSError:
+        pass  # not Linux, or not allowed: peak_memory_bytes falls back to the lifetime peak
+
+
 def peak_memory_bytes(device: torch.device) -> int:
-    """CUDA max allocated on GPU; the process's peak resident set on CPU."""
+    """CUDA max allocated on GPU; on CPU the peak resident set since the last reset_peak_memory (Linux), else the
+    process's lifetime peak."""
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device))
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
@@ -166,8 +187,7 @@ def train_steps(model: nn.Module, tokenizer, data: TaskData, config: TrainConfig
     per_epoch = len(loader)
     total = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
-    if acc.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(acc.device)
+    reset_peak_memory(acc.device)
     yield from _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch)
 
 

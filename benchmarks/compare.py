@@ -83,8 +83,30 @@ def markdown(summary, frame, spec: dict) -> str:
         lines.append(f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | "
                      f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
                      f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |")
-    lines += ["", *accounting(frame)]
+    lines += ["", *reference(spec, profiles, list(dict.fromkeys(order["task"]))), *accounting(frame)]
     return "\n".join(lines)
+
+
+def reference(spec: dict, profiles: list[str], tasks: list[str]) -> list[str]:
+    """The floor every method must clear: test macro-F1 of always predicting train's most frequent class."""
+    import numpy as np
+
+    from adapt_core.data import DataConfig, load_dataset
+    from adapt_core.evaluate import evaluate
+
+    if len(profiles) != 1:
+        return []
+    parts = []
+    for task in tasks:
+        try:
+            data = load_dataset(task, DataConfig(**spec["profiles"][profiles[0]].get("data", {})))
+        except Exception:  # noqa: BLE001 - a task that cannot be read here simply has no reference
+            continue
+        train, test = np.asarray(data["train"].labels), np.asarray(data["test"].labels)
+        majority = np.full_like(test, np.bincount(train).argmax())
+        parts.append(f"{task} {evaluate(test, majority, data.label_names).macro_f1:.4f}")
+    return [f"Majority class (train's most frequent label) on the same test slices: {', '.join(parts)}.", ""] \
+        if parts else []
 
 
 def _ratio(value: float) -> str:

@@ -1,11 +1,13 @@
 """train.py: the loop lowers the loss, is reproducible by seed, evaluates, keeps the best, validates its config."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from adapt_core.errors import AdaptError
 from adapt_core.models import load_classifier
-from adapt_core.train import TrainConfig, _Batches, train, train_steps
+from adapt_core.train import TrainConfig, _Batches, peak_memory_bytes, reset_peak_memory, train, train_steps
 
 FAST = dict(batch_size=8, lr=1e-2, max_length=16, device="cpu", warmup_ratio=0.0)
 
@@ -80,3 +82,16 @@ def test_step_log_flattens_eval():
     d = log.to_dict()
     assert d["dev_macro_f1"] == 0.5 and "eval" not in d and d["loss"] == 0.3
     assert torch.tensor(d["step"]) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux only: the peak RSS reset")
+def test_peak_memory_is_per_run_not_per_process():
+    cpu = torch.device("cpu")
+    big = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    before = peak_memory_bytes(cpu)
+    del big
+    reset_peak_memory(cpu)
+    after = peak_memory_bytes(cpu)
+    assert after < before - 32 * 2**20  # the earlier 64 MiB no longer counts
+    torch.ones(64 * 2**20 // 4).add_(1)
+    assert peak_memory_bytes(cpu) > after + 32 * 2**20  # a new allocation does
