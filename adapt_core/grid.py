@@ -54,7 +54,8 @@ class Cell:
 
     def folder(self, root: Path) -> Path:
         model = Path(self.model).name
-        return root / model / self.task_name / self.method.replace("+", "-plus-") / f"seed{self.seed}"
+        method = self.method.replace("+", "-plus-").replace(" ", "-")
+        return root / model / self.task_name / method / f"seed{self.seed}"
 
 
 def load_spec(path: Path) -> dict:
@@ -66,6 +67,8 @@ def cells(spec: dict, profile: str, tasks=None, methods=None, seeds=None, models
     prof = spec["profiles"][profile]
     tasks = tasks or prof.get("tasks", spec["tasks"])
     methods = methods or list(spec["methods"])
+    for name in methods:
+        method_spec(spec, name)  # an unknown name fails here, before anything runs
     seeds = seeds or prof.get("seeds", spec["seeds"])
     models = models or prof.get("models", spec["models"])
     return [Cell(t, m, mo, s) for mo in models for t in tasks for s in seeds for m in methods]
@@ -83,12 +86,27 @@ def _write_results(path: Path, frame: pd.DataFrame) -> None:
     os.replace(tmp, path)
 
 
+def method_spec(spec: dict, name: str) -> dict:
+    """A grid method's settings: one of `methods`, or a named variant of one (`variants`: a `base` method plus
+    changed settings, e.g. AdaPT with another token initialisation), run only when asked for by name."""
+    if name in spec["methods"]:
+        return {"base": name, **spec["methods"][name]}
+    if name in spec.get("variants", {}):
+        return spec["variants"][name]
+    raise ValueError(f"unknown grid method {name!r}: choose from {', '.join([*spec['methods'], *spec.get('variants', {})])}")
+
+
+def uses_tokens(spec: dict, name: str) -> bool:
+    return method_spec(spec, name)["base"] in TOKEN_METHODS
+
+
 def run_config(spec: dict, profile: str, cell: Cell, tokens: str | None) -> RunConfig:
-    prof, method = spec["profiles"][profile], spec["methods"][cell.method]
+    prof, method = spec["profiles"][profile], method_spec(spec, cell.method)
     train = TrainConfig(**{**spec.get("train", {}), **prof.get("train", {}), **method.get("train", {}), "seed": cell.seed})
     return RunConfig(dataset=cell.task, model=cell.model, data=DataConfig(**prof.get("data", {})),
-                     method=MethodConfig(method=cell.method, **method.get("method", {})), train=train,
-                     tokens=tokens if cell.method in TOKEN_METHODS else None, stc=method.get("stc", {}))
+                     method=MethodConfig(method=method["base"], **method.get("method", {})), train=train,
+                     tokens=tokens if uses_tokens(spec, cell.method) else None, stc=method.get("stc", {}),
+                     **method.get("run", {}))
 
 
 def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callable[[str], None]) -> str:
@@ -180,7 +198,7 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
     base = {"task": cell.task, "method": cell.method, "model": cell.model, "seed": cell.seed,
             "date": datetime.date.today().isoformat(), "run_dir": str(cell.folder(root))}
     try:
-        tokens = ensure_tokens(spec, profile, cell, root, log) if cell.method in TOKEN_METHODS else None
+        tokens = ensure_tokens(spec, profile, cell, root, log) if uses_tokens(spec, cell.method) else None
         report = run_training(run_config(spec, profile, cell, tokens), cell.folder(root), progress=False)
     except Cancelled:
         raise  # a stopped grid is not a failed cell: nothing is recorded, the next invocation runs it again

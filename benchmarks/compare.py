@@ -124,6 +124,9 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
     for method, conf in spec["methods"].items():
         parts = [f"{k} {v}" for k, v in {**conf.get("train", {}), **conf.get("method", {})}.items()]
         lines.append(f"`{method}` {', '.join(parts) or '(frozen model; its choices made on dev)'};")
+    for name, conf in spec.get("variants", {}).items():
+        changed = ", ".join(f"{k} {v}" for k, v in conf.get("run", {}).items())
+        lines.append(f"variant `{name}`: `{conf['base']}` with {changed} (run only where the table shows it);")
     return [" ".join(lines)]
 
 

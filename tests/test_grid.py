@@ -126,3 +126,19 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     readme.write_text("intro\n<!-- compare:start -->\nold\n<!-- compare:end -->\nafter\n")
     compare.update_readme(readme, table)
     assert "old" not in readme.read_text() and readme.read_text().endswith("after\n") and table in readme.read_text()
+
+
+def test_a_variant_runs_only_when_named_and_changes_only_its_settings(tmp_path):
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    assert "adapt-mean-init" not in {c.method for c in grid.cells(spec, "smoke")}
+    with pytest.raises(ValueError, match="unknown grid method 'adapt-median'"):
+        grid.cells(spec, "smoke", methods=["adapt-median"])
+    cell = grid.Cell(spec["tasks"][0], "adapt-mean-init", "tiny-bert", 0)
+    variant, plain = (grid.run_config(spec, "smoke", c, "tokens.json") for c in (cell, grid.Cell(*cell.key[:1], "adapt", "tiny-bert", 0)))
+    assert variant.method == plain.method and variant.tokens == plain.tokens == "tokens.json"
+    assert (variant.token_init, plain.token_init) == ("mean", "random")
+    results = tmp_path / "compare.csv"
+    frame = grid.run_grid(spec, "smoke", results, tmp_path / "runs", methods=["adapt-mean-init"], seeds=[0], log=lambda _: None)
+    assert frame["state"].tolist() == ["completed"], frame["error"].tolist()
+    report = json.loads((cell.folder(tmp_path / "runs") / "report.json").read_text())
+    assert report["tokens"]["init"] == "mean"
