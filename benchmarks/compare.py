@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.results.parent / "compare_summary.md").write_text(table + "\n")
     (args.results.parent / "compare_env.json").write_text(json.dumps(environment(), indent=2))
     if not summary.empty:
-        figures(summary, args.results.parent)
+        profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
+        figures(summary, args.results.parent, majority_floor(spec, profiles, sorted(summary["task"].unique())))
     if not args.no_readme and README.exists():
         update_readme(README, table)
     return 0
@@ -83,11 +84,12 @@ def markdown(summary, frame, spec: dict) -> str:
         lines.append(f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | "
                      f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
                      f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |")
-    lines += ["", *reference(spec, profiles, list(dict.fromkeys(order["task"]))), *accounting(frame)]
+    floors = majority_floor(spec, profiles, list(dict.fromkeys(order["task"])))
+    lines += ["", *reference(floors), *accounting(frame)]
     return "\n".join(lines)
 
 
-def reference(spec: dict, profiles: list[str], tasks: list[str]) -> list[str]:
+def majority_floor(spec: dict, profiles: list[str], tasks: list[str]) -> dict[str, float]:
     """The floor every method must clear: test macro-F1 of always predicting train's most frequent class."""
     import numpy as np
 
@@ -95,18 +97,24 @@ def reference(spec: dict, profiles: list[str], tasks: list[str]) -> list[str]:
     from adapt_core.evaluate import evaluate
 
     if len(profiles) != 1:
-        return []
-    parts = []
+        return {}
+    floors = {}
     for task in tasks:
         try:
             data = load_dataset(task, DataConfig(**spec["profiles"][profiles[0]].get("data", {})))
-        except Exception:  # noqa: BLE001 - a task that cannot be read here simply has no reference
+        except Exception:  # noqa: BLE001 - a task that cannot be read here simply has no floor
             continue
         train, test = np.asarray(data["train"].labels), np.asarray(data["test"].labels)
         majority = np.full_like(test, np.bincount(train).argmax())
-        parts.append(f"{task} {evaluate(test, majority, data.label_names).macro_f1:.4f}")
-    return [f"Majority class (train's most frequent label) on the same test slices: {', '.join(parts)}.", ""] \
-        if parts else []
+        floors[task] = evaluate(test, majority, data.label_names).macro_f1
+    return floors
+
+
+def reference(floors: dict[str, float]) -> list[str]:
+    if not floors:
+        return []
+    parts = ", ".join(f"{task} {value:.4f}" for task, value in floors.items())
+    return [f"Majority class (train's most frequent label) on the same test slices: {parts}.", ""]
 
 
 def _ratio(value: float) -> str:
@@ -146,7 +154,7 @@ def accounting(frame) -> list[str]:
     return lines
 
 
-def figures(summary, out: Path) -> None:
+def figures(summary, out: Path, floors: dict[str, float] | None = None) -> None:
     """One PNG per model: macro-F1 mean ± std per method, grouped by task (the Compare page shows them)."""
     import matplotlib
 
@@ -161,6 +169,10 @@ def figures(summary, out: Path) -> None:
             rows = part[part["method"] == method].set_index("task").reindex(tasks)
             ax.bar([i + j * width for i in range(len(tasks))], rows["macro_f1_mean"], width,
                    yerr=rows["macro_f1_std"].fillna(0), label=method, capsize=2)
+        for i, task in enumerate(tasks):
+            if task in (floors or {}):  # the majority-class floor under each task's bars
+                ax.hlines(floors[task], i - width, i + 0.8, colors="black", linestyles="dashed", linewidth=1,
+                          label="majority class" if i == 0 else None)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(tasks))], tasks)
         ax.set_ylabel("test macro-F1 (mean ± std over seeds)")
         ax.set_title(f"{model}: every method on every task")
