@@ -18,26 +18,52 @@ from studio.widgets import guard
 st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layout="wide")
 
 STEPS = [  # (page file, title, icon, what the step does)
-    ("app_pages/data.py", "Data", ":material/table_view:",
-     "pick a labelled corpus, map its columns, check balance and lengths"),
-    ("app_pages/tokens.py", "Tokens", ":material/token:",
-     "mine frequent word sequences, score them, vet the new tokens"),
-    ("app_pages/sensitivity.py", "Sensitivity", ":material/grid_on:",
-     "score every module; see what a β and top-k % budget buys"),
-    ("app_pages/train.py", "Train", ":material/model_training:",
-     "launch AdaPT and baselines in the background, watch them live"),
-    ("app_pages/compare.py", "Compare", ":material/leaderboard:",
-     "macro-F1 over seeds, training time, memory, parameters"),
-    ("app_pages/playground.py", "Playground", ":material/keyboard:",
-     "type a text into a trained run and see what it predicts"),
+    (
+        "app_pages/data.py",
+        "Data",
+        ":material/table_view:",
+        "pick a labelled corpus, map its columns, check balance and lengths",
+    ),
+    (
+        "app_pages/tokens.py",
+        "Tokens",
+        ":material/token:",
+        "mine frequent word sequences, score them, vet the new tokens",
+    ),
+    (
+        "app_pages/sensitivity.py",
+        "Sensitivity",
+        ":material/grid_on:",
+        "score every module; see what a β and top-k % budget buys",
+    ),
+    (
+        "app_pages/train.py",
+        "Train",
+        ":material/model_training:",
+        "launch AdaPT and baselines in the background, watch them live",
+    ),
+    (
+        "app_pages/compare.py",
+        "Compare",
+        ":material/leaderboard:",
+        "macro-F1 over seeds, training time, memory, parameters",
+    ),
+    (
+        "app_pages/playground.py",
+        "Playground",
+        ":material/keyboard:",
+        "type a text into a trained run and see what it predicts",
+    ),
 ]
 
 
 def home() -> None:
     choice = state.current()
     st.title("AdaPT Studio")
-    st.caption("Adaptive tokenization + sparse finetuning of small language models for text classification "
-               "(AdaPT, arXiv 2508.08635), side by side with LoRA, layer selection, full finetuning and STC.")
+    st.caption(
+        "Adaptive tokenization + sparse finetuning of small language models for text classification "
+        "(AdaPT, arXiv 2508.08635), side by side with LoRA, layer selection, full finetuning and STC."
+    )
     st.subheader("The pipeline")
     for number, (path, title, icon, what) in enumerate(STEPS, start=1):
         st.page_link(path, label=f"{number}. {title}: {what}", icon=icon)
@@ -65,12 +91,15 @@ def progress_summary(choice: state.Choice) -> None:
     """Where this dataset and model stand: vetted tokens and runs."""
     with guard("Reading the vetted tokens", stop=False):
         counts = load_vetted_or_empty(vetted_path(choice.dataset, choice.model)).counts()
-        st.write(f"**Tokens**: {counts['accepted']} accepted, {counts['pending']} pending, "
-                 f"{counts['rejected']} rejected")
+        st.write(
+            f"**Tokens**: {counts['accepted']} accepted, {counts['pending']} pending, {counts['rejected']} rejected"
+        )
     runs = list_runs()
     states = {s: sum(r.state == s for r in runs) for s in ("running", "queued", "completed")}
-    st.write(f"**Runs**: {states['running']} running, {states['queued']} queued, {states['completed']} completed "
-             f"({len(runs)} in all)")
+    st.write(
+        f"**Runs**: {states['running']} running, {states['queued']} queued, {states['completed']} completed "
+        f"({len(runs)} in all)"
+    )
 
 
 pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]

@@ -137,9 +137,7 @@ class _Kids(NamedTuple):
 
     def cut(self, a: int, b: int) -> _Kids:
         lo, hi = self.bound[a], self.bound[b]
-        return _Kids(
-            self.item[a:b], self.node[a:b], self.bound[a : b + 1] - lo, self.row[lo:hi], self.q[lo:hi]
-        )
+        return _Kids(self.item[a:b], self.node[a:b], self.bound[a : b + 1] - lo, self.row[lo:hi], self.q[lo:hi])
 
 
 class _Miner:
@@ -156,12 +154,8 @@ class _Miner:
     def run(self) -> None:
         n_seq = len(self.db.start)
         keys, pos, owner = self._scan(self.db.start - 1, self.db.end, np.zeros(n_seq, dtype=np.int64))
-        root = _Nodes(
-            np.empty((0, 1), dtype=np.int64), np.arange(n_seq), np.empty((0, n_seq), dtype=np.int64)
-        )
-        kids = self._group(
-            keys, pos, owner, np.ones(len(keys), dtype=bool), np.zeros(1, dtype=np.int64), None
-        )
+        root = _Nodes(np.empty((0, 1), dtype=np.int64), np.arange(n_seq), np.empty((0, n_seq), dtype=np.int64))
+        kids = self._group(keys, pos, owner, np.ones(len(keys), dtype=bool), np.zeros(1, dtype=np.int64), None)
         self._descend(root, kids)
 
     def _scan(self, lo: np.ndarray, hi: np.ndarray, group: np.ndarray):
@@ -231,9 +225,7 @@ class _Miner:
             # a low support on long texts can mean millions of patterns and hours: stop early and say so
             raise TooManyPatterns(self.max_patterns)
 
-    def _next_batch(
-        self, nodes: _Nodes, kids: _Kids, slots: _Slots, nxt: np.ndarray, scan
-    ) -> tuple[_Nodes, _Kids]:
+    def _next_batch(self, nodes: _Nodes, kids: _Kids, slots: _Slots, nxt: np.ndarray, scan) -> tuple[_Nodes, _Kids]:
         """The chosen children become the next batch of nodes; their frequent extensions come from `scan`."""
         keys, pos, owner, entry_counts = scan
         sel = nxt[slots.group]
@@ -264,9 +256,7 @@ class _Miner:
         hi = np.where(empty[period], lo, hi)
         # Scan in chunks of whole children (a child's counts must not be split), to bound memory.
         cost = np.cumsum(np.bincount(group, np.maximum(hi - lo - 1, 0).sum(0), minlength=n_groups))
-        columns = np.searchsorted(
-            group, np.arange(n_groups + 1)
-        )  # child g owns columns [columns[g], columns[g+1])
+        columns = np.searchsorted(group, np.arange(n_groups + 1))  # child g owns columns [columns[g], columns[g+1])
         hit = np.zeros(n_groups, dtype=bool)
         support = slots.support[chosen]
         for g0, g1 in _chunks(cost, self.budget):
@@ -332,6 +322,4 @@ def mine_closed_flat(
         return []
     miner = _Miner(db, minsup, min_len, max_len, max_patterns)
     miner.run()
-    return [
-        GappedPattern(tuple(int(db.items[i]) for i in items), len(seqs), seqs) for items, seqs in miner.found
-    ]
+    return [GappedPattern(tuple(int(db.items[i]) for i in items), len(seqs), seqs) for items, seqs in miner.found]

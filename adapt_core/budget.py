@@ -58,8 +58,10 @@ def anatomy(model) -> Anatomy:
 
     _, blocks = find_blocks(model)
     head = set(head_parameter_names(model))
-    linears = tuple(LinearShape(lin.name, lin.layer, lin.module.in_features, lin.module.out_features, lin.params)
-                    for lin in block_linears(model))
+    linears = tuple(
+        LinearShape(lin.name, lin.layer, lin.module.in_features, lin.module.out_features, lin.params)
+        for lin in block_linears(model)
+    )
     return Anatomy(
         total_params=count_parameters(model).total,
         non_embedding_params=non_embedding_parameters(model),
@@ -76,7 +78,7 @@ def matched_layers(anat: Anatomy, top_k: float) -> int:
     (the rule `methods.matched_layers` applies to a model)."""
     budget = top_k / 100.0 * anat.non_embedding_params
     count = 1
-    while count < anat.num_layers and sum(anat.block_params[-(count + 1):]) <= budget:
+    while count < anat.num_layers and sum(anat.block_params[-(count + 1) :]) <= budget:
         count += 1
     return count
 
@@ -98,9 +100,14 @@ def _ratio(depth: float, share: float) -> float:
 
 
 def _row(method: str, detail: str, trainable: int, anat: Anatomy, ratio: float) -> dict:
-    return {"method": method, "detail": detail, "trainable_params": int(trainable),
-            "trainable_percent": 100.0 * trainable / anat.total_params,
-            "optimizer_mib": ADAMW_BYTES_PER_PARAM * trainable / 2**20, "step_time_ratio": ratio}
+    return {
+        "method": method,
+        "detail": detail,
+        "trainable_params": int(trainable),
+        "trainable_percent": 100.0 * trainable / anat.total_params,
+        "optimizer_mib": ADAMW_BYTES_PER_PARAM * trainable / 2**20,
+        "step_time_ratio": ratio,
+    }
 
 
 def adapt_row(anat: Anatomy, selection, new_token_params: int = 0) -> dict:
@@ -127,8 +134,13 @@ def lora_row(anat: Anatomy, rank: int, label: str = "LoRA") -> dict:
 def layers_row(anat: Anatomy, count: int) -> dict:
     params = sum(anat.block_params[-count:])
     share = params / max(sum(anat.block_params), 1)
-    return _row("Layer selection", f"top {count} of {anat.num_layers} blocks", params + anat.head_params, anat,
-                _ratio(count / anat.num_layers, share))
+    return _row(
+        "Layer selection",
+        f"top {count} of {anat.num_layers} blocks",
+        params + anat.head_params,
+        anat,
+        _ratio(count / anat.num_layers, share),
+    )
 
 
 def full_row(anat: Anatomy) -> dict:
@@ -138,7 +150,11 @@ def full_row(anat: Anatomy) -> dict:
 def budget_table(anat: Anatomy, selection, lora_rank: int = 8, new_token_params: int = 0) -> pd.DataFrame:
     """AdaPT at (β, top-k) beside LoRA at `lora_rank`, LoRA and layer selection at a matched budget, full."""
     matched = matched_lora_rank(anat, selection.params)
-    rows = [adapt_row(anat, selection, new_token_params), lora_row(anat, lora_rank, f"LoRA r={lora_rank}"),
-            lora_row(anat, matched, f"LoRA r={matched} (matched)"),
-            layers_row(anat, matched_layers(anat, selection.top_k)), full_row(anat)]
+    rows = [
+        adapt_row(anat, selection, new_token_params),
+        lora_row(anat, lora_rank, f"LoRA r={lora_rank}"),
+        lora_row(anat, matched, f"LoRA r={matched} (matched)"),
+        layers_row(anat, matched_layers(anat, selection.top_k)),
+        full_row(anat),
+    ]
     return pd.DataFrame(rows)

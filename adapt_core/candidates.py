@@ -27,20 +27,37 @@ DEFAULT_SHARE = 0.10  # without PPLu scoring: keep at most this share of the bas
 
 
 def _vetted(cands, pplu, label_names) -> VettedList:
-    rows = [VettedCandidate(c.text, tuple(c.ids), c.support, c.class_support, c.purity, c.mutual_info,
-                            None if p is None or np.isnan(p) else float(p), examples=tuple(c.example_texts))
-            for c, p in zip(cands, pplu, strict=True)]
+    rows = [
+        VettedCandidate(
+            c.text,
+            tuple(c.ids),
+            c.support,
+            c.class_support,
+            c.purity,
+            c.mutual_info,
+            None if p is None or np.isnan(p) else float(p),
+            examples=tuple(c.example_texts),
+        )
+        for c, p in zip(cands, pplu, strict=True)
+    ]
     return VettedList(rows, list(label_names))
 
 
 def _nothing_left(why: str) -> AdaptError:
-    return AdaptError(f"every candidate was filtered out ({why}): lower min_support, raise max_new_tokens or "
-                      "relax (raise) the PPLu threshold")
+    return AdaptError(
+        f"every candidate was filtered out ({why}): lower min_support, raise max_new_tokens or "
+        "relax (raise) the PPLu threshold"
+    )
 
 
-def find_candidates(task_data: TaskData, model_name: str, mining_config: MiningConfig | None = None,
-                    perplexity_config: PerplexityConfig | None = None, progress: Progress | None = None,
-                    tokenizer=None) -> VettedList:
+def find_candidates(
+    task_data: TaskData,
+    model_name: str,
+    mining_config: MiningConfig | None = None,
+    perplexity_config: PerplexityConfig | None = None,
+    progress: Progress | None = None,
+    tokenizer=None,
+) -> VettedList:
     """Pending vocabulary candidates for `model_name` mined from `task_data`'s train split, with their statistics.
 
     `perplexity_config=None` skips PPLu scoring. `progress(done, total)` reports scoring. `tokenizer` (optional)
@@ -59,15 +76,17 @@ def find_candidates(task_data: TaskData, model_name: str, mining_config: MiningC
     result = mine(sequences, config, labels=split.labels, texts=split.texts, num_classes=task_data.num_labels)
     cands = candidates(result, tokenizer, sequences)
     if not cands:
-        raise _nothing_left(f"{len(result)} frequent patterns at min support {result.min_count}, none usable as a "
-                            "whole-word token")
+        raise _nothing_left(
+            f"{len(result)} frequent patterns at min support {result.min_count}, none usable as a whole-word token"
+        )
     base_vocab = tokenizer.vocab_size
     if perplexity_config is None:
         cap = max(1, int(DEFAULT_SHARE * base_vocab))
         return _vetted(cands[:cap], [None] * min(cap, len(cands)), task_data.label_names)
     pplu = score(cands, split.texts, perplexity_config, progress)
-    keep = select(list(range(len(cands))), pplu, perplexity_config.resolve_max_new_tokens(base_vocab),
-                  perplexity_config.threshold)
+    keep = select(
+        list(range(len(cands))), pplu, perplexity_config.resolve_max_new_tokens(base_vocab), perplexity_config.threshold
+    )
     if not keep:
         raise _nothing_left(f"none of {len(cands)} candidates has PPLu <= {perplexity_config.threshold}")
     return _vetted([cands[i] for i in keep], [pplu[i] for i in keep], task_data.label_names)

@@ -39,7 +39,9 @@ class DataConfig:
     dev_fraction: float = field(default=0.1, metadata={"help": "Share of train held out as dev when none is given."})
     test_fraction: float = field(default=0.1, metadata={"help": "Share of train held out as test when none is given."})
     seed: int = field(default=0, metadata={"help": "Seed for made splits and for slicing."})
-    max_train: int | None = field(default=None, metadata={"help": "Keep at most this many train examples (a seeded, stratified slice)."})
+    max_train: int | None = field(
+        default=None, metadata={"help": "Keep at most this many train examples (a seeded, stratified slice)."}
+    )
     max_eval: int | None = field(default=None, metadata={"help": "Keep at most this many dev and test examples each."})
 
     def __post_init__(self):
@@ -83,9 +85,15 @@ class TaskData:
         rows = []
         for name, split in self.splits.items():
             words = np.array([len(t.split()) for t in split.texts])
-            row = {"split": name, "examples": len(split), "classes": len(set(split.labels)),
-                   "words_mean": words.mean(), "words_p50": np.percentile(words, 50),
-                   "words_p95": np.percentile(words, 95), "words_max": words.max()}
+            row = {
+                "split": name,
+                "examples": len(split),
+                "classes": len(set(split.labels)),
+                "words_mean": words.mean(),
+                "words_p50": np.percentile(words, 50),
+                "words_p95": np.percentile(words, 95),
+                "words_max": words.max(),
+            }
             if tokenizer is not None:
                 lens = np.array([len(ids) for ids in tokenizer(split.texts, add_special_tokens=False)["input_ids"]])
                 row |= {"tokens_mean": lens.mean(), "tokens_p95": np.percentile(lens, 95), "tokens_max": lens.max()}
@@ -101,8 +109,12 @@ class TaskData:
         )
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "label_names": self.label_names, "notes": self.notes,
-                "splits": {k: asdict(v) for k, v in self.splits.items()}}
+        return {
+            "name": self.name,
+            "label_names": self.label_names,
+            "notes": self.notes,
+            "splits": {k: asdict(v) for k, v in self.splits.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> TaskData:
@@ -161,7 +173,11 @@ def _file_frames(path: Path, config: DataConfig) -> tuple[dict[str, pd.DataFrame
     if path.is_dir():
         frames = {}
         for split in SPLITS:
-            hits = [p for p in sorted(path.glob(f"{split}.*")) if p.suffix in (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")]
+            hits = [
+                p
+                for p in sorted(path.glob(f"{split}.*"))
+                if p.suffix in (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+            ]
             if hits:
                 frames[split] = read_table(hits[0])
         if "train" not in frames:
@@ -206,17 +222,23 @@ def _is_number(value) -> bool:
 
 def _clean(frame: pd.DataFrame, text_col: str, label_col: str, split: str) -> pd.DataFrame:
     if text_col not in frame or label_col not in frame:
-        raise AdaptError(f"{split} lacks column '{text_col}' or '{label_col}' (it has: {', '.join(map(str, frame.columns))})")
+        raise AdaptError(
+            f"{split} lacks column '{text_col}' or '{label_col}' (it has: {', '.join(map(str, frame.columns))})"
+        )
     out = pd.DataFrame({"text": frame[text_col], "label": frame[label_col]})
     missing = out["label"].isna() | (out["label"].astype(str).str.strip() == "")
     if missing.any():
         rows = (np.flatnonzero(missing)[:5] + 1).tolist()
-        raise AdaptError(f"{split}: {int(missing.sum())} row(s) have no label (rows {rows}…): fill them in or drop them")
+        raise AdaptError(
+            f"{split}: {int(missing.sum())} row(s) have no label (rows {rows}…): fill them in or drop them"
+        )
     texts = out["text"].fillna("").astype(str)
     empty = texts.str.strip() == ""
     if empty.any():
         rows = (np.flatnonzero(empty)[:5] + 1).tolist()
-        raise AdaptError(f"{split}: {int(empty.sum())} row(s) have an empty text (rows {rows}…): fill them in or drop them")
+        raise AdaptError(
+            f"{split}: {int(empty.sum())} row(s) have an empty text (rows {rows}…): fill them in or drop them"
+        )
     labels = out["label"]
     if pd.api.types.is_float_dtype(labels) and (labels == labels.round()).all():
         labels = labels.astype(int)  # 1.0 from a CSV with blanks elsewhere is the label 1
@@ -246,7 +268,9 @@ def _stratified_cut(frame: pd.DataFrame, fraction: float, seed: int, split: str)
         )
     n_cut = max(int(round(len(frame) * fraction)), len(counts))  # every class needs a seat in a stratified cut
     if n_cut >= len(frame) - len(counts):
-        raise AdaptError(f"train ({len(frame)} rows, {len(counts)} classes) is too small to cut a stratified {split} split from; provide one")
+        raise AdaptError(
+            f"train ({len(frame)} rows, {len(counts)} classes) is too small to cut a stratified {split} split from; provide one"
+        )
     keep, cut = train_test_split(frame, test_size=n_cut, random_state=seed, stratify=frame["label"])
     return keep.reset_index(drop=True), cut.reset_index(drop=True)
 

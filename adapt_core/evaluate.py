@@ -24,9 +24,13 @@ class EvalResult:
     confusion: np.ndarray  # (num_labels, num_labels), rows = true labels
 
     def to_dict(self) -> dict:
-        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "micro_f1": self.micro_f1,
-                "per_class": self.per_class.reset_index().to_dict(orient="records"),
-                "confusion": self.confusion.tolist()}
+        return {
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "micro_f1": self.micro_f1,
+            "per_class": self.per_class.reset_index().to_dict(orient="records"),
+            "confusion": self.confusion.tolist(),
+        }
 
     def scores(self) -> dict[str, float]:
         return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "micro_f1": self.micro_f1}
@@ -38,8 +42,9 @@ def evaluate(y_true, y_pred, label_names: list[str]) -> EvalResult:
     present = np.union1d(np.unique(y_true), np.unique(y_pred))
     all_labels = np.arange(len(label_names))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=all_labels, zero_division=0)
-    per_class = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s},
-                             index=pd.Index(label_names, name="label"))
+    per_class = pd.DataFrame(
+        {"precision": p, "recall": r, "f1": f, "support": s}, index=pd.Index(label_names, name="label")
+    )
     return EvalResult(
         accuracy=float(accuracy_score(y_true, y_pred)),
         macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
@@ -50,8 +55,9 @@ def evaluate(y_true, y_pred, label_names: list[str]) -> EvalResult:
 
 
 @torch.no_grad()
-def predict_proba(model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128,
-                  device: torch.device | None = None) -> np.ndarray:
+def predict_proba(
+    model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128, device: torch.device | None = None
+) -> np.ndarray:
     """(n_texts, num_labels) class probabilities. Texts are sorted by length so batches pad little."""
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -59,9 +65,10 @@ def predict_proba(model, tokenizer, texts: list[str], batch_size: int = 64, max_
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
-        idx = order[start:start + batch_size]
-        enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
-                        return_tensors="pt").to(device)
+        idx = order[start : start + batch_size]
+        enc = tokenizer(
+            [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(device)
         logits = model(**enc).logits.float()  # (batch, num_labels)
         out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     model.train(was_training)

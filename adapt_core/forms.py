@@ -32,6 +32,8 @@ CHOICES = {  # fields whose module has no constant listing their values
     "dtype": ("auto", "fp32", "bf16", "fp16"),
     "token_init": ("random", "mean"),
 }
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One form field: what widget to draw and how to read it back."""
@@ -86,8 +88,9 @@ def _spec(cls: type, f: dataclasses.Field, hint) -> FieldSpec | None:
     return FieldSpec(f.name, kind, default, f.metadata.get("help", ""), choices, optional)
 
 
-def field_specs(cls: type, *, only: typing.Iterable[str] | None = None, exclude: typing.Iterable[str] = (),
-                defaults: Any = None) -> list[FieldSpec]:
+def field_specs(
+    cls: type, *, only: typing.Iterable[str] | None = None, exclude: typing.Iterable[str] = (), defaults: Any = None
+) -> list[FieldSpec]:
     """The form fields of config class `cls`, in declaration order (or the order of `only`).
 
     `defaults`: an instance (or dict) whose values replace the class defaults (e.g. the current data slice).

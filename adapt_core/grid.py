@@ -28,9 +28,28 @@ from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import TOKEN_METHODS, Cancelled, RunConfig, run_training
 from adapt_core.train import TrainConfig
 
-COLUMNS = ["task", "method", "model", "seed", "macro_f1", "micro_f1", "accuracy", "train_seconds", "step_seconds",
-           "trainable_params", "optimizer_state_bytes", "peak_memory_bytes", "tokens_per_example", "device", "date",
-           "profile", "state", "attempts", "error", "run_dir"]
+COLUMNS = [
+    "task",
+    "method",
+    "model",
+    "seed",
+    "macro_f1",
+    "micro_f1",
+    "accuracy",
+    "train_seconds",
+    "step_seconds",
+    "trainable_params",
+    "optimizer_state_bytes",
+    "peak_memory_bytes",
+    "tokens_per_example",
+    "device",
+    "date",
+    "profile",
+    "state",
+    "attempts",
+    "error",
+    "run_dir",
+]
 
 
 NOT_RUN = "not run"  # a row that accounts for a cell of the grid that did not fit on the machine (error says why)
@@ -93,7 +112,9 @@ def method_spec(spec: dict, name: str) -> dict:
         return {"base": name, **spec["methods"][name]}
     if name in spec.get("variants", {}):
         return spec["variants"][name]
-    raise ValueError(f"unknown grid method {name!r}: choose from {', '.join([*spec['methods'], *spec.get('variants', {})])}")
+    raise ValueError(
+        f"unknown grid method {name!r}: choose from {', '.join([*spec['methods'], *spec.get('variants', {})])}"
+    )
 
 
 def uses_tokens(spec: dict, name: str) -> bool:
@@ -102,11 +123,19 @@ def uses_tokens(spec: dict, name: str) -> bool:
 
 def run_config(spec: dict, profile: str, cell: Cell, tokens: str | None) -> RunConfig:
     prof, method = spec["profiles"][profile], method_spec(spec, cell.method)
-    train = TrainConfig(**{**spec.get("train", {}), **prof.get("train", {}), **method.get("train", {}), "seed": cell.seed})
-    return RunConfig(dataset=cell.task, model=cell.model, data=DataConfig(**prof.get("data", {})),
-                     method=MethodConfig(method=method["base"], **method.get("method", {})), train=train,
-                     tokens=tokens if uses_tokens(spec, cell.method) else None, stc=method.get("stc", {}),
-                     **method.get("run", {}))
+    train = TrainConfig(
+        **{**spec.get("train", {}), **prof.get("train", {}), **method.get("train", {}), "seed": cell.seed}
+    )
+    return RunConfig(
+        dataset=cell.task,
+        model=cell.model,
+        data=DataConfig(**prof.get("data", {})),
+        method=MethodConfig(method=method["base"], **method.get("method", {})),
+        train=train,
+        tokens=tokens if uses_tokens(spec, cell.method) else None,
+        stc=method.get("stc", {}),
+        **method.get("run", {}),
+    )
 
 
 def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callable[[str], None]) -> str:
@@ -157,13 +186,18 @@ def _record(results: Path, cell: Cell, row: dict) -> pd.DataFrame:
 def _previous(results: Path, cell: Cell) -> tuple[str, int] | None:
     """(state, attempts) of the cell's row in the results file, or None."""
     frame = read_results(results)
-    match = frame[(frame["task"] == cell.task) & (frame["method"] == cell.method) & (frame["model"] == cell.model)
-                  & (frame["seed"].astype(int) == int(cell.seed))]
+    match = frame[
+        (frame["task"] == cell.task)
+        & (frame["method"] == cell.method)
+        & (frame["model"] == cell.model)
+        & (frame["seed"].astype(int) == int(cell.seed))
+    ]
     return None if match.empty else (str(match["state"].iloc[-1]), int(match["attempts"].iloc[-1]))
 
 
-def run_grid(spec: dict, profile: str, results: Path, runs_root: Path, log: Callable[[str], None] = print,
-             **subset) -> pd.DataFrame:
+def run_grid(
+    spec: dict, profile: str, results: Path, runs_root: Path, log: Callable[[str], None] = print, **subset
+) -> pd.DataFrame:
     """Run every missing cell, recording one row per run in `results`; returns the full results table.
 
     The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
@@ -188,15 +222,33 @@ def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset)
         raise ValueError("say why the cells could not run (the reason goes into the results file)")
     todo = [c for c in cells(spec, profile, **subset) if _previous(results, c) is None]
     for cell in todo:
-        _record(results, cell, {"task": cell.task, "method": cell.method, "model": cell.model, "seed": cell.seed,
-                                "state": NOT_RUN, "attempts": 0, "error": reason, "profile": profile,
-                                "date": datetime.date.today().isoformat()})
+        _record(
+            results,
+            cell,
+            {
+                "task": cell.task,
+                "method": cell.method,
+                "model": cell.model,
+                "seed": cell.seed,
+                "state": NOT_RUN,
+                "attempts": 0,
+                "error": reason,
+                "profile": profile,
+                "date": datetime.date.today().isoformat(),
+            },
+        )
     return len(todo)
 
 
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
-    base = {"task": cell.task, "method": cell.method, "model": cell.model, "seed": cell.seed,
-            "date": datetime.date.today().isoformat(), "run_dir": str(cell.folder(root))}
+    base = {
+        "task": cell.task,
+        "method": cell.method,
+        "model": cell.model,
+        "seed": cell.seed,
+        "date": datetime.date.today().isoformat(),
+        "run_dir": str(cell.folder(root)),
+    }
     try:
         tokens = ensure_tokens(spec, profile, cell, root, log) if uses_tokens(spec, cell.method) else None
         report = run_training(run_config(spec, profile, cell, tokens), cell.folder(root), progress=False)
@@ -204,14 +256,31 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
         raise  # a stopped grid is not a failed cell: nothing is recorded, the next invocation runs it again
     except Exception as err:  # a failed cell is recorded and retried once on the next invocation
         log(f"  failed: {err}")
-        return base | {"state": "failed", "error": f"{type(err).__name__}: {err}"[:500],
-                       "device": "", "_trace": traceback.format_exc()}
+        return base | {
+            "state": "failed",
+            "error": f"{type(err).__name__}: {err}"[:500],
+            "device": "",
+            "_trace": traceback.format_exc(),
+        }
     test = report.get("test", {})
     log(f"  test macro-F1 {test.get('macro_f1', float('nan')):.4f} in {report.get('train_seconds', 0):.0f} s")
-    return base | {"state": "completed", "error": "", "device": report.get("device", ""),
-                   **{k: test.get(k) for k in ("macro_f1", "micro_f1", "accuracy")},
-                   **{k: report.get(k) for k in ("train_seconds", "step_seconds", "trainable_params",
-                                                 "optimizer_state_bytes", "peak_memory_bytes", "tokens_per_example")}}
+    return base | {
+        "state": "completed",
+        "error": "",
+        "device": report.get("device", ""),
+        **{k: test.get(k) for k in ("macro_f1", "micro_f1", "accuracy")},
+        **{
+            k: report.get(k)
+            for k in (
+                "train_seconds",
+                "step_seconds",
+                "trainable_params",
+                "optimizer_state_bytes",
+                "peak_memory_bytes",
+                "tokens_per_example",
+            )
+        },
+    }
 
 
 RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state_bytes")
@@ -225,15 +294,28 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     for column in RATIOS:
         if column not in ok:
             ok[column] = float("nan")
-    agg = ok.groupby(["task", "model", "method"]).agg(
-        macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"), seeds=("seed", "nunique"),
-        trainable_params=("trainable_params", "mean"), **{c: (c, "mean") for c in RATIOS}).reset_index()
+    agg = (
+        ok.groupby(["task", "model", "method"])
+        .agg(
+            macro_f1_mean=("macro_f1", "mean"),
+            macro_f1_std=("macro_f1", "std"),
+            seeds=("seed", "nunique"),
+            trainable_params=("trainable_params", "mean"),
+            **{c: (c, "mean") for c in RATIOS},
+        )
+        .reset_index()
+    )
     full = agg[agg["method"] == "full"][["task", "model", *RATIOS]]
     agg = agg.merge(full, on=["task", "model"], how="left", suffixes=("", "_full"))
     for column in RATIOS:
         agg[f"{column.split('_')[0]}_vs_full"] = agg[column] / agg.pop(f"{column}_full")
-    agg = agg.rename(columns={"train_vs_full": "time_vs_full", "peak_vs_full": "memory_vs_full",
-                              "optimizer_vs_full": "optimizer_vs_full"})
+    agg = agg.rename(
+        columns={
+            "train_vs_full": "time_vs_full",
+            "peak_vs_full": "memory_vs_full",
+            "optimizer_vs_full": "optimizer_vs_full",
+        }
+    )
     best = agg.loc[agg.groupby(["task", "model"])["macro_f1_mean"].idxmax(), ["task", "model", "method"]]
     agg["winner"] = agg.merge(best, on=["task", "model"], suffixes=("", "_best"))["method_best"].eq(agg["method"])
     return agg

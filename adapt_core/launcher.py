@@ -86,14 +86,29 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
 
 
 def _command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "adapt_core", "train", "--config", str(run_dir / "config.json"),
-            "--run-dir", str(run_dir), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "adapt_core",
+        "train",
+        "--config",
+        str(run_dir / "config.json"),
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+    ]
 
 
 def _start(run_dir: Path) -> subprocess.Popen:
     with open(run_dir / LOG_NAME, "ab") as log:
-        proc = subprocess.Popen(_command(run_dir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            _command(run_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     _CHILDREN[str(run_dir)] = proc
     if read_json(run_dir / "status.json").get("state") == "queued":  # the child may already have written its own
         _update_status(run_dir, state="running", pid=proc.pid, started=time.time())
@@ -123,8 +138,11 @@ def _reap() -> None:
             _update_status(run_dir, state="cancelled")
         else:
             tail = _log_tail(run_dir)
-            _update_status(run_dir, state="failed",
-                           error=f"the training process exited with code {code}" + (f": {tail}" if tail else ""))
+            _update_status(
+                run_dir,
+                state="failed",
+                error=f"the training process exited with code {code}" + (f": {tail}" if tail else ""),
+            )
 
 
 def running(root: Path | str | None = None) -> list[RunInfo]:

@@ -66,9 +66,7 @@ class MethodConfig:
     beta: float = field(default=1.0, metadata={"help": "AdaPT score weight: S = norm(D) + beta * norm(G)."})
     calibration_size: int | None = field(
         default=None,
-        metadata={
-            "help": "AdaPT: training examples for the sensitivity pass; empty = 512, or all when fewer."
-        },
+        metadata={"help": "AdaPT: training examples for the sensitivity pass; empty = 512, or all when fewer."},
     )
     positions: str = field(
         default="all",
@@ -165,9 +163,7 @@ def prepare(
         "prefix": _prefix,
     }
     if config.method not in handlers:
-        raise AdaptError(
-            f"method '{config.method}' is not prepared by methods.prepare: the pipeline runs it itself"
-        )
+        raise AdaptError(f"method '{config.method}' is not prepared by methods.prepare: the pipeline runs it itself")
     prepared = handlers[config.method](model, tokenizer, config, data, report)
     counts = count_parameters(prepared.model)
     prepared.info = {
@@ -197,9 +193,7 @@ def _full(model, tokenizer, config, data, report) -> Prepared:
 def _adapt(model, tokenizer, config: MethodConfig, data, report) -> Prepared:
     if report is None:
         if data is None:
-            raise AdaptError(
-                "AdaPT measures sensitivity on the training data: pass the TaskData to prepare()"
-            )
+            raise AdaptError("AdaPT measures sensitivity on the training data: pass the TaskData to prepare()")
         report = measure(model, tokenizer, data, config.sensitivity_config())
     elif report.grouping != config.grouping:
         report = report.regroup(config.grouping)
@@ -208,8 +202,7 @@ def _adapt(model, tokenizer, config: MethodConfig, data, report) -> Prepared:
     missing = [m for m in selection.modules if m not in modules]
     if missing:
         raise AdaptError(
-            f"the sensitivity report names modules this model lacks ({missing[0]}, …): "
-            "measure it again on this model"
+            f"the sensitivity report names modules this model lacks ({missing[0]}, …): measure it again on this model"
         )
     names = {f"{m}.{p}" for m in selection.modules for p, _ in modules[m].named_parameters()}
     _train_only(model, names | set(head_parameter_names(model)))
@@ -269,9 +262,7 @@ def _lora(model, tokenizer, config: MethodConfig, data, report) -> Prepared:
 
     targets = lora_target_modules(model, config.lora_targets)
     if not targets:
-        raise AdaptError(
-            f"LoRA found no module for lora_targets={config.lora_targets!r}: try 'attention' or 'all'"
-        )
+        raise AdaptError(f"LoRA found no module for lora_targets={config.lora_targets!r}: try 'attention' or 'all'")
     pattern = "|".join(re.escape(t) for t in targets)  # full-name regex: "dense" must not catch the pooler
     peft_config = LoraConfig(
         task_type=TaskType.SEQ_CLS,

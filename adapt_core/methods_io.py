@@ -44,9 +44,7 @@ def load_trained(folder: Path | str):
 
     folder = Path(folder)
     if not (folder / "config.json").exists():
-        raise AdaptError(
-            f"{folder} holds no saved model (config.json is missing): pick a completed run's model/"
-        )
+        raise AdaptError(f"{folder} holds no saved model (config.json is missing): pick a completed run's model/")
     model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     adapter = folder / PREFIX_DIR
@@ -91,12 +89,8 @@ def _merge_new_tokens(model: nn.Module) -> nn.Module:
     try:
         from adapt_core import tokens
     except ImportError as err:
-        raise AdaptError(
-            "the model has new-token embeddings but adapt_core.tokens is missing: cannot merge"
-        ) from err
+        raise AdaptError("the model has new-token embeddings but adapt_core.tokens is missing: cannot merge") from err
     if not hasattr(tokens, "merge"):
-        raise AdaptError(
-            "the model has new-token embeddings but adapt_core.tokens has no merge(): cannot save"
-        )
+        raise AdaptError("the model has new-token embeddings but adapt_core.tokens has no merge(): cannot save")
     merged = tokens.merge(model)
     return merged if isinstance(merged, nn.Module) else model

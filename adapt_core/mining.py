@@ -42,15 +42,11 @@ class MiningConfig:
 
     mode: str = field(
         default="contiguous",
-        metadata={
-            "help": "contiguous: closed n-grams (vocabulary candidates); gapped: BIDE patterns with gaps."
-        },
+        metadata={"help": "contiguous: closed n-grams (vocabulary candidates); gapped: BIDE patterns with gaps."},
     )
     min_support: float = field(
         default=0.005,
-        metadata={
-            "help": "Minimum number of sequences containing a pattern: a fraction (< 1) or a count (>= 1)."
-        },
+        metadata={"help": "Minimum number of sequences containing a pattern: a fraction (< 1) or a count (>= 1)."},
     )
     support_floor: int = field(
         default=3, metadata={"help": "Smallest support a fractional min_support may resolve to."}
@@ -70,9 +66,7 @@ class MiningConfig:
         if not isinstance(support, numbers.Real) or isinstance(support, bool) or not support > 0:
             raise AdaptError(f"min_support must be a fraction in (0, 1) or a count >= 1 (got {support!r})")
         if support >= 1 and support != int(support):
-            raise AdaptError(
-                f"min_support of 1 or more is a count of sequences and must be whole (got {support})"
-            )
+            raise AdaptError(f"min_support of 1 or more is a count of sequences and must be whole (got {support})")
         if self.support_floor < 1:
             raise AdaptError(f"support_floor must be at least 1 (got {self.support_floor})")
         if self.min_len < 1 or self.max_len < 1:
@@ -270,10 +264,7 @@ def _patterns(found, pattern_of, seq_of, labels, num_classes, config, texts) -> 
         counts = counts.reshape(n_pat, num_classes)
         mi = _mutual_info(counts, np.bincount(labels, minlength=num_classes), len(labels))
         purity = counts.max(1) / np.maximum(counts.sum(1), 1)
-        stats = [
-            (tuple(int(c) for c in row), float(p), float(m))
-            for row, p, m in zip(counts, purity, mi, strict=True)
-        ]
+        stats = [(tuple(int(c) for c in row), float(p), float(m)) for row, p, m in zip(counts, purity, mi, strict=True)]
     out = []
     for (ids, support), ex, (class_support, purity, mi) in zip(found, examples, stats, strict=True):
         ex = tuple(int(i) for i in ex)
@@ -290,9 +281,7 @@ def _check_inputs(sequences, labels, texts, num_classes):
     n = len(sequences)
     for name, values in (("labels", labels), ("texts", texts)):
         if values is not None and len(values) != n:
-            raise AdaptError(
-                f"{name} has {len(values)} entries but there are {n} sequences: give one per sequence"
-            )
+            raise AdaptError(f"{name} has {len(values)} entries but there are {n} sequences: give one per sequence")
     if labels is None:
         return None, None
     labels = np.asarray(labels, dtype=np.int64)
@@ -311,9 +300,7 @@ def _flatten_ids(sequences) -> tuple[np.ndarray, np.ndarray]:
     except (TypeError, ValueError, OverflowError) as err:
         raise AdaptError(f"sequences must be lists of integer token ids ({err})") from None
     if len(flat) and flat.min() < 0:
-        raise AdaptError(
-            f"token ids must be non-negative (found {int(flat.min())}); map them to 0, 1, … first"
-        )
+        raise AdaptError(f"token ids must be non-negative (found {int(flat.min())}); map them to 0, 1, … first")
     return flat, offsets
 
 

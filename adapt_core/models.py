@@ -33,8 +33,12 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     "minilm-l6": ModelSpec("minilm-l6", "all-MiniLM-L6-v2, BERT 6 layers, 22.7 M parameters (packaged)", "encoder"),
     "smollm2-135m": ModelSpec("smollm2-135m", "SmolLM2-135M-Instruct, Llama 30 layers (packaged GGUF)", "decoder"),
-    "tiny-bert": ModelSpec("tiny-bert", "random 2-layer BERT (hidden 32) with the MiniLM tokenizer, for tests", "encoder"),
-    "tiny-llama": ModelSpec("tiny-llama", "random 2-layer Llama (hidden 32) with the MiniLM tokenizer, for tests", "decoder"),
+    "tiny-bert": ModelSpec(
+        "tiny-bert", "random 2-layer BERT (hidden 32) with the MiniLM tokenizer, for tests", "encoder"
+    ),
+    "tiny-llama": ModelSpec(
+        "tiny-llama", "random 2-layer Llama (hidden 32) with the MiniLM tokenizer, for tests", "decoder"
+    ),
 }
 
 
@@ -120,8 +124,15 @@ def _load_failure(name: str, err: Exception) -> str:
 def _tiny_config(name: str, tokenizer, num_labels: int):
     from transformers import BertConfig, LlamaConfig
 
-    common = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                  intermediate_size=64, num_labels=num_labels, pad_token_id=tokenizer.pad_token_id)
+    common = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=num_labels,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     if name == "tiny-bert":
         return BertConfig(max_position_embeddings=512, **common)
     return LlamaConfig(max_position_embeddings=512, num_key_value_heads=2, **common)
@@ -178,8 +189,14 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 def pick_dtype(device: torch.device, preference: str = "auto") -> torch.dtype | None:
     """Autocast dtype for training: bf16 on CUDA when `auto`, none (fp32) elsewhere."""
-    table = {"fp32": None, "float32": None, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-             "fp16": torch.float16, "float16": torch.float16}
+    table = {
+        "fp32": None,
+        "float32": None,
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+    }
     if preference == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     if preference not in table:

@@ -6,8 +6,8 @@ on the candidate's surface text tokenized by the *scoring* model's tokenizer; P_
 frequency of the training corpus under that same tokenizer. Lower = the LM predicts the pieces much better than their
 corpus frequency alone would, i.e. they form a cohesive unit ("new york" < "york new").
 
-Scorers: any causal LM (default: the packaged SmolLM2-135M), or a masked LM *with its MLM head*, scored by
-pseudo-log-likelihood (each piece masked in turn, the rest visible).
+Scorers (loaded by `adapt_core.scorers`): any causal LM (default: the packaged SmolLM2-135M), or a masked LM *with
+its MLM head*, scored by pseudo-log-likelihood (each piece masked in turn, the rest visible).
 
 How a causal LM sees a candidate (the paper does not say; chosen by trying SmolLM2 on phrase pairs such as
 "new york" / "york new", "ice cream" / "cream ice"):
@@ -25,24 +25,22 @@ other thresholds never re-scores a candidate.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from adapt_core.errors import AdaptError
+from adapt_core.scorers import Scorer, load_named, scorer_from_objects
 
 Progress = Callable[[int, int], None]
 KINDS = ("auto", "causal", "masked")
 CONTEXTS = ("auto", "bos", "eos", "none")
-_WORD_MARKS = ("Ġ", "▁")
 _VERSION = 1  # bump when the scoring rules change: old cache files are then ignored
 
 
@@ -50,17 +48,37 @@ _VERSION = 1  # bump when the scoring rules change: old cache files are then ign
 class PerplexityConfig:
     """How candidates are scored and how many are kept."""
 
-    scorer: str = field(default="smollm2-135m", metadata={
-        "help": "Scoring LM: registry name, local folder or Hub id of a causal LM, or of a masked LM with its MLM head."})
-    kind: str = field(default="auto", metadata={
-        "help": "auto (from the checkpoint's architecture), causal (next-token) or masked (pseudo-log-likelihood)."})
-    context: str = field(default="auto", metadata={
-        "help": "Causal LMs: what the first piece is conditioned on: auto, bos, eos, or none (score pieces 2..T)."})
+    scorer: str = field(
+        default="smollm2-135m",
+        metadata={
+            "help": "Scoring LM: registry name, local folder or Hub id of a causal LM, or of a masked LM with its MLM head."
+        },
+    )
+    kind: str = field(
+        default="auto",
+        metadata={
+            "help": "auto (from the checkpoint's architecture), causal (next-token) or masked (pseudo-log-likelihood)."
+        },
+    )
+    context: str = field(
+        default="auto",
+        metadata={
+            "help": "Causal LMs: what the first piece is conditioned on: auto, bos, eos, or none (score pieces 2..T)."
+        },
+    )
     batch_size: int = field(default=64, metadata={"help": "Sequences per forward pass."})
-    max_new_tokens: int | None = field(default=None, metadata={
-        "help": "Keep at most this many candidates (lowest PPLu first); empty = max_new_share of the base vocabulary."})
-    max_new_share: float = field(default=0.10, metadata={
-        "help": "Default cap as a share of the classification model's base vocabulary (the paper: up to 10 %)."})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "Keep at most this many candidates (lowest PPLu first); empty = max_new_share of the base vocabulary."
+        },
+    )
+    max_new_share: float = field(
+        default=0.10,
+        metadata={
+            "help": "Default cap as a share of the classification model's base vocabulary (the paper: up to 10 %)."
+        },
+    )
     threshold: float | None = field(default=None, metadata={"help": "Optionally keep only PPLu <= threshold."})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps."})
     use_cache: bool = field(default=True, metadata={"help": "Reuse and store scores on disk (per corpus and scorer)."})
@@ -88,18 +106,6 @@ class PerplexityConfig:
         return max(1, int(self.max_new_share * base_vocab_size))
 
 
-@dataclass
-class Scorer:
-    """A loaded scoring LM and how it reads candidates. `identity` names it for the cache (None: not cached)."""
-
-    model: torch.nn.Module
-    tokenizer: object
-    kind: str  # "causal" or "masked"
-    context_ids: list[int]  # causal: tokens the first piece is conditioned on (may be empty)
-    leading_space: bool  # score " " + text, so the first piece is the word-start form
-    identity: str | None = None
-
-
 # ----------------------------------------------------------------------------------------------------- unigram
 
 
@@ -124,113 +130,9 @@ def corpus_hash(texts: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-# ----------------------------------------------------------------------------------------------------- scorers
-
-
-def _scorer_from_objects(model, tokenizer, kind: str = "auto", context: str = "auto", identity=None) -> Scorer:
-    """Wrap a model and its tokenizer; `kind="auto"` reads the model's class name."""
-    if kind == "auto":
-        cls = type(model).__name__
-        kind = "causal" if cls.endswith("ForCausalLM") else "masked" if cls.endswith("ForMaskedLM") else ""
-        if not kind:
-            raise AdaptError(f"{cls} is neither a causal LM nor a masked LM with its head: pass kind= explicitly")
-    ctx = _context_ids(tokenizer, context) if kind == "causal" else []
-    return Scorer(model.eval(), tokenizer, kind, ctx, _needs_leading_space(tokenizer), identity)
-
-
-def _context_ids(tokenizer, context: str) -> list[int]:
-    """The document-start token(s) the first piece is conditioned on (see the module docstring)."""
-    if context == "none":
-        return []
-    if context in ("bos", "eos"):
-        tid = getattr(tokenizer, f"{context}_token_id")
-        if tid is None:
-            raise AdaptError(f"the scorer's tokenizer has no {context.upper()} token: use context='auto' or 'none'")
-        return [tid]
-    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-    full = tokenizer("a")["input_ids"]
-    if full[: len(full) - len(plain)] and full[-len(plain):] == plain:  # prepended only (BOS), nothing appended
-        return full[: len(full) - len(plain)]
-    if full and plain and full[0] != plain[0] and full[0] in tokenizer.all_special_ids:  # [CLS] … [SEP]
-        return [full[0]]
-    if "<|endoftext|>" in tokenizer.get_vocab():
-        return [tokenizer.convert_tokens_to_ids("<|endoftext|>")]
-    for tid in (tokenizer.bos_token_id, tokenizer.eos_token_id):
-        if tid is not None:
-            return [tid]
-    return []
-
-
-def _needs_leading_space(tokenizer) -> bool:
-    """True if " word" gets a word-start mark that "word" at the start of a text does not."""
-    def first_piece(text: str) -> str:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        return tokenizer.convert_ids_to_tokens(ids[:1])[0] if ids else ""
-
-    return not first_piece("hello").startswith(_WORD_MARKS) and first_piece(" hello").startswith(_WORD_MARKS)
-
-
-@functools.lru_cache(maxsize=2)
-def _load_cached(name: str, kind: str, context: str, device: str) -> Scorer:
-    """Load a scorer by name once per process (it is only ever used under no_grad, never mutated)."""
-    from adapt_core.models import load_tokenizer, pick_device
-
-    if name in ("tiny-llama", "tiny-bert"):  # random tiny LMs for tests and demos
-        tokenizer = load_tokenizer(name)
-        model, ident = _tiny_lm(name, tokenizer), None
-    else:
-        model, ident = _load_pretrained(name, kind)  # first: its error names the scorer and the way out
-        tokenizer = load_tokenizer(name)
-    scorer = _scorer_from_objects(model, tokenizer, "auto", context, ident)
-    scorer.model.to(pick_device(device))
-    return scorer
-
-
-def _tiny_lm(name: str, tokenizer):
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
-    from adapt_core.models import _tiny_config
-
-    torch.manual_seed(0)
-    config = _tiny_config(name, tokenizer, 2)
-    return (AutoModelForCausalLM if name == "tiny-llama" else AutoModelForMaskedLM).from_config(config)
-
-
-def _load_pretrained(name: str, kind: str):
-    """(model, cache identity) for a registry name, folder or Hub id; AdaptError when it cannot be loaded."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
-
-    from adapt_core.models import resolve
-
-    path = resolve(name)
-    try:
-        config = AutoConfig.from_pretrained(path)
-    except (OSError, ValueError) as err:
-        raise AdaptError(
-            f"cannot load scorer '{name}': not a registry name, not a local folder, and not fetchable from the "
-            f"Hugging Face Hub (offline?). Use smollm2-135m, a local folder, or --scorer none. ({err})") from err
-    archs = " ".join(config.architectures or [])
-    if kind == "auto":
-        kind = "masked" if "ForMaskedLM" in archs else "causal" if "ForCausalLM" in archs else ""
-    if not kind:
-        raise AdaptError(f"scorer '{name}' ({archs or config.model_type}) has no language-model head: pick a causal "
-                         "LM (e.g. smollm2-135m) or a masked LM saved with its MLM head")
-    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
-    try:
-        model, info = auto.from_pretrained(path, dtype=torch.float32, output_loading_info=True)
-    except (OSError, ValueError) as err:
-        raise AdaptError(f"cannot load scorer '{name}' as a {kind} LM: {err}") from err
-    head_missing = [k for k in info.get("missing_keys", []) if "embed" not in k and "position" not in k]
-    if head_missing:
-        raise AdaptError(f"scorer '{name}' lacks weights for its {kind} LM head ({head_missing[0]}, …): its scores "
-                         "would be random. Pick a checkpoint that ships its head")
-    stamp = Path(path, "config.json").stat().st_mtime_ns if Path(path, "config.json").exists() else "hub"
-    return model, f"{name}|{path}|{stamp}|{kind}"
-
-
 def load_scorer(config: PerplexityConfig) -> Scorer:
     """The scorer named by `config` (loaded once per process and shared; never mutate it)."""
-    return _load_cached(config.scorer, config.kind, config.context, config.device)
+    return load_named(config.scorer, config.kind, config.context, config.device)
 
 
 # ----------------------------------------------------------------------------------------------------- scoring
@@ -322,16 +224,21 @@ def _score_texts(scorer: Scorer, texts: list[str], corpus_texts: Sequence[str], 
         pieces = [_pieces(scorer, t) for t in texts]
         nonempty = [i for i, p in enumerate(pieces) if p]
         lm = [np.empty(0)] * len(texts)
-        for i, row in zip(nonempty, _causal_logprobs(scorer, [pieces[i] for i in nonempty], batch_size, tick),
-                          strict=True):
+        for i, row in zip(
+            nonempty, _causal_logprobs(scorer, [pieces[i] for i in nonempty], batch_size, tick), strict=True
+        ):
             lm[i] = row
         scored = pieces if scorer.context_ids else [p[1:] for p in pieces]  # no context: pieces 2..T
     out = {}
     for text, p, row in zip(texts, scored, lm, strict=True):
         u = uni[np.minimum(np.asarray(p, dtype=np.int64), len(uni) - 1)] if p else np.empty(0)
         nan = float("nan")
-        out[text] = [_pplu(row, u), float(row.mean()) if len(row) else nan, float(u.mean()) if len(u) else nan,
-                     len(row)]
+        out[text] = [
+            _pplu(row, u),
+            float(row.mean()) if len(row) else nan,
+            float(u.mean()) if len(u) else nan,
+            len(row),
+        ]
     tick(sum(1 for p in pieces if not p))  # candidates with no pieces are done without a forward pass
     return out
 
@@ -342,8 +249,10 @@ class _DiskCache:
     def __init__(self, scorer: Scorer, corpus_texts: Sequence[str]):
         from adapt_core.models import cache_dir
 
-        key = f"{_VERSION}|{scorer.identity}|{scorer.kind}|{scorer.context_ids}|{scorer.leading_space}|" \
-              f"{corpus_hash(corpus_texts)}"
+        key = (
+            f"{_VERSION}|{scorer.identity}|{scorer.kind}|{scorer.context_ids}|{scorer.leading_space}|"
+            f"{corpus_hash(corpus_texts)}"
+        )
         self.path = cache_dir() / "pplu" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
         self.header = {"version": _VERSION, "scorer": scorer.identity, "key": key}
 
@@ -372,12 +281,17 @@ def _as_scorer(scorer, config: PerplexityConfig) -> Scorer:
     if isinstance(scorer, Scorer):
         return scorer
     if isinstance(scorer, tuple) and len(scorer) == 2:
-        return _scorer_from_objects(scorer[0], scorer[1], config.kind, config.context)
+        return scorer_from_objects(scorer[0], scorer[1], config.kind, config.context)
     raise TypeError("scorer must be None, a Scorer, or a (model, tokenizer) pair")
 
 
-def score_details(candidates: Sequence, corpus_texts: Sequence[str], config: PerplexityConfig | None = None,
-                  progress: Progress | None = None, scorer=None):
+def score_details(
+    candidates: Sequence,
+    corpus_texts: Sequence[str],
+    config: PerplexityConfig | None = None,
+    progress: Progress | None = None,
+    scorer=None,
+):
     """A DataFrame, one row per candidate: text, pieces scored, PPL under the LM, PPL under the unigram, PPLu.
 
     `candidates` are strings or objects with a `.text`; `scorer` (optional) is a loaded `Scorer` or a
@@ -409,12 +323,24 @@ def score_details(candidates: Sequence, corpus_texts: Sequence[str], config: Per
         known |= fresh
     rows = [known[t] for t in texts]
     lm, uni = np.array([r[1] for r in rows], dtype=float), np.array([r[2] for r in rows], dtype=float)
-    return pd.DataFrame({"text": texts, "pieces": [int(r[3]) for r in rows], "ppl_lm": np.exp(-lm),
-                         "ppl_uni": np.exp(-uni), "pplu": np.array([r[0] for r in rows], dtype=float)})
+    return pd.DataFrame(
+        {
+            "text": texts,
+            "pieces": [int(r[3]) for r in rows],
+            "ppl_lm": np.exp(-lm),
+            "ppl_uni": np.exp(-uni),
+            "pplu": np.array([r[0] for r in rows], dtype=float),
+        }
+    )
 
 
-def score(candidates: Sequence, corpus_texts: Sequence[str], config: PerplexityConfig | None = None,
-          progress: Progress | None = None, scorer=None) -> np.ndarray:
+def score(
+    candidates: Sequence,
+    corpus_texts: Sequence[str],
+    config: PerplexityConfig | None = None,
+    progress: Progress | None = None,
+    scorer=None,
+) -> np.ndarray:
     """(n,) PPLu per candidate, batched, cached on disk per (corpus, scorer); NaN where nothing could be scored.
 
     `progress(done, total)` is called as candidates finish; see `score_details` for the arguments.

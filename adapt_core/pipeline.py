@@ -101,10 +101,16 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     acc = make_accelerator(config.train)
     started = time.perf_counter()
     summary = _train(prepared.model, tokenizer, data, config, writer, acc, progress)
-    report = {"train_seconds": time.perf_counter() - started, **summary,
-              **_evaluate(prepared.model, tokenizer, data, config, writer),
-              **count_report(prepared.model), "method_info": prepared.info, "tokens": token_info,
-              "data_notes": data.notes, "device": str(acc.device)}
+    report = {
+        "train_seconds": time.perf_counter() - started,
+        **summary,
+        **_evaluate(prepared.model, tokenizer, data, config, writer),
+        **count_report(prepared.model),
+        "method_info": prepared.info,
+        "tokens": token_info,
+        "data_notes": data.notes,
+        "device": str(acc.device),
+    }
     if acc.is_main_process:
         save_trained(acc.unwrap_model(prepared.model), tokenizer, writer.model_dir)
     writer.write_report(report)
@@ -154,8 +160,9 @@ def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWr
 
     out, details = {}, {}
     for split in ("dev", "test"):
-        result = evaluate_split(model, tokenizer, data[split], data.label_names, config.train.eval_batch_size,
-                                config.train.max_length)
+        result = evaluate_split(
+            model, tokenizer, data[split], data.label_names, config.train.eval_batch_size, config.train.max_length
+        )
         out[split], details[split] = result.scores(), result.to_dict()
     if writer.enabled:
         write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})

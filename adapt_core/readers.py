@@ -15,8 +15,16 @@ from adapt_core.errors import AdaptError
 MAX_FILE_BYTES = 500 * 1024 * 1024
 TEXT_NAMES = ("text", "sentence", "utterance", "content", "review", "question", "document", "input", "body")
 LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "y", "tag")
-SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "dev", "valid": "dev", "validation": "dev",
-                 "val": "dev", "test": "test", "testing": "test"}
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "dev": "dev",
+    "valid": "dev",
+    "validation": "dev",
+    "val": "dev",
+    "test": "test",
+    "testing": "test",
+}
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet", ".txt": "jsonl"}
 
 
@@ -29,7 +37,9 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
     if size == 0:
         raise AdaptError(f"{path.name} is empty: it needs a header row and at least one example")
     if size > MAX_FILE_BYTES:
-        raise AdaptError(f"{path.name} is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB: sample it first")
+        raise AdaptError(
+            f"{path.name} is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB: sample it first"
+        )
     fmt = fmt or FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise AdaptError(f"{path.name}: unknown file type; use .csv, .tsv, .jsonl, .json or .parquet")
@@ -104,5 +114,7 @@ def _guess(frame: pd.DataFrame, names: tuple[str, ...], role: str, exclude: str 
         mean_len = {c: frame[c].astype(str).str.len().mean() for c in cols}
         longer = max(cols, key=mean_len.get)
         return longer if role == "text" else min(cols, key=mean_len.get)
-    raise AdaptError(f"cannot tell which column is the {role} (columns: {', '.join(map(str, frame.columns))}): "
-                     f"name it with --{role}-col")
+    raise AdaptError(
+        f"cannot tell which column is the {role} (columns: {', '.join(map(str, frame.columns))}): "
+        f"name it with --{role}-col"
+    )

@@ -136,13 +136,22 @@ class RunInfo:
     def summary(self) -> dict:
         cfg, rep = self.config, self.report
         test = rep.get("test", {})
-        return {"run": self.id, "state": self.state, "dataset": cfg.get("dataset"), "model": cfg.get("model"),
-                "method": cfg.get("method", {}).get("method"), "seed": cfg.get("train", {}).get("seed"),
-                "test_macro_f1": test.get("macro_f1"), "test_accuracy": test.get("accuracy"),
-                "train_seconds": rep.get("train_seconds"), "trainable_params": rep.get("trainable_params"),
-                "peak_memory_bytes": rep.get("peak_memory_bytes"),
-                "tokens_per_example": rep.get("tokens_per_example"), "step": self.status.get("step"),
-                "total": self.status.get("total")}
+        return {
+            "run": self.id,
+            "state": self.state,
+            "dataset": cfg.get("dataset"),
+            "model": cfg.get("model"),
+            "method": cfg.get("method", {}).get("method"),
+            "seed": cfg.get("train", {}).get("seed"),
+            "test_macro_f1": test.get("macro_f1"),
+            "test_accuracy": test.get("accuracy"),
+            "train_seconds": rep.get("train_seconds"),
+            "trainable_params": rep.get("trainable_params"),
+            "peak_memory_bytes": rep.get("peak_memory_bytes"),
+            "tokens_per_example": rep.get("tokens_per_example"),
+            "step": self.status.get("step"),
+            "total": self.status.get("total"),
+        }
 
 
 def _alive(pid) -> bool:
@@ -174,8 +183,12 @@ def load_run(run_dir: Path | str) -> RunInfo:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists() and not (run_dir / "status.json").exists():
         raise AdaptError(f"{run_dir} is not a run folder (no config.json / status.json)")
-    return RunInfo(run_dir, read_json(run_dir / "config.json"), read_json(run_dir / "status.json"),
-                   read_json(run_dir / "report.json"))
+    return RunInfo(
+        run_dir,
+        read_json(run_dir / "config.json"),
+        read_json(run_dir / "status.json"),
+        read_json(run_dir / "report.json"),
+    )
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:

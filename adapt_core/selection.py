@@ -69,9 +69,7 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 def _check_budget(beta: float, top_k: float | None = None) -> None:
     if beta < 0:
-        raise AdaptError(
-            f"beta must be ≥ 0 (got {beta}): it weighs the gradient term, 0 ranks by dispersion only"
-        )
+        raise AdaptError(f"beta must be ≥ 0 (got {beta}): it weighs the gradient term, 0 ranks by dispersion only")
     if top_k is not None and not 0 < top_k <= 100:
         raise AdaptError(f"top_k must be in (0, 100] percent of the non-embedding parameters (got {top_k})")
 
@@ -161,9 +159,7 @@ class SensitivityReport:
     @classmethod
     def from_dict(cls, d: dict) -> SensitivityReport:
         linears = [ModuleStat(**r, members=(r["module"],)) for r in d["linears"]]
-        return cls(
-            linears, int(d["non_embedding_params"]), d.get("grouping", "linear"), dict(d.get("meta", {}))
-        )
+        return cls(linears, int(d["non_embedding_params"]), d.get("grouping", "linear"), dict(d.get("meta", {})))
 
 
 def _group(linears: list[ModuleStat], grouping: str) -> list[ModuleStat]:

@@ -65,9 +65,7 @@ class SensitivityConfig:
             "the whole training split when it is smaller."
         },
     )
-    batch_size: int = field(
-        default=16, metadata={"help": "Examples per forward/backward pass (does not change G)."}
-    )
+    batch_size: int = field(default=16, metadata={"help": "Examples per forward/backward pass (does not change G)."})
     positions: str = field(
         default="all",
         metadata={
@@ -76,9 +74,7 @@ class SensitivityConfig:
     )
     grouping: str = field(
         default="linear",
-        metadata={
-            "help": "Unit of selection: linear (each nn.Linear), block (attention / MLP of a layer) or layer."
-        },
+        metadata={"help": "Unit of selection: linear (each nn.Linear), block (attention / MLP of a layer) or layer."},
     )
     head_warmup_steps: int = field(
         default=0,

@@ -64,8 +64,18 @@ from adapt_core.stc_search import (
 )
 from adapt_core.stc_solver import SOLVERS
 
-__all__ = ["StcConfig", "StcHead", "StcPredictor", "check_data", "fit_run", "k_candidates", "load_predictor",
-           "neuron_importance", "search_table", "select_neurons"]
+__all__ = [
+    "StcConfig",
+    "StcHead",
+    "StcPredictor",
+    "check_data",
+    "fit_run",
+    "k_candidates",
+    "load_predictor",
+    "neuron_importance",
+    "search_table",
+    "select_neurons",
+]
 
 MIN_DEV_PER_CLASS = 2
 METRICS = ("macro_f1", "accuracy")
@@ -75,48 +85,94 @@ METRICS = ("macro_f1", "accuracy")
 class StcConfig:
     """Sparsify-then-Classify options. Every grid is searched on dev."""
 
-    representations: tuple[str, ...] = field(default=REPRESENTATIONS, metadata={
-        "help": "Which neurons to probe: 'hidden' (block outputs) and/or 'mlp' (MLP activations). Never mixed."})
-    poolings: tuple[str, ...] = field(default=POOLINGS, metadata={
-        "help": "Pooling over tokens: 'mean', 'max', 'token' (first token for encoders, last real token for "
-                "decoders). One pooling for every layer of a head."})
-    etas: tuple[float, ...] = field(default=(0.01, 0.1, 0.3, 0.5, 0.8, 1.0), metadata={
-        "help": "η grid: per layer keep the fewest neurons covering η of the probe's squared weight (0 < η ≤ 1; "
-                "1 keeps every neuron the L1 probe gave a weight, which many-class tasks need)."})
-    probe_cs: tuple[float, ...] = field(default=(0.03, 0.3, 3.0), metadata={
-        "help": "C grid of the per-layer L1 probes (scikit-learn's C: smaller = sparser)."})
-    head_cs: tuple[float, ...] = field(default=(0.03, 0.3, 3.0), metadata={
-        "help": "C grid of the final L1 head: the grid is screened at the value nearest the probes' median C, and "
-                "the best `refine_top` points get every C."})
-    refine_top: int = field(default=3, metadata={
-        "help": "How many of the best screened (representation, pooling, η, k) heads are refitted over head_cs."})
-    max_layers: int | None = field(default=None, metadata={
-        "help": "Probe only the first N layers (and run only those); empty = all."})
-    max_k_candidates: int = field(default=12, metadata={
-        "help": "At most this many values of k (layers used) are tried, evenly spread; all when the model has fewer."})
-    k_tolerance: float = field(default=0.0, metadata={
-        "help": "Take the smallest k whose dev score is within this of the best (trades a little score for a "
-                "faster early exit); 0 = the best."})
+    representations: tuple[str, ...] = field(
+        default=REPRESENTATIONS,
+        metadata={
+            "help": "Which neurons to probe: 'hidden' (block outputs) and/or 'mlp' (MLP activations). Never mixed."
+        },
+    )
+    poolings: tuple[str, ...] = field(
+        default=POOLINGS,
+        metadata={
+            "help": "Pooling over tokens: 'mean', 'max', 'token' (first token for encoders, last real token for "
+            "decoders). One pooling for every layer of a head."
+        },
+    )
+    etas: tuple[float, ...] = field(
+        default=(0.01, 0.1, 0.3, 0.5, 0.8, 1.0),
+        metadata={
+            "help": "η grid: per layer keep the fewest neurons covering η of the probe's squared weight (0 < η ≤ 1; "
+            "1 keeps every neuron the L1 probe gave a weight, which many-class tasks need)."
+        },
+    )
+    probe_cs: tuple[float, ...] = field(
+        default=(0.03, 0.3, 3.0),
+        metadata={"help": "C grid of the per-layer L1 probes (scikit-learn's C: smaller = sparser)."},
+    )
+    head_cs: tuple[float, ...] = field(
+        default=(0.03, 0.3, 3.0),
+        metadata={
+            "help": "C grid of the final L1 head: the grid is screened at the value nearest the probes' median C, and "
+            "the best `refine_top` points get every C."
+        },
+    )
+    refine_top: int = field(
+        default=3,
+        metadata={
+            "help": "How many of the best screened (representation, pooling, η, k) heads are refitted over head_cs."
+        },
+    )
+    max_layers: int | None = field(
+        default=None, metadata={"help": "Probe only the first N layers (and run only those); empty = all."}
+    )
+    max_k_candidates: int = field(
+        default=12,
+        metadata={
+            "help": "At most this many values of k (layers used) are tried, evenly spread; all when the model has fewer."
+        },
+    )
+    k_tolerance: float = field(
+        default=0.0,
+        metadata={
+            "help": "Take the smallest k whose dev score is within this of the best (trades a little score for a "
+            "faster early exit); 0 = the best."
+        },
+    )
     metric: str = field(default="macro_f1", metadata={"help": "Dev metric for every choice: macro_f1 or accuracy."})
-    solver: str = field(default="torch", metadata={
-        "help": "L1 logistic regression solver: 'torch' (proximal gradient, CPU/GPU) or 'sklearn' (saga)."})
-    max_iter: int = field(default=300, metadata={"help": "Iteration cap per fit (torch: FISTA steps; sklearn: epochs)."})
-    screen_max_iter: int = field(default=100, metadata={
-        "help": "Iteration cap of the heads' screening pass (the refined heads get max_iter)."})
-    tol: float = field(default=1e-4, metadata={
-        "help": "Stop a fit when 10 iterations (torch) lower the objective by less than this, relatively; "
-                "sklearn: saga's tolerance."})
+    solver: str = field(
+        default="torch",
+        metadata={"help": "L1 logistic regression solver: 'torch' (proximal gradient, CPU/GPU) or 'sklearn' (saga)."},
+    )
+    max_iter: int = field(
+        default=300, metadata={"help": "Iteration cap per fit (torch: FISTA steps; sklearn: epochs)."}
+    )
+    screen_max_iter: int = field(
+        default=100, metadata={"help": "Iteration cap of the heads' screening pass (the refined heads get max_iter)."}
+    )
+    tol: float = field(
+        default=1e-4,
+        metadata={
+            "help": "Stop a fit when 10 iterations (torch) lower the objective by less than this, relatively; "
+            "sklearn: saga's tolerance."
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "Texts per forward batch while collecting features."})
     max_length: int = field(default=128, metadata={"help": "Truncate texts to this many tokens."})
-    float16_above_mb: float = field(default=512.0, metadata={
-        "help": "Store features as float16 on disk when they would take more than this many MB in float32."})
-    base_run: str | None = field(default=None, metadata={
-        "help": "A finetuned run's folder: STC on its model instead of the frozen base model."})
+    float16_above_mb: float = field(
+        default=512.0,
+        metadata={"help": "Store features as float16 on disk when they would take more than this many MB in float32."},
+    )
+    base_run: str | None = field(
+        default=None, metadata={"help": "A finetuned run's folder: STC on its model instead of the frozen base model."}
+    )
     device: str = field(default="auto", metadata={"help": "auto (CUDA > MPS > CPU), cuda, mps or cpu."})
-    keep_features: bool = field(default=False, metadata={
-        "help": "Keep the feature cache (run folder's stc_features/) after fitting."})
-    timing_examples: int = field(default=256, metadata={
-        "help": "Dev texts used to time inference with early exit against the full model (0 = skip)."})
+    keep_features: bool = field(
+        default=False, metadata={"help": "Keep the feature cache (run folder's stc_features/) after fitting."}
+    )
+    timing_examples: int = field(
+        default=256,
+        metadata={"help": "Dev texts used to time inference with early exit against the full model (0 = skip)."},
+    )
 
     def __post_init__(self):
         for name in ("representations", "poolings", "etas", "probe_cs", "head_cs"):  # JSON gives lists
@@ -139,16 +195,21 @@ def _config_problems(c: StcConfig) -> list[str]:
     for name in ("probe_cs", "head_cs"):
         if not getattr(c, name) or not all(v > 0 for v in getattr(c, name)):
             problems.append(f"{name} must be positive numbers (got {getattr(c, name)}); e.g. 0.03, 0.3, 3")
-    checks = [(c.max_layers is None or c.max_layers >= 1, "max_layers must be ≥ 1 or empty"),
-              (c.max_k_candidates >= 1, "max_k_candidates must be ≥ 1"),
-              (c.refine_top >= 0, "refine_top must be ≥ 0"),
-              (c.k_tolerance >= 0, "k_tolerance must be ≥ 0"),
-              (c.metric in METRICS, f"metric must be one of {METRICS}"),
-              (c.solver in SOLVERS, f"solver must be one of {SOLVERS}"),
-              (c.max_iter >= 1, "max_iter must be ≥ 1"), (c.screen_max_iter >= 1, "screen_max_iter must be ≥ 1"), (c.tol > 0, "tol must be > 0"),
-              (c.batch_size >= 1, "batch_size must be ≥ 1"), (c.max_length >= 8, "max_length must be ≥ 8"),
-              (c.float16_above_mb >= 0, "float16_above_mb must be ≥ 0"),
-              (c.timing_examples >= 0, "timing_examples must be ≥ 0")]
+    checks = [
+        (c.max_layers is None or c.max_layers >= 1, "max_layers must be ≥ 1 or empty"),
+        (c.max_k_candidates >= 1, "max_k_candidates must be ≥ 1"),
+        (c.refine_top >= 0, "refine_top must be ≥ 0"),
+        (c.k_tolerance >= 0, "k_tolerance must be ≥ 0"),
+        (c.metric in METRICS, f"metric must be one of {METRICS}"),
+        (c.solver in SOLVERS, f"solver must be one of {SOLVERS}"),
+        (c.max_iter >= 1, "max_iter must be ≥ 1"),
+        (c.screen_max_iter >= 1, "screen_max_iter must be ≥ 1"),
+        (c.tol > 0, "tol must be > 0"),
+        (c.batch_size >= 1, "batch_size must be ≥ 1"),
+        (c.max_length >= 8, "max_length must be ≥ 8"),
+        (c.float16_above_mb >= 0, "float16_above_mb must be ≥ 0"),
+        (c.timing_examples >= 0, "timing_examples must be ≥ 0"),
+    ]
     return problems + [message for ok, message in checks if not ok]
 
 
@@ -163,17 +224,22 @@ def check_data(data: TaskData) -> list[str]:
     if len(dev_counts) < 2:
         raise AdaptError(
             f"dev has {len(dev_counts)} class(es): STC chooses its layers, neurons and pooling on dev and needs at "
-            "least two classes there. Provide a larger dev split (raise max_eval or dev_fraction)")
+            "least two classes there. Provide a larger dev split (raise max_eval or dev_fraction)"
+        )
     if len(data["dev"]) < need:
         raise AdaptError(
             f"dev has {len(data['dev'])} examples for {len(train_classes)} classes: STC makes its choices on dev and "
-            f"needs at least {MIN_DEV_PER_CLASS} per class ({need}). Raise max_eval or dev_fraction")
+            f"needs at least {MIN_DEV_PER_CLASS} per class ({need}). Raise max_eval or dev_fraction"
+        )
     missing = [data.label_names[c] for c in train_classes if c not in dev_counts]
     if len(missing) > len(train_classes) / 2:
         raise AdaptError(
             f"dev lacks {len(missing)} of train's {len(train_classes)} classes ({', '.join(missing[:5])}…): choices "
-            "made on it would ignore them. Provide a dev split with most classes (stratified)")
-    return [f"dev lacks class(es) {', '.join(missing)}: the dev-based choices cannot account for them"] if missing else []
+            "made on it would ignore them. Provide a dev split with most classes (stratified)"
+        )
+    return (
+        [f"dev lacks class(es) {', '.join(missing)}: the dev-based choices cannot account for them"] if missing else []
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -204,8 +270,18 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
     tracker = Tracker(run, _total_steps(texts, num_layers, config))
     try:
         t0 = time.perf_counter()
-        collect(backbone, tokenizer, texts, store, widths, num_layers, token, config.max_length,
-                config.batch_size, on_batch=tracker.tick)
+        collect(
+            backbone,
+            tokenizer,
+            texts,
+            store,
+            widths,
+            num_layers,
+            token,
+            config.max_length,
+            config.batch_size,
+            on_batch=tracker.tick,
+        )
         times = {"feature_seconds": time.perf_counter() - t0}
         head, search = _search(store, data, num_layers, token, config, device, tracker, times)
         train_seconds = time.perf_counter() - start
@@ -217,11 +293,31 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
             store.remove()
     _save(run, head, backbone, tokenizer, search)
     tracker.finish()
-    info = {**head.info, **times, "layers_total": len(layers), "layers_probed": num_layers, "token": token,
-            "float16_features": float16, "solver": config.solver, "source": source, "notes": notes,
-            "reference_probes": search["reference_probes"], "config": config.to_dict()}
-    return _report(run, data, head, evaluation, train_seconds, count_parameters(backbone).total, info,
-                   _time_inference(run, backbone, tokenizer, head, texts["dev"], config), tokenizer, device)
+    info = {
+        **head.info,
+        **times,
+        "layers_total": len(layers),
+        "layers_probed": num_layers,
+        "token": token,
+        "float16_features": float16,
+        "solver": config.solver,
+        "source": source,
+        "notes": notes,
+        "reference_probes": search["reference_probes"],
+        "config": config.to_dict(),
+    }
+    return _report(
+        run,
+        data,
+        head,
+        evaluation,
+        train_seconds,
+        count_parameters(backbone).total,
+        info,
+        _time_inference(run, backbone, tokenizer, head, texts["dev"], config),
+        tokenizer,
+        device,
+    )
 
 
 def _total_steps(texts: dict[str, list[str]], num_layers: int, config: StcConfig) -> int:
@@ -254,8 +350,9 @@ def _load_model(model_name: str, data: TaskData, config: StcConfig, seed: int):
     return model, tokenizer, {"base_run": str(config.base_run)}
 
 
-def _search(store, data: TaskData, num_layers: int, token: str, config: StcConfig, device, tracker,
-            times: dict) -> tuple[StcHead, dict]:
+def _search(
+    store, data: TaskData, num_layers: int, token: str, config: StcConfig, device, tracker, times: dict
+) -> tuple[StcHead, dict]:
     """Probes, heads and the choice, from train and dev labels only (test labels are not passed in)."""
     y_train, y_dev = np.asarray(data["train"].labels), np.asarray(data["dev"].labels)
     t0 = time.perf_counter()
@@ -267,8 +364,14 @@ def _search(store, data: TaskData, num_layers: int, token: str, config: StcConfi
     chosen = choose(best_by_k, config.metric, config.k_tolerance)
     head = build_head(chosen, probes, data.label_names, token, config.max_length)
     head.info["dev"] = chosen.dev
-    search = {"probes": [p.row() for p in probes.values()], "heads": rows, "chosen": head.info,
-              "num_layers": num_layers, "token": token, "probe_objects": probes}
+    search = {
+        "probes": [p.row() for p in probes.values()],
+        "heads": rows,
+        "chosen": head.info,
+        "num_layers": num_layers,
+        "token": token,
+        "probe_objects": probes,
+    }
     return head, search
 
 
@@ -281,8 +384,11 @@ def _evaluate(store, head: StcHead, data: TaskData, split: str):
 
 def _reference_probes(store, probes: dict, data: TaskData, num_layers: int) -> dict:
     """Dev and test scores of the last-layer probes (hidden, each pooling) and of the best single-layer probe."""
-    picks = {f"last_layer_{p.pooling}": p for p in probes.values()
-             if p.representation == "hidden" and p.layer == num_layers - 1}
+    picks = {
+        f"last_layer_{p.pooling}": p
+        for p in probes.values()
+        if p.representation == "hidden" and p.layer == num_layers - 1
+    }
     picks["best_layer"] = max(probes.values(), key=lambda p: (p.dev["macro_f1"], -p.dev["log_loss"]))
     out = {}
     for name, probe in picks.items():
@@ -298,15 +404,17 @@ def _save(run, head: StcHead, backbone, tokenizer, search: dict) -> None:
     model_dir = Path(run.model_dir)
     head.save(model_dir)
     save_backbone(backbone, tokenizer, head.k, model_dir / "backbone")
-    kept = [{"layer": int(layer), "neuron": int(n), "saliency": float(s)}
-            for layer, n, s in zip(head.layers, head.neurons, head.saliency, strict=True)]
+    kept = [
+        {"layer": int(layer), "neuron": int(n), "saliency": float(s)}
+        for layer, n, s in zip(head.layers, head.neurons, head.saliency, strict=True)
+    ]
     write_json(model_dir / "stc_search.json", {**search, "kept": kept})
 
 
 def _time_inference(run, backbone, tokenizer, head: StcHead, texts: list[str], config: StcConfig) -> dict:
     """Examples per second of the saved early-exit run against the same head on the full-depth model."""
     out = {"layers_run": head.k, "layers_total": len(model_layers(backbone))}
-    sample = texts[:config.timing_examples]
+    sample = texts[: config.timing_examples]
     if not sample:
         return out
     early = load_predictor(run.model_dir, device=config.device)
@@ -319,9 +427,13 @@ def _time_inference(run, backbone, tokenizer, head: StcHead, texts: list[str], c
             best[name] = min(best[name], time.perf_counter() - t0)
             out[f"{name}_proba"] = proba
     diff = float(np.abs(out.pop("early_exit_proba") - out.pop("full_depth_proba")).max())
-    return {**out, "examples": len(sample), "max_abs_difference": diff,
-            **{f"{k}_examples_per_second": len(sample) / v for k, v in best.items()},
-            "speedup": best["full_depth"] / best["early_exit"]}
+    return {
+        **out,
+        "examples": len(sample),
+        "max_abs_difference": diff,
+        **{f"{k}_examples_per_second": len(sample) / v for k, v in best.items()},
+        "speedup": best["full_depth"] / best["early_exit"],
+    }
 
 
 def _report(run, data, head, evaluation, train_seconds, total_params, info, inference, tokenizer, device) -> dict:
@@ -329,14 +441,24 @@ def _report(run, data, head, evaluation, train_seconds, total_params, info, infe
     from adapt_core.train import peak_memory_bytes
 
     if getattr(run, "enabled", True):
-        write_json(Path(run.dir) / "evaluation.json",
-                   {"label_names": data.label_names, **{k: v.to_dict() for k, v in evaluation.items()}})
+        write_json(
+            Path(run.dir) / "evaluation.json",
+            {"label_names": data.label_names, **{k: v.to_dict() for k, v in evaluation.items()}},
+        )
     lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]
-    return {"dev": evaluation["dev"].scores(), "test": evaluation["test"].scores(),
-            "train_seconds": train_seconds, "trainable_params": head.trainable_params,
-            "total_params": int(total_params), "method_info": {"method": "stc", **info}, "inference": inference,
-            "peak_memory_bytes": peak_memory_bytes(device), "tokens_per_example": float(np.mean(lengths)),
-            "data_notes": data.notes, "device": str(device)}
+    return {
+        "dev": evaluation["dev"].scores(),
+        "test": evaluation["test"].scores(),
+        "train_seconds": train_seconds,
+        "trainable_params": head.trainable_params,
+        "total_params": int(total_params),
+        "method_info": {"method": "stc", **info},
+        "inference": inference,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "tokens_per_example": float(np.mean(lengths)),
+        "data_notes": data.notes,
+        "device": str(device),
+    }
 
 
 def search_table(model_dir: Path | str) -> dict:

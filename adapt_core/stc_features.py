@@ -35,8 +35,16 @@ REPRESENTATIONS = ("hidden", "mlp")
 # Block lists (the ModuleList of transformer layers), relative to the bare backbone (`model.base_model`).
 _BLOCK_PATHS = ("encoder.layer", "layers", "h", "transformer.layer", "decoder.layers", "encoder.layers", "blocks")
 # The MLP's output projection inside a block; its input is the intermediate activation we probe.
-_DOWN_PATHS = ("mlp.down_proj", "output.dense", "ffn.lin2", "mlp.c_proj", "mlp.fc2", "mlp.dense_4h_to_h",
-               "feed_forward.w2", "mlp.linear_2")
+_DOWN_PATHS = (
+    "mlp.down_proj",
+    "output.dense",
+    "ffn.lin2",
+    "mlp.c_proj",
+    "mlp.fc2",
+    "mlp.dense_4h_to_h",
+    "feed_forward.w2",
+    "mlp.linear_2",
+)
 
 
 @dataclass
@@ -113,8 +121,9 @@ class LayerCapture:
     With `early_exit`, the pass stops as soon as block `num_layers - 1` has produced its output.
     """
 
-    def __init__(self, layers: ModelLayers, reps: tuple[str, ...], num_layers: int, token: str,
-                 early_exit: bool = True):
+    def __init__(
+        self, layers: ModelLayers, reps: tuple[str, ...], num_layers: int, token: str, early_exit: bool = True
+    ):
         if "mlp" in reps and any(d is None for d in layers.down_proj[:num_layers]):
             raise AdaptError(
                 "STC cannot find the MLP down-projection of this model's layers (looked for "
@@ -141,6 +150,7 @@ class LayerCapture:
     def _mlp_hook(self, i: int):
         def hook(_module, args):
             self.out[("mlp", i)] = pool(args[0].float(), self.mask, self.token)
+
         return hook
 
     def _block_hook(self, i: int):
@@ -150,6 +160,7 @@ class LayerCapture:
                 self.out[("hidden", i)] = pool(states.float(), self.mask, self.token)
             if self.early_exit and i == self.num_layers - 1:
                 raise _Stop
+
         return hook
 
     @torch.no_grad()
@@ -160,14 +171,15 @@ class LayerCapture:
         return self.out
 
 
-def token_batches(tokenizer, texts: list[str], max_length: int, batch_size: int,
-                  padding_side: str = "right") -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+def token_batches(
+    tokenizer, texts: list[str], max_length: int, batch_size: int, padding_side: str = "right"
+) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
     """(indices, input_ids, attention_mask) batches, texts sorted by length so that batches pad little."""
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(x) for x in ids], kind="stable")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         width = max(len(ids[i]) for i in idx)
         input_ids = torch.full((len(idx), width), pad, dtype=torch.long)  # (batch, width)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -194,8 +206,9 @@ class FeatureStore:
         return self.folder / f"{split}_{rep}_{layer}.npy"
 
     def create(self, split: str, rep: str, layer: int, n: int, width: int) -> None:
-        arr = np.lib.format.open_memmap(self._file(split, rep, layer), mode="w+", dtype=self.dtype,
-                                        shape=(len(POOLINGS), n, width))
+        arr = np.lib.format.open_memmap(
+            self._file(split, rep, layer), mode="w+", dtype=self.dtype, shape=(len(POOLINGS), n, width)
+        )
         self._open[(split, rep, layer)] = arr
 
     def write(self, split: str, rep: str, layer: int, rows: np.ndarray, values: torch.Tensor) -> None:
@@ -228,8 +241,9 @@ def store_bytes(n_examples: int, widths: dict[tuple[str, int], int]) -> int:
     return 4 * len(POOLINGS) * n_examples * sum(widths.values())
 
 
-def probe_widths(backbone: nn.Module, layers: ModelLayers, reps: tuple[str, ...], num_layers: int,
-                 token: str) -> dict[tuple[str, int], int]:
+def probe_widths(
+    backbone: nn.Module, layers: ModelLayers, reps: tuple[str, ...], num_layers: int, token: str
+) -> dict[tuple[str, int], int]:
     """Width of every (rep, layer) feature, read off one tiny forward pass (robust to any MLP shape)."""
     capture = LayerCapture(layers, reps, num_layers, token)
     ids = torch.ones((1, 2), dtype=torch.long, device=_device(backbone))
@@ -242,9 +256,18 @@ def _device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-def collect(backbone: nn.Module, tokenizer, splits: dict[str, list[str]], store: FeatureStore,
-            widths: dict[tuple[str, int], int], num_layers: int, token: str, max_length: int, batch_size: int,
-            on_batch: Callable[[], None] | None = None) -> None:
+def collect(
+    backbone: nn.Module,
+    tokenizer,
+    splits: dict[str, list[str]],
+    store: FeatureStore,
+    widths: dict[tuple[str, int], int],
+    num_layers: int,
+    token: str,
+    max_length: int,
+    batch_size: int,
+    on_batch: Callable[[], None] | None = None,
+) -> None:
     """One frozen pass over every split, writing pooled features of layers [0, num_layers) into `store`."""
     layers = model_layers(backbone)
     reps = tuple(sorted({rep for rep, _ in widths}, key=REPRESENTATIONS.index))

@@ -53,8 +53,10 @@ class StcHead:
     def features(self, captured: dict[tuple[str, int], torch.Tensor]) -> np.ndarray:
         """(batch, F) raw features from LayerCapture output {(rep, layer): (pooling, batch, width)}."""
         p = POOLINGS.index(self.pooling)
-        parts = [captured[(self.representation, int(layer))][p][:, torch.as_tensor(self.neurons[self.layers == layer])]
-                 for layer in np.unique(self.layers)]
+        parts = [
+            captured[(self.representation, int(layer))][p][:, torch.as_tensor(self.neurons[self.layers == layer])]
+            for layer in np.unique(self.layers)
+        ]
         return torch.cat(parts, dim=1).cpu().numpy()
 
     def proba(self, x: np.ndarray) -> np.ndarray:
@@ -71,11 +73,19 @@ class StcHead:
         from safetensors.numpy import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({name: np.ascontiguousarray(getattr(self, name)) for name in _ARRAYS},
-                  str(folder / "stc_head.safetensors"))
-        meta = {"format": FORMAT, "representation": self.representation, "pooling": self.pooling, "k": self.k,
-                "label_names": self.label_names, "token": self.token, "max_length": self.max_length,
-                "info": self.info}
+        save_file(
+            {name: np.ascontiguousarray(getattr(self, name)) for name in _ARRAYS}, str(folder / "stc_head.safetensors")
+        )
+        meta = {
+            "format": FORMAT,
+            "representation": self.representation,
+            "pooling": self.pooling,
+            "k": self.k,
+            "label_names": self.label_names,
+            "token": self.token,
+            "max_length": self.max_length,
+            "info": self.info,
+        }
         (folder / "stc.json").write_text(json.dumps(meta, indent=2, default=_plain))
 
     @classmethod
@@ -89,9 +99,16 @@ class StcHead:
         if meta.get("format") != FORMAT:
             raise AdaptError(f"{folder} was written by an STC format this version cannot read ({meta.get('format')})")
         arrays = load_file(str(arrays_path))
-        return cls(meta["representation"], meta["pooling"], int(meta["k"]), **arrays,
-                   label_names=meta["label_names"], token=meta["token"], max_length=meta["max_length"],
-                   info=meta.get("info", {}))
+        return cls(
+            meta["representation"],
+            meta["pooling"],
+            int(meta["k"]),
+            **arrays,
+            label_names=meta["label_names"],
+            token=meta["token"],
+            max_length=meta["max_length"],
+            info=meta.get("info", {}),
+        )
 
 
 def _plain(value):
@@ -101,8 +118,7 @@ def _plain(value):
 class StcPredictor:
     """Texts → class probabilities through the first `k` layers of the backbone and the STC head."""
 
-    def __init__(self, backbone: nn.Module, tokenizer, head: StcHead, early_exit: bool = True,
-                 batch_size: int = 64):
+    def __init__(self, backbone: nn.Module, tokenizer, head: StcHead, early_exit: bool = True, batch_size: int = 64):
         self.backbone = backbone.eval()
         self.tokenizer, self.head = tokenizer, head
         self.early_exit, self.batch_size = early_exit, batch_size
@@ -125,8 +141,13 @@ class StcPredictor:
         out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         device = next(self.backbone.parameters()).device
         # A backbone saved with exactly k blocks needs no sentinel: the pass ends there anyway.
-        capture = LayerCapture(self._layers, (self.head.representation,), self.head.k, self.head.token,
-                               early_exit=self.early_exit and len(self._layers) > self.head.k)
+        capture = LayerCapture(
+            self._layers,
+            (self.head.representation,),
+            self.head.k,
+            self.head.token,
+            early_exit=self.early_exit and len(self._layers) > self.head.k,
+        )
         with capture:
             for rows, ids, mask in token_batches(self.tokenizer, texts, self.head.max_length, self.batch_size):
                 captured = capture.run(self.backbone, ids.to(device), mask.to(device))

@@ -33,7 +33,7 @@ def select_neurons(importance: np.ndarray, eta: float) -> np.ndarray:
         return order[:1]
     # The crossing neuron is kept; the relative slack absorbs rounding in the sum (η = 1 keeps every nonzero one).
     count = int(np.searchsorted(cumulative, eta * total * (1 - 1e-9), side="left")) + 1
-    return order[:min(count, len(order))]
+    return order[: min(count, len(order))]
 
 
 def k_candidates(num_layers: int, max_candidates: int) -> list[int]:
@@ -52,8 +52,11 @@ def scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     pred = proba.argmax(1)
     present = np.union1d(np.unique(y), np.unique(pred))
     p_true = np.clip(proba[np.arange(len(y)), y], 1e-15, None)
-    return {"macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
-            "accuracy": float((pred == y).mean()), "log_loss": float(-np.log(p_true).mean())}
+    return {
+        "macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
+        "accuracy": float((pred == y).mean()),
+        "log_loss": float(-np.log(p_true).mean()),
+    }
 
 
 @dataclass
@@ -72,9 +75,15 @@ class Probe:
         return neuron_importance(self.fit.coef)
 
     def row(self) -> dict:
-        return {"representation": self.representation, "pooling": self.pooling, "layer": self.layer,
-                "C": self.fit.C, "width": int(self.fit.coef.shape[1]), "nonzero_neurons": int(
-                    np.count_nonzero(np.abs(self.fit.coef).sum(0))), **{f"dev_{k}": v for k, v in self.dev.items()}}
+        return {
+            "representation": self.representation,
+            "pooling": self.pooling,
+            "layer": self.layer,
+            "C": self.fit.C,
+            "width": int(self.fit.coef.shape[1]),
+            "nonzero_neurons": int(np.count_nonzero(np.abs(self.fit.coef).sum(0))),
+            **{f"dev_{k}": v for k, v in self.dev.items()},
+        }
 
 
 @dataclass
@@ -90,9 +99,15 @@ class Head:
     dev: dict[str, float]
 
     def row(self) -> dict:
-        return {"representation": self.representation, "pooling": self.pooling, "eta": self.eta, "k": self.k,
-                "features": int(sum(self.kept)), "C": self.fit.C,
-                **{f"dev_{k}": v for k, v in self.dev.items()}}
+        return {
+            "representation": self.representation,
+            "pooling": self.pooling,
+            "eta": self.eta,
+            "k": self.k,
+            "features": int(sum(self.kept)),
+            "C": self.fit.C,
+            **{f"dev_{k}": v for k, v in self.dev.items()},
+        }
 
 
 class Tracker:
@@ -123,8 +138,9 @@ def _best(fits: list[L1Fit], x_dev: np.ndarray, y_dev: np.ndarray, metric: str) 
     return best, best_scores
 
 
-def fit_probes(store, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device,
-               tracker: Tracker) -> dict[tuple[str, str, int], Probe]:
+def fit_probes(
+    store, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device, tracker: Tracker
+) -> dict[tuple[str, str, int], Probe]:
     """Every (representation, pooling, layer) probe, C chosen on dev; one metrics line each."""
     probes = {}
     for rep in config.representations:
@@ -132,8 +148,9 @@ def fit_probes(store, y_train, y_dev, num_classes: int, num_layers: int, config:
             for pooling in config.poolings:
                 raw = store.get("train", rep, layer, pooling)
                 std = Standardizer.fit(raw)
-                fits = fit_path(std(raw), y_train, num_classes, config.probe_cs, config.max_iter, config.tol,
-                                config.solver, device)
+                fits = fit_path(
+                    std(raw), y_train, num_classes, config.probe_cs, config.max_iter, config.tol, config.solver, device
+                )
                 fit, dev = _best(fits, std(store.get("dev", rep, layer, pooling)), y_dev, config.metric)
                 probe = probes[(rep, pooling, layer)] = Probe(rep, pooling, layer, fit, std, dev)
                 tracker.tick({"loss": dev["log_loss"], "phase": "probe", **probe.row()})
@@ -142,8 +159,12 @@ def fit_probes(store, y_train, y_dev, num_classes: int, num_layers: int, config:
 
 def _kept_features(store, split: str, probes: list[Probe], orders: list[np.ndarray]) -> list[np.ndarray]:
     """Per layer, the standardised features of the neurons in `orders` (the η_max selection), in that order."""
-    return [p.standardizer.subset(o)(store.get(split, p.representation, p.layer, p.pooling, np.sort(o))[
-        :, np.argsort(np.argsort(o))]) for p, o in zip(probes, orders, strict=True)]
+    return [
+        p.standardizer.subset(o)(
+            store.get(split, p.representation, p.layer, p.pooling, np.sort(o))[:, np.argsort(np.argsort(o))]
+        )
+        for p, o in zip(probes, orders, strict=True)
+    ]
 
 
 @dataclass
@@ -165,7 +186,7 @@ class _PoolFeatures:
     def x(self, split: str, counts: list[int], k: int) -> np.ndarray:
         """(n, Σ counts[:k]) features of layers [0, k), each layer's most important neurons first."""
         parts = self.train if split == "train" else self.dev
-        return np.hstack([parts[i][:, :counts[i]] for i in range(k)])
+        return np.hstack([parts[i][:, : counts[i]] for i in range(k)])
 
 
 def screening_c(probes: list[Probe], cs: tuple[float, ...]) -> float:
@@ -174,8 +195,9 @@ def screening_c(probes: list[Probe], cs: tuple[float, ...]) -> float:
     return min(cs, key=lambda c: abs(np.log(c) - np.log(median)))
 
 
-def fit_heads(store, probes: dict, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device,
-              tracker: Tracker) -> tuple[list[dict], dict[int, Head]]:
+def fit_heads(
+    store, probes: dict, y_train, y_dev, num_classes: int, num_layers: int, config: StcConfig, device, tracker: Tracker
+) -> tuple[list[dict], dict[int, Head]]:
     """The η × k grid of heads for every (representation, pooling); the table and the best head per k.
 
     Two stages keep it affordable: every grid point is fitted at one C (the screening C, from the probes' choices,
@@ -193,13 +215,22 @@ def fit_heads(store, probes: dict, y_train, y_dev, num_classes: int, num_layers:
                 counts, init = feats.counts(eta), None
                 for k in ks:
                     x = feats.x("train", counts, k)
-                    init = fit_path(x, y_train, num_classes, (c,), config.screen_max_iter, config.tol,
-                                    config.solver, device, init=_pad(init, x.shape[1]))
+                    init = fit_path(
+                        x,
+                        y_train,
+                        num_classes,
+                        (c,),
+                        config.screen_max_iter,
+                        config.tol,
+                        config.solver,
+                        device,
+                        init=_pad(init, x.shape[1]),
+                    )
                     fit, dev = _best(init, feats.x("dev", counts, k), y_dev, config.metric)
                     head = Head(rep, pooling, eta, k, counts[:k], fit, dev)
                     _record(head, "screen", rows, best_by_k, tracker, config.metric)
                     ranked = sorted([*top, head], key=lambda h: _head_key(h, config.metric))
-                    top = ranked[-config.refine_top:] if config.refine_top else []
+                    top = ranked[-config.refine_top :] if config.refine_top else []
     for head in top:
         _refine(store, probes, head, y_train, y_dev, num_classes, config, device, rows, best_by_k, tracker)
     return rows, best_by_k
@@ -211,8 +242,17 @@ def _refine(store, probes, head: Head, y_train, y_dev, num_classes, config, devi
     feats = _PoolFeatures.load(store, layer_probes, head.eta)
     x = feats.x("train", head.kept, head.k)
     # Every C at the full iteration cap, each warm-started from the screened solution.
-    fits = fit_path(x, y_train, num_classes, config.head_cs, config.max_iter, config.tol, config.solver, device,
-                    init=[head.fit] * len(config.head_cs) if config.solver == "torch" else None)
+    fits = fit_path(
+        x,
+        y_train,
+        num_classes,
+        config.head_cs,
+        config.max_iter,
+        config.tol,
+        config.solver,
+        device,
+        init=[head.fit] * len(config.head_cs) if config.solver == "torch" else None,
+    )
     fit, dev = _best(fits, feats.x("dev", head.kept, head.k), y_dev, config.metric)
     refined = Head(head.representation, head.pooling, head.eta, head.k, head.kept, fit, dev)
     _record(refined, "refine", rows, best_by_k, tracker, config.metric)
@@ -233,7 +273,7 @@ def _pad(fits: list[L1Fit] | None, width: int) -> list[L1Fit] | None:
     padded = []
     for fit in fits:
         coef = np.zeros((fit.coef.shape[0], width), dtype=np.float32)
-        coef[:, :fit.coef.shape[1]] = fit.coef
+        coef[:, : fit.coef.shape[1]] = fit.coef
         padded.append(L1Fit(coef, fit.intercept, fit.C, 0))
     return padded
 
@@ -261,15 +301,38 @@ def build_head(head: Head, probes: dict, label_names: list[str], token: str, max
         scales.append(probe.standardizer.scale[order])
         importance = probe.importance
         saliency.append(importance[order] / max(importance.sum(), 1e-30))  # share of the layer's squared weight
-    info = {"representation": head.representation, "pooling": head.pooling, "eta": head.eta, "k": head.k,
-            "C": head.fit.C, "neurons_per_layer": [int(n) for n in head.kept], "features": int(sum(head.kept))}
-    return StcHead(head.representation, head.pooling, head.k, np.concatenate(layers).astype(np.int64),
-                   np.concatenate(neurons).astype(np.int64), np.concatenate(means), np.concatenate(scales),
-                   head.fit.coef.astype(np.float32), head.fit.intercept.astype(np.float32),
-                   np.concatenate(saliency).astype(np.float32), label_names, token, max_length, info)
+    info = {
+        "representation": head.representation,
+        "pooling": head.pooling,
+        "eta": head.eta,
+        "k": head.k,
+        "C": head.fit.C,
+        "neurons_per_layer": [int(n) for n in head.kept],
+        "features": int(sum(head.kept)),
+    }
+    return StcHead(
+        head.representation,
+        head.pooling,
+        head.k,
+        np.concatenate(layers).astype(np.int64),
+        np.concatenate(neurons).astype(np.int64),
+        np.concatenate(means),
+        np.concatenate(scales),
+        head.fit.coef.astype(np.float32),
+        head.fit.intercept.astype(np.float32),
+        np.concatenate(saliency).astype(np.float32),
+        label_names,
+        token,
+        max_length,
+        info,
+    )
 
 
 def head_features(store, split: str, head: StcHead) -> np.ndarray:
     """(n, F) raw features of a split for an StcHead, read from the cache."""
-    return np.hstack([store.get(split, head.representation, int(layer), head.pooling,
-                                head.neurons[head.layers == layer]) for layer in np.unique(head.layers)])
+    return np.hstack(
+        [
+            store.get(split, head.representation, int(layer), head.pooling, head.neurons[head.layers == layer])
+            for layer in np.unique(head.layers)
+        ]
+    )

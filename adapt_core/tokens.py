@@ -75,7 +75,9 @@ class NewTokenEmbedding(nn.Module):
         is_new = input_ids >= self.offset  # (..., seq) bool
         old = self.base(torch.where(is_new, 0, input_ids))  # (..., seq, hidden); new positions read row 0, masked below
         # No "if is_new.any()" shortcut: it would sync with the GPU on every forward; the lookup below is cheap.
-        new = F.embedding(torch.where(is_new, input_ids - self.offset, 0), self.new_token_embeddings)  # (…, seq, hidden)
+        new = F.embedding(
+            torch.where(is_new, input_ids - self.offset, 0), self.new_token_embeddings
+        )  # (…, seq, hidden)
         return torch.where(is_new.unsqueeze(-1), new, old)  # gradient reaches new rows only where a new id is
 
 
@@ -161,8 +163,7 @@ def _initial_rows(base: nn.Embedding, pieces: list[list[int]], init: str, std: f
     return rows.to(device=weight.device, dtype=weight.dtype)
 
 
-def augment(model: nn.Module, tokenizer, tokens: Sequence[str], init: str = "random",
-            seed: int | None = None) -> dict:
+def augment(model: nn.Module, tokenizer, tokens: Sequence[str], init: str = "random", seed: int | None = None) -> dict:
     """Add `tokens` to `tokenizer` and give `model` a `new_token_embeddings` parameter for them, IN PLACE.
 
     `init`: "random" = N(0, config.initializer_range) as the paper does, "mean" = mean of the token's subword
@@ -178,8 +179,10 @@ def augment(model: nn.Module, tokenizer, tokens: Sequence[str], init: str = "ran
         raise AdaptError(f"the model's input embedding is a {type(base).__name__}, not an nn.Embedding: cannot augment")
     offset = len(tokenizer)
     if offset > base.num_embeddings:
-        raise AdaptError(f"the tokenizer has {offset} entries but the model only {base.num_embeddings} embeddings: "
-                         "load the tokenizer that belongs to this model")
+        raise AdaptError(
+            f"the tokenizer has {offset} entries but the model only {base.num_embeddings} embeddings: "
+            "load the tokenizer that belongs to this model"
+        )
     todo, pieces, skipped = _plan(tokenizer, tokens)
     report = {"added": len(todo), "skipped": skipped, "init": init, "offset": offset, "new_parameters": 0}
     if not todo:
@@ -202,8 +205,13 @@ def merge(model: nn.Module) -> nn.Module:
     if not isinstance(emb, NewTokenEmbedding):
         return model
     weight = emb.base.weight
-    merged = nn.Embedding(emb.num_embeddings, emb.embedding_dim, padding_idx=emb.base.padding_idx,
-                          device=weight.device, dtype=weight.dtype)
+    merged = nn.Embedding(
+        emb.num_embeddings,
+        emb.embedding_dim,
+        padding_idx=emb.base.padding_idx,
+        device=weight.device,
+        dtype=weight.dtype,
+    )
     with torch.no_grad():
         merged.weight.copy_(emb.merged_weight())  # (offset + n_new, hidden)
     merged.weight.requires_grad_(weight.requires_grad)
@@ -231,9 +239,13 @@ class TokenizationStats:
         return 1.0 - self.mean_tokens_after / self.mean_tokens_before if self.mean_tokens_before else 0.0
 
     def summary(self) -> dict:
-        return {"examples": self.n_examples, "tokens_before": self.mean_tokens_before,
-                "tokens_after": self.mean_tokens_after, "reduction": self.reduction,
-                "share_touched": self.share_touched}
+        return {
+            "examples": self.n_examples,
+            "tokens_before": self.mean_tokens_before,
+            "tokens_after": self.mean_tokens_after,
+            "reduction": self.reduction,
+            "share_touched": self.share_touched,
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """The most frequent new tokens: token, occurrences, examples containing it."""
@@ -261,8 +273,9 @@ def tokenization_stats(texts: Sequence[str], base_tokenizer, augmented_tokenizer
         examples.update(set(found))
         touched += bool(found)
     names = augmented_tokenizer.convert_ids_to_tokens([i for i, _ in occurrences.most_common(top)])
-    top_new = [(name, occurrences[i], examples[i])
-               for name, (i, _) in zip(names, occurrences.most_common(top), strict=True)]
+    top_new = [
+        (name, occurrences[i], examples[i]) for name, (i, _) in zip(names, occurrences.most_common(top), strict=True)
+    ]
     n = len(texts)
     return TokenizationStats(n, sum(map(len, before)) / n, sum(map(len, after)) / n, touched / n, top_new)
 

@@ -31,25 +31,38 @@ class TrainConfig:
     """Optimisation hyperparameters shared by every method."""
 
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training split (fractions allowed)."})
-    max_steps: int | None = field(default=None, metadata={"help": "Stop after this many optimizer steps (overrides epochs)."})
+    max_steps: int | None = field(
+        default=None, metadata={"help": "Stop after this many optimizer steps (overrides epochs)."}
+    )
     batch_size: int = field(default=32, metadata={"help": "Examples per optimizer step (per process)."})
     lr: float = field(default=5e-5, metadata={"help": "Peak learning rate of AdamW."})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW decoupled weight decay (not on biases, norms, new embeddings)."})
-    warmup_ratio: float = field(default=0.06, metadata={"help": "Share of steps with linear warm-up, then linear decay to 0."})
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW decoupled weight decay (not on biases, norms, new embeddings)."}
+    )
+    warmup_ratio: float = field(
+        default=0.06, metadata={"help": "Share of steps with linear warm-up, then linear decay to 0."}
+    )
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping threshold (0 = no clipping)."})
     max_length: int = field(default=128, metadata={"help": "Truncate texts to this many tokens."})
     eval_every: int = field(default=0, metadata={"help": "Evaluate on dev every N steps (0 = only at each epoch end)."})
     eval_batch_size: int = field(default=64, metadata={"help": "Batch size for evaluation."})
-    keep_best: bool = field(default=True, metadata={"help": "Restore the checkpoint with the best dev macro-F1 at the end."})
+    keep_best: bool = field(
+        default=True, metadata={"help": "Restore the checkpoint with the best dev macro-F1 at the end."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed for data order, dropout and new weights."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA > MPS > CPU), cuda, mps or cpu."})
     dtype: str = field(default="auto", metadata={"help": "auto (bf16 autocast on CUDA, else fp32), fp32, bf16, fp16."})
 
     def __post_init__(self):
-        checks = [(self.epochs > 0, "epochs must be > 0"), (self.batch_size >= 1, "batch_size must be ≥ 1"),
-                  (self.lr > 0, "lr must be > 0"), (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
-                  (self.max_length >= 8, "max_length must be ≥ 8 tokens"), (self.eval_every >= 0, "eval_every must be ≥ 0"),
-                  (self.max_steps is None or self.max_steps >= 1, "max_steps must be ≥ 1 or empty")]
+        checks = [
+            (self.epochs > 0, "epochs must be > 0"),
+            (self.batch_size >= 1, "batch_size must be ≥ 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
+            (self.max_length >= 8, "max_length must be ≥ 8 tokens"),
+            (self.eval_every >= 0, "eval_every must be ≥ 0"),
+            (self.max_steps is None or self.max_steps >= 1, "max_steps must be ≥ 1 or empty"),
+        ]
         for ok, message in checks:
             if not ok:
                 raise AdaptError(message)
@@ -160,14 +173,16 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def evaluate_split(model, tokenizer, split: Split, label_names: list[str], batch_size: int = 64,
-                   max_length: int = 128) -> EvalResult:
+def evaluate_split(
+    model, tokenizer, split: Split, label_names: list[str], batch_size: int = 64, max_length: int = 128
+) -> EvalResult:
     proba = predict_proba(model, tokenizer, split.texts, batch_size=batch_size, max_length=max_length)
     return evaluate(split.labels, proba.argmax(axis=1), label_names)
 
 
-def train_steps(model: nn.Module, tokenizer, data: TaskData, config: TrainConfig,
-                accelerator=None) -> Iterator[StepLog]:
+def train_steps(
+    model: nn.Module, tokenizer, data: TaskData, config: TrainConfig, accelerator=None
+) -> Iterator[StepLog]:
     """Train `model` in place on `data['train']`, yielding a StepLog per optimizer step.
 
     At the end (if `keep_best`) the parameters of the best dev macro-F1 evaluation are restored.
@@ -180,8 +195,13 @@ def train_steps(model: nn.Module, tokenizer, data: TaskData, config: TrainConfig
     if not params:
         raise AdaptError("the model has no trainable parameter: the method froze everything")
     batches = _Batches(tokenizer, data["train"], config.max_length)
-    loader = DataLoader(batches, batch_size=config.batch_size, shuffle=True, collate_fn=batches.collate,
-                        generator=torch.Generator().manual_seed(config.seed))
+    loader = DataLoader(
+        batches,
+        batch_size=config.batch_size,
+        shuffle=True,
+        collate_fn=batches.collate,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
     model, optimizer, loader = acc.prepare(model, optimizer, loader)
     per_epoch = len(loader)
@@ -208,8 +228,16 @@ def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, tot
             step += 1
             dt = time.perf_counter() - t0
             step_times.append(dt)
-            log = StepLog(step, total, step / per_epoch, float(loss.detach()), scheduler.get_last_lr()[0],
-                          float(grad_norm), float(batch["attention_mask"].sum()) / dt, time.perf_counter() - start)
+            log = StepLog(
+                step,
+                total,
+                step / per_epoch,
+                float(loss.detach()),
+                scheduler.get_last_lr()[0],
+                float(grad_norm),
+                float(batch["attention_mask"].sum()) / dt,
+                time.perf_counter() - start,
+            )
             if (config.eval_every and step % config.eval_every == 0) or step % per_epoch == 0 or step == total:
                 log.eval = _evaluate_and_track(raw, tokenizer, data, config, best)
                 model.train()
@@ -234,9 +262,13 @@ def _evaluate_and_track(model, tokenizer, data, config, best) -> dict:
 
 def _summary(optimizer, step_times, device, best, seconds) -> dict:
     warm = step_times[1:] or step_times  # the first step pays for allocation and kernel selection
-    return {"train_seconds": seconds, "step_seconds": float(np.mean(warm)),
-            "optimizer_state_bytes": optimizer_state_bytes(optimizer),
-            "peak_memory_bytes": peak_memory_bytes(device), "best_dev_macro_f1": best["macro_f1"]}
+    return {
+        "train_seconds": seconds,
+        "step_seconds": float(np.mean(warm)),
+        "optimizer_state_bytes": optimizer_state_bytes(optimizer),
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "best_dev_macro_f1": best["macro_f1"],
+    }
 
 
 def train(model: nn.Module, tokenizer, data: TaskData, config: TrainConfig) -> list[StepLog]:

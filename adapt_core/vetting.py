@@ -75,8 +75,9 @@ class CandidateFilter:
     min_mutual_info: float | None = field(default=None, metadata={"help": "Mutual information at least this (nats)."})
     max_pplu: float | None = field(default=None, metadata={"help": "PPLu at most this (unscored ones never match)."})
     contains: str | None = field(default=None, metadata={"help": "Text contains this (case-insensitive)."})
-    state: str | None = field(default=None, metadata={"help": "Only candidates whose decision is now this.",
-                                                      "choices": DECISIONS})
+    state: str | None = field(
+        default=None, metadata={"help": "Only candidates whose decision is now this.", "choices": DECISIONS}
+    )
 
     def __post_init__(self):
         if self.state is not None and self.state not in DECISIONS:
@@ -89,11 +90,15 @@ class CandidateFilter:
         def at_most(value, bound):
             return bound is None or (value is not None and value <= bound)
 
-        return (at_least(c.support, self.min_support) and at_most(c.support, self.max_support)
-                and at_least(c.purity, self.min_purity) and at_least(c.mutual_info, self.min_mutual_info)
-                and at_most(c.pplu, self.max_pplu)
-                and (self.contains is None or self.contains.lower() in c.text.lower())
-                and (self.state is None or c.decision == self.state))
+        return (
+            at_least(c.support, self.min_support)
+            and at_most(c.support, self.max_support)
+            and at_least(c.purity, self.min_purity)
+            and at_least(c.mutual_info, self.min_mutual_info)
+            and at_most(c.pplu, self.max_pplu)
+            and (self.contains is None or self.contains.lower() in c.text.lower())
+            and (self.state is None or c.decision == self.state)
+        )
 
 
 def _key(text: str) -> str:
@@ -141,7 +146,9 @@ class VettedList:
             c.decision, c.reason = decision, reason
         return changed
 
-    def where(self, where: CandidateFilter | Callable[[VettedCandidate], bool] | None = None, **conditions) -> list[str]:
+    def where(
+        self, where: CandidateFilter | Callable[[VettedCandidate], bool] | None = None, **conditions
+    ) -> list[str]:
         """Texts of the candidates matching a filter, a predicate, or CandidateFilter keyword conditions."""
         if where is None:
             where = CandidateFilter(**conditions)
@@ -175,8 +182,9 @@ class VettedList:
         columns = [f.name for f in fields(VettedCandidate)]
         df = pd.DataFrame([asdict(c) for c in self.candidates], columns=columns)
         for k, name in enumerate(self.label_names or []):
-            df[_CLASS_PREFIX + name] = [c.class_support[k] if c.class_support and k < len(c.class_support) else None
-                                        for c in self.candidates]
+            df[_CLASS_PREFIX + name] = [
+                c.class_support[k] if c.class_support and k < len(c.class_support) else None for c in self.candidates
+            ]
         return df
 
     def to_dict(self) -> dict:
@@ -221,8 +229,12 @@ def merge_decisions(existing: VettedList, remined: VettedList) -> VettedList:
     """`remined` with the decisions and reasons of `existing` carried over; decided candidates that were not found
     again are kept at the end, so re-mining never loses a person's work."""
     old = {_key(c.text): c for c in existing}
-    merged = [replace(c, decision=old[_key(c.text)].decision, reason=old[_key(c.text)].reason)
-              if _key(c.text) in old else replace(c) for c in remined]
+    merged = [
+        replace(c, decision=old[_key(c.text)].decision, reason=old[_key(c.text)].reason)
+        if _key(c.text) in old
+        else replace(c)
+        for c in remined
+    ]
     found = {_key(c.text) for c in remined}
     merged += [replace(c) for c in existing if c.decision != "pending" and _key(c.text) not in found]
     return VettedList(merged, remined.label_names or existing.label_names)
@@ -247,7 +259,7 @@ def _read_csv(path: Path) -> VettedList:
     if "text" not in df.columns:
         raise AdaptError(f"{path} has no 'text' column (columns: {', '.join(df.columns) or 'none'}): add one")
     default = "pending" if "decision" in df.columns else "accepted"  # a hand-made list of tokens: all accepted
-    labels = [c[len(_CLASS_PREFIX):] for c in df.columns if c.startswith(_CLASS_PREFIX)]
+    labels = [c[len(_CLASS_PREFIX) :] for c in df.columns if c.startswith(_CLASS_PREFIX)]
     rows = [_csv_row(row, i, default) for i, row in enumerate(df.to_dict("records"))]
     return VettedList([_candidate(r, i) for i, r in enumerate(rows)], labels or None)
 
@@ -269,8 +281,9 @@ def _csv_row(row: dict, index: int, default: str) -> dict:
     except ValueError as err:
         raise AdaptError(f"line {index + 2} ({row['text']!r}) has a malformed value: {err}") from None
     if out["decision"] not in DECISIONS:
-        raise AdaptError(f"line {index + 2} ({row['text']!r}): decision {out['decision']!r} is not one of "
-                         f"{', '.join(DECISIONS)}")
+        raise AdaptError(
+            f"line {index + 2} ({row['text']!r}): decision {out['decision']!r} is not one of {', '.join(DECISIONS)}"
+        )
     return out
 
 
@@ -288,8 +301,12 @@ def load_vetted(path: str | Path) -> VettedList:
         raise AdaptError(f"{path} is not UTF-8 text: save it as UTF-8") from None
     if suffix == ".txt":
         lines = [line.strip() for line in text.splitlines()]
-        return VettedList([VettedCandidate(t, decision="accepted")
-                           for t in dict.fromkeys(t for t in lines if t and not t.startswith("#"))])
+        return VettedList(
+            [
+                VettedCandidate(t, decision="accepted")
+                for t in dict.fromkeys(t for t in lines if t and not t.startswith("#"))
+            ]
+        )
     if suffix != ".json":
         raise AdaptError(f"{path.name}: vetted token files are .json, .csv or .txt")
     try:

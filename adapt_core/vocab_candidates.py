@@ -84,9 +84,7 @@ def _boundary_share(patterns: list[Pattern], sequences, continues: np.ndarray) -
         pos, pat = pos[(windows[pos] == pats[pat]).all(1)], pat[(windows[pos] == pats[pat]).all(1)]
         inside = pos + n <= offsets[1:][seq[pos]]
         pos, pat = pos[inside], pat[inside]
-        clean = ((pos == offsets[:-1][seq[pos]]) | ~cont[pos]) & (
-            (pos + n == offsets[1:][seq[pos]]) | ~cont[pos + n]
-        )
+        clean = ((pos == offsets[:-1][seq[pos]]) | ~cont[pos]) & ((pos + n == offsets[1:][seq[pos]]) | ~cont[pos + n])
         total = np.bincount(pat, minlength=len(which))
         share[which] = np.bincount(pat, weights=clean, minlength=len(which)) / np.maximum(total, 1)
     return share
@@ -147,8 +145,6 @@ def candidates(
         seen.add(text)
         if _is_single_token(tokenizer, text, mark):
             continue
-        stats = {
-            k: getattr(p, k) for k in ("class_support", "purity", "mutual_info", "examples", "example_texts")
-        }
+        stats = {k: getattr(p, k) for k in ("class_support", "purity", "mutual_info", "examples", "example_texts")}
         out.append(Candidate(text, p.ids, p.support, float(share), **stats))
     return out

@@ -64,8 +64,11 @@ def load_vetted_or_empty(path: Path):
 
 def sensitivity_key(dataset: str, data_config: dict, model: str, tokens: list[str], config: dict) -> str:
     """A hash of everything a sensitivity measurement depends on."""
-    payload = json.dumps({"dataset": dataset, "data": data_config, "model": model, "tokens": sorted(tokens),
-                          "config": config}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {"dataset": dataset, "data": data_config, "model": model, "tokens": sorted(tokens), "config": config},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

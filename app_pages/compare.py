@@ -12,10 +12,14 @@ from adapt_core.runs import list_runs
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 number = st.column_config.NumberColumn
 COLUMNS = {
-    "test_macro_f1": number("test macro-F1", format="%.4f"), "test_accuracy": number("test accuracy", format="%.4f"),
-    "macro_f1_mean": number("macro-F1 mean", format="%.4f"), "macro_f1_std": number("± std", format="%.4f"),
-    "train_seconds": number("train s", format="%.1f"), "step_seconds": number("s / step", format="%.3f"),
-    "peak_memory_mib": number("peak MiB", format="%.0f"), "trainable_params": number("trainable", format="localized"),
+    "test_macro_f1": number("test macro-F1", format="%.4f"),
+    "test_accuracy": number("test accuracy", format="%.4f"),
+    "macro_f1_mean": number("macro-F1 mean", format="%.4f"),
+    "macro_f1_std": number("± std", format="%.4f"),
+    "train_seconds": number("train s", format="%.1f"),
+    "step_seconds": number("s / step", format="%.3f"),
+    "peak_memory_mib": number("peak MiB", format="%.0f"),
+    "trainable_params": number("trainable", format="localized"),
     "tokens_per_example": number("tokens / example", format="%.1f"),
 }
 

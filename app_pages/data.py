@@ -13,18 +13,28 @@ from studio import resources, state
 from studio.widgets import config_form, guard
 
 st.title("Data")
-st.caption("Step 1 · a labelled corpus: texts and their classes. Dev and test splits are made from train when "
-           "missing (stratified, seeded).")
+st.caption(
+    "Step 1 · a labelled corpus: texts and their classes. Dev and test splits are made from train when "
+    "missing (stratified, seeded)."
+)
 choice = state.current()
 
 benchmark_tab, upload_tab, hub_tab = st.tabs(["Benchmark task", "Upload a file", "Hugging Face dataset"])
 with benchmark_tab:
-    st.selectbox("Benchmark task", BENCHMARKS, index=None, placeholder=f"now: {choice.dataset_label}",
-                 key="benchmark_pick", on_change=lambda: state.choose_dataset(st.session_state.benchmark_pick))
+    st.selectbox(
+        "Benchmark task",
+        BENCHMARKS,
+        index=None,
+        placeholder=f"now: {choice.dataset_label}",
+        key="benchmark_pick",
+        on_change=lambda: state.choose_dataset(st.session_state.benchmark_pick),
+    )
 with upload_tab:
-    upload = st.file_uploader("A CSV, TSV, JSON lines, JSON or Parquet file with a text and a label column "
-                              "(optional: a split column with train / dev / test)",
-                              type=["csv", "tsv", "jsonl", "json", "parquet"])
+    upload = st.file_uploader(
+        "A CSV, TSV, JSON lines, JSON or Parquet file with a text and a label column "
+        "(optional: a split column with train / dev / test)",
+        type=["csv", "tsv", "jsonl", "json", "parquet"],
+    )
     if upload is not None:
         with guard(f"Reading {upload.name}"):
             path = save_upload(upload.name, upload.getvalue())
@@ -66,5 +76,4 @@ st.plotly_chart(label_balance(task), key="label_balance")
 st.plotly_chart(length_histogram(task, tokenizer), key="lengths")
 with st.expander("Examples"):
     split = task["train"]
-    st.dataframe({"text": split.texts[:50], "label": [task.label_names[i] for i in split.labels[:50]]},
-                 hide_index=True)
+    st.dataframe({"text": split.texts[:50], "label": [task.label_names[i] for i in split.labels[:50]]}, hide_index=True)

@@ -14,8 +14,10 @@ from studio import resources, state, vetting
 from studio.widgets import config_form, guard, progress_bar, tokens
 
 st.title("Tokens")
-st.caption("Step 2 · task-specific vocabulary: closed frequent n-grams on word boundaries, scored by PPLu "
-           "(lower = a more cohesive unit), vetted by you.")
+st.caption(
+    "Step 2 · task-specific vocabulary: closed frequent n-grams on word boundaries, scored by PPLu "
+    "(lower = a more cohesive unit), vetted by you."
+)
 choice = state.current()
 with guard("Loading the dataset"):
     task = resources.task(choice.dataset, choice.data)
@@ -25,8 +27,11 @@ path, vetted = vetting.load(choice.dataset, choice.model)
 with st.expander("Mine candidates", expanded=not len(vetted), icon=":material/search:"):
     mining = config_form(MiningConfig, "mining", exclude=("mode",), columns=5)
     scoring = st.toggle("Score PPLu with a language model", value=True, key="pplu_on")
-    pplu = config_form(PerplexityConfig, "pplu", only=("scorer", "threshold", "max_new_tokens", "batch_size"),
-                       columns=4) if scoring else None
+    pplu = (
+        config_form(PerplexityConfig, "pplu", only=("scorer", "threshold", "max_new_tokens", "batch_size"), columns=4)
+        if scoring
+        else None
+    )
     if st.button("Mine", type="primary", disabled=mining is None or (scoring and pplu is None)):
         bar, progress = progress_bar("Scoring PPLu")
         with st.spinner(f"Mining {len(task['train'])} training texts…"), guard("Mining"):
@@ -47,10 +52,16 @@ st.subheader("Vet")
 where = config_form(CandidateFilter, "filter", columns=7) or CandidateFilter()
 shown = vetted.where(where)
 bulk = st.columns([1, 1, 1, 2])
-for col, (label, decision) in zip(bulk, (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")),
-                                  strict=False):
-    if col.button(f"{label} the {len(shown)} shown", disabled=not shown, key=f"bulk_{decision}",
-                  help=f"Mark every candidate that the filter shows as {decision}.", width="stretch"):
+for col, (label, decision) in zip(
+    bulk, (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")), strict=False
+):
+    if col.button(
+        f"{label} the {len(shown)} shown",
+        disabled=not shown,
+        key=f"bulk_{decision}",
+        help=f"Mark every candidate that the filter shows as {decision}.",
+        width="stretch",
+    ):
         vetting.decide(path, vetted, shown, decision)
         st.rerun()
 with bulk[3]:
@@ -65,8 +76,9 @@ accepted = vetted.accepted()
 after = resources.augmented_tokenizer(choice.model, tuple(accepted))
 stats = tokenization_stats(task["dev"].texts[:500], tokenizer, after)
 cols = st.columns(3)
-cols[0].metric("Tokens per dev text", f"{stats.mean_tokens_after:.1f}", f"{-100 * stats.reduction:.1f} %",
-               delta_color="inverse")
+cols[0].metric(
+    "Tokens per dev text", f"{stats.mean_tokens_after:.1f}", f"{-100 * stats.reduction:.1f} %", delta_color="inverse"
+)
 cols[1].metric("Dev texts touched", f"{100 * stats.share_touched:.0f} %")
 cols[2].metric("New tokens", len(accepted))
 custom = st.text_input("Try a text", placeholder="type a sentence to see how it tokenizes")

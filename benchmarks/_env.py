@@ -11,9 +11,15 @@ def environment() -> dict:
     import torch
     import transformers
 
-    env = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
-           "platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-           "transformers": transformers.__version__, "torch_threads": torch.get_num_threads()}
+    env = {
+        "date": datetime.date.today().isoformat(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
     if torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(0)
     return env

@@ -38,18 +38,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs-root", type=Path, default=HERE / "runs")
     p.add_argument("--report-only", action="store_true", help="Only rebuild summary, README table and figures.")
     p.add_argument("--no-readme", action="store_true", help="Do not rewrite the README table.")
-    p.add_argument("--mark-not-run", metavar="REASON", default=None,
-                   help="Record every cell of the (sub-)grid without a row as `not run` with this reason (then report).")
+    p.add_argument(
+        "--mark-not-run",
+        metavar="REASON",
+        default=None,
+        help="Record every cell of the (sub-)grid without a row as `not run` with this reason (then report).",
+    )
     args = p.parse_args(argv)
     spec = load_spec(args.spec)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     if args.mark_not_run is not None:
-        count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, tasks=args.tasks,
-                             methods=args.methods, seeds=args.seeds, models=args.models)
+        count = mark_not_run(
+            spec,
+            args.profile,
+            args.results,
+            args.mark_not_run,
+            tasks=args.tasks,
+            methods=args.methods,
+            seeds=args.seeds,
+            models=args.models,
+        )
         print(f"{count} cells marked as not run")
     elif not args.report_only:
-        run_grid(spec, args.profile, args.results, args.runs_root, tasks=args.tasks, methods=args.methods,
-                 seeds=args.seeds, models=args.models)
+        run_grid(
+            spec,
+            args.profile,
+            args.results,
+            args.runs_root,
+            tasks=args.tasks,
+            methods=args.methods,
+            seeds=args.seeds,
+            models=args.models,
+        )
     frame = read_results(args.results)
     summary = summarise(frame)
     table = markdown(summary, frame, spec)
@@ -70,20 +90,26 @@ def markdown(summary, frame, spec: dict) -> str:
         return "_No completed cell yet._"
     env = environment()
     profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
-    lines = [f"Measured on {env.get('gpu', 'CPU')} ({env['cpu_count']} cores), torch {env['torch']}, "
-             f"transformers {env['transformers']}, {env['date']}; profile {', '.join(profiles)}.", "",
-             *settings(spec, profiles), "",
-             "| task | method | test macro-F1 (mean ± std) | seeds | train time / full | step time / full "
-             "| peak memory / full | optimizer state / full | trainable params |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured on {env.get('gpu', 'CPU')} ({env['cpu_count']} cores), torch {env['torch']}, "
+        f"transformers {env['transformers']}, {env['date']}; profile {', '.join(profiles)}.",
+        "",
+        *settings(spec, profiles),
+        "",
+        "| task | method | test macro-F1 (mean ± std) | seeds | train time / full | step time / full "
+        "| peak memory / full | optimizer state / full | trainable params |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     order = summary.sort_values(["task", "model", "macro_f1_mean"], ascending=[True, True, False])
     for r in order.itertuples():
         star = " **(best)**" if r.winner else ""
         std = "—" if r.seeds < 2 else f"{r.macro_f1_std:.4f}"
         name = r.task if summary["model"].nunique() == 1 else f"{r.task} ({r.model})"
-        lines.append(f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | "
-                     f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
-                     f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |")
+        lines.append(
+            f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | "
+            f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
+            f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |"
+        )
     floors = majority_floor(spec, profiles, list(dict.fromkeys(order["task"])))
     lines += ["", *reference(floors), *accounting(frame)]
     return "\n".join(lines)
@@ -127,8 +153,10 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
     for name in profiles:
         prof = spec["profiles"].get(name, {})
         common = {**spec.get("train", {}), **prof.get("train", {})}
-        lines.append(f"Settings (`{name}`): data {json.dumps(prof.get('data', {}))}; training "
-                     f"{json.dumps(common)}; every method, every task:")
+        lines.append(
+            f"Settings (`{name}`): data {json.dumps(prof.get('data', {}))}; training "
+            f"{json.dumps(common)}; every method, every task:"
+        )
     for method, conf in spec["methods"].items():
         parts = [f"{k} {v}" for k, v in {**conf.get("train", {}), **conf.get("method", {})}.items()]
         lines.append(f"`{method}` {', '.join(parts) or '(frozen model; its choices made on dev)'};")
@@ -144,10 +172,12 @@ def accounting(frame) -> list[str]:
     for state, label in (("not run", "Not run"), ("failed", "Failed")):
         part = frame[frame["state"] == state]
         for reason, rows in part.groupby("error", dropna=False):
-            cells = "; ".join(f"{task} seed{'s' if len(g) > 1 else ''} "
-                              f"{', '.join(str(int(s)) for s in sorted(g['seed'].unique()))} "
-                              f"({'all methods' if g['method'].nunique() == len(frame['method'].unique()) else ', '.join(sorted(g['method'].unique()))})"
-                              for task, g in rows.groupby("task"))
+            cells = "; ".join(
+                f"{task} seed{'s' if len(g) > 1 else ''} "
+                f"{', '.join(str(int(s)) for s in sorted(g['seed'].unique()))} "
+                f"({'all methods' if g['method'].nunique() == len(frame['method'].unique()) else ', '.join(sorted(g['method'].unique()))})"
+                for task, g in rows.groupby("task")
+            )
             lines.append(f"{label} ({len(rows)} cells): {cells}. Why: {reason}")
     done = (frame["state"] == "completed").sum()
     lines.insert(0, f"{done} of {len(frame)} cells in `benchmarks/results/compare.csv` completed.")
@@ -167,12 +197,25 @@ def figures(summary, out: Path, floors: dict[str, float] | None = None) -> None:
         width = 0.8 / len(methods)
         for j, method in enumerate(methods):
             rows = part[part["method"] == method].set_index("task").reindex(tasks)
-            ax.bar([i + j * width for i in range(len(tasks))], rows["macro_f1_mean"], width,
-                   yerr=rows["macro_f1_std"].fillna(0), label=method, capsize=2)
+            ax.bar(
+                [i + j * width for i in range(len(tasks))],
+                rows["macro_f1_mean"],
+                width,
+                yerr=rows["macro_f1_std"].fillna(0),
+                label=method,
+                capsize=2,
+            )
         for i, task in enumerate(tasks):
             if task in (floors or {}):  # the majority-class floor under each task's bars
-                ax.hlines(floors[task], i - width, i + 0.8, colors="black", linestyles="dashed", linewidth=1,
-                          label="majority class" if i == 0 else None)
+                ax.hlines(
+                    floors[task],
+                    i - width,
+                    i + 0.8,
+                    colors="black",
+                    linestyles="dashed",
+                    linewidth=1,
+                    label="majority class" if i == 0 else None,
+                )
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(tasks))], tasks)
         ax.set_ylabel("test macro-F1 (mean ± std over seeds)")
         ax.set_title(f"{model}: every method on every task")
@@ -192,8 +235,15 @@ def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> None:
         rows = part[part["task"] == task]
         for i, method in enumerate(methods):
             r = rows[rows["method"] == method]
-            ax.errorbar(r["time_vs_full"], r["macro_f1_mean"], yerr=r["macro_f1_std"].fillna(0), fmt="o",
-                        color=f"C{i}", label=method, capsize=2)
+            ax.errorbar(
+                r["time_vs_full"],
+                r["macro_f1_mean"],
+                yerr=r["macro_f1_std"].fillna(0),
+                fmt="o",
+                color=f"C{i}",
+                label=method,
+                capsize=2,
+            )
         ax.set_title(task), ax.set_xlabel("train time / full")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test macro-F1")

@@ -41,9 +41,20 @@ def main() -> None:
     data = DataConfig(max_train=300, max_eval=100) if args.quick else DataConfig()
     model = "tiny-bert" if args.quick else args.model
     epochs = 1 if args.quick else args.epochs
-    config = RunConfig(dataset=args.dataset, model=model, data=data, method=MethodConfig("full"),
-                       train=TrainConfig(epochs=epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, max_length=args.max_length,
-                                         device=args.device))
+    config = RunConfig(
+        dataset=args.dataset,
+        model=model,
+        data=data,
+        method=MethodConfig("full"),
+        train=TrainConfig(
+            epochs=epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            max_length=args.max_length,
+            device=args.device,
+        ),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         report = run_training(config, Path(tmp) / "run", progress=True)
         metrics = read_metrics(Path(tmp) / "run")
@@ -60,17 +71,27 @@ def summarise(config: RunConfig, report: dict, metrics) -> dict:
     evals = metrics.dropna(subset=["dev_macro_f1"]) if "dev_macro_f1" in metrics else metrics.iloc[0:0]
     times = [0.0] + evals["elapsed"].tolist()
     per_epoch = [b - a for a, b in zip(times, times[1:], strict=False)]
-    return {"config": config.to_dict(), "environment": environment(), "device": report["device"],
-            "test": report["test"], "dev": report["dev"], "train_seconds": report["train_seconds"],
-            "epoch_seconds": per_epoch, "dev_macro_f1_per_epoch": evals["dev_macro_f1"].tolist(),
-            "step_seconds": report["step_seconds"], "trainable_params": report["trainable_params"]}
+    return {
+        "config": config.to_dict(),
+        "environment": environment(),
+        "device": report["device"],
+        "test": report["test"],
+        "dev": report["dev"],
+        "train_seconds": report["train_seconds"],
+        "epoch_seconds": per_epoch,
+        "dev_macro_f1_per_epoch": evals["dev_macro_f1"].tolist(),
+        "step_seconds": report["step_seconds"],
+        "trainable_params": report["trainable_params"],
+    }
 
 
 def table(r: dict) -> str:
     epoch = sum(r["epoch_seconds"]) / max(len(r["epoch_seconds"]), 1)
-    return ("| task | model | device | epochs | test macro-F1 | test accuracy | s / epoch |\n|---|---|---|---|---|---|---|\n"
-            f"| {r['config']['dataset']} | {r['config']['model']} | {r['device']} | {r['config']['train']['epochs']:g} "
-            f"| {r['test']['macro_f1']:.4f} | {r['test']['accuracy']:.4f} | {epoch:.0f} |")
+    return (
+        "| task | model | device | epochs | test macro-F1 | test accuracy | s / epoch |\n|---|---|---|---|---|---|---|\n"
+        f"| {r['config']['dataset']} | {r['config']['model']} | {r['device']} | {r['config']['train']['epochs']:g} "
+        f"| {r['test']['macro_f1']:.4f} | {r['test']['accuracy']:.4f} | {epoch:.0f} |"
+    )
 
 
 if __name__ == "__main__":

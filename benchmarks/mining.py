@@ -299,9 +299,7 @@ def java_version() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Small configuration (about a minute).")
-    parser.add_argument(
-        "--repeats", type=int, default=None, help="Timed repeats per method (default 3; quick 1)."
-    )
+    parser.add_argument("--repeats", type=int, default=None, help="Timed repeats per method (default 3; quick 1).")
     parser.add_argument("--no-memory", action="store_true", help="Skip the peak-RSS worker processes.")
     parser.add_argument("--worker", nargs=3, metavar=("METHOD", "CORPUS", "MINSUP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -30,8 +30,9 @@ from adapt_core.perplexity import PerplexityConfig, load_scorer, score, unigram_
 RESULTS = Path(__file__).parent / "results"
 
 
-def measure(candidates: list[str], corpus: list[str], configs: list[tuple[int, PerplexityConfig]],
-            repeats: int) -> list[dict]:
+def measure(
+    candidates: list[str], corpus: list[str], configs: list[tuple[int, PerplexityConfig]], repeats: int
+) -> list[dict]:
     """Best-of-`repeats` wall time of scoring every candidate (cache off) per (threads, config), alternating."""
     times: list[list[float]] = [[] for _ in configs]
     default_threads = torch.get_num_threads()
@@ -42,16 +43,29 @@ def measure(candidates: list[str], corpus: list[str], configs: list[tuple[int, P
             score(candidates, corpus, config)
             times[k].append(time.perf_counter() - started)
     torch.set_num_threads(default_threads)
-    return [{"threads": threads, "batch_size": config.batch_size, "candidates": len(candidates),
-             "seconds": min(t), "candidates_per_s": len(candidates) / min(t), "all_seconds": t}
-            for (threads, config), t in zip(configs, times, strict=True)]
+    return [
+        {
+            "threads": threads,
+            "batch_size": config.batch_size,
+            "candidates": len(candidates),
+            "seconds": min(t),
+            "candidates_per_s": len(candidates) / min(t),
+            "all_seconds": t,
+        }
+        for (threads, config), t in zip(configs, times, strict=True)
+    ]
 
 
 def table(rows: list[dict], env: dict) -> str:
-    lines = ["| device | threads | batch size | candidates | seconds | candidates / s |",
-             "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['device']} | {r['threads']} | {r['batch_size']} | {r['candidates']} | {r['seconds']:.1f} | "
-              f"{r['candidates_per_s']:.1f} |" for r in rows]
+    lines = [
+        "| device | threads | batch size | candidates | seconds | candidates / s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['device']} | {r['threads']} | {r['batch_size']} | {r['candidates']} | {r['seconds']:.1f} | "
+        f"{r['candidates_per_s']:.1f} |"
+        for r in rows
+    ]
     if "gpu" not in env:
         lines.append("| cuda | — | — | — | — | N/A (no GPU on this machine) |")
     return "\n".join(lines)
@@ -82,16 +96,28 @@ def main() -> None:
     unigram_logprobs(corpus, scorer.tokenizer)
     unigram_s = time.perf_counter() - started
     device = str(next(scorer.model.parameters()).device)
-    configs = [(threads, PerplexityConfig(scorer=args.scorer, device=args.device, use_cache=False, batch_size=b))
-               for threads in dict.fromkeys([torch.get_num_threads(), 1]) for b in args.batch_sizes]
+    configs = [
+        (threads, PerplexityConfig(scorer=args.scorer, device=args.device, use_cache=False, batch_size=b))
+        for threads in dict.fromkeys([torch.get_num_threads(), 1])
+        for b in args.batch_sizes
+    ]
     rows = [{"device": device, **row} for row in measure(candidates, corpus, configs, args.repeats)]
-    result = {"environment": env, "scorer": args.scorer, "dataset": args.dataset, "corpus_texts": len(corpus),
-              "mean_pieces": sum(len(scorer.tokenizer(" " + c)["input_ids"]) for c in candidates) / len(candidates),
-              "load_seconds": load_s, "unigram_seconds": unigram_s, "rows": rows,
-              "gpu": env.get("gpu", "N/A: no GPU on this machine")}
+    result = {
+        "environment": env,
+        "scorer": args.scorer,
+        "dataset": args.dataset,
+        "corpus_texts": len(corpus),
+        "mean_pieces": sum(len(scorer.tokenizer(" " + c)["input_ids"]) for c in candidates) / len(candidates),
+        "load_seconds": load_s,
+        "unigram_seconds": unigram_s,
+        "rows": rows,
+        "gpu": env.get("gpu", "N/A: no GPU on this machine"),
+    }
     print(table(rows, env))
-    print(f"\nscorer load {load_s:.1f} s, unigram table over {len(corpus)} texts {unigram_s:.2f} s, "
-          f"mean {result['mean_pieces']:.1f} pieces per candidate, load average {env['load_average']:.1f}")
+    print(
+        f"\nscorer load {load_s:.1f} s, unigram table over {len(corpus)} texts {unigram_s:.2f} s, "
+        f"mean {result['mean_pieces']:.1f} pieces per candidate, load average {env['load_average']:.1f}"
+    )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("perplexity-quick.json" if args.quick else "perplexity.json")
     out.write_text(json.dumps(result, indent=2))

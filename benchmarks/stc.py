@@ -66,19 +66,25 @@ def run_task(task: str, args, config: StcConfig, base_run: str | None = None) ->
     finetuned = json.loads((Path(base_run) / "report.json").read_text()) if base_run else {}
     return {
         "finetuned_test_macro_f1": finetuned.get("test", {}).get("macro_f1"),
-        "task": task, "setting": "finetuned" if base_run else "frozen", "base_run": base_run,
-        "sizes": {s: len(data[s]) for s in ("train", "dev", "test")}, "classes": data.num_labels,
-        "stc_test_macro_f1": report["test"]["macro_f1"], "stc_dev_macro_f1": report["dev"]["macro_f1"],
+        "task": task,
+        "setting": "finetuned" if base_run else "frozen",
+        "base_run": base_run,
+        "sizes": {s: len(data[s]) for s in ("train", "dev", "test")},
+        "classes": data.num_labels,
+        "stc_test_macro_f1": report["test"]["macro_f1"],
+        "stc_dev_macro_f1": report["dev"]["macro_f1"],
         "last_layer_token_test_macro_f1": probes.get("last_layer_token", {}).get("test_macro_f1"),
         "last_layer_mean_test_macro_f1": probes.get("last_layer_mean", {}).get("test_macro_f1"),
-        "best_layer_probe": {k: probes["best_layer"][k] for k in
-                             ("representation", "pooling", "layer", "test_macro_f1")},
-        "choice": {k: info[k] for k in ("representation", "pooling", "eta", "k", "C", "features",
-                                        "neurons_per_layer")},
+        "best_layer_probe": {
+            k: probes["best_layer"][k] for k in ("representation", "pooling", "layer", "test_macro_f1")
+        },
+        "choice": {k: info[k] for k in ("representation", "pooling", "eta", "k", "C", "features", "neurons_per_layer")},
         "train_seconds": report["train_seconds"],
         "phase_seconds": {k: info[k] for k in ("feature_seconds", "probe_seconds", "head_seconds")},
-        "trainable_params": report["trainable_params"], "total_params": report["total_params"],
-        "inference": inference, "notes": info["notes"] + report["data_notes"],
+        "trainable_params": report["trainable_params"],
+        "total_params": report["total_params"],
+        "inference": inference,
+        "notes": info["notes"] + report["data_notes"],
     }
 
 
@@ -104,8 +110,11 @@ def solver_check(task: str, args) -> dict:
     model, tokenizer = load_classifier(args.model, data.num_labels)
     backbone = model.base_model.eval()
     last = len(model_layers(backbone)) - 1
-    widths = {k: v for k, v in probe_widths(backbone, model_layers(backbone), ("hidden",), last + 1, "first").items()
-              if k == ("hidden", last)}
+    widths = {
+        k: v
+        for k, v in probe_widths(backbone, model_layers(backbone), ("hidden",), last + 1, "first").items()
+        if k == ("hidden", last)
+    }
     with tempfile.TemporaryDirectory() as folder:
         store = FeatureStore(Path(folder))
         with torch.no_grad():
@@ -119,8 +128,12 @@ def solver_check(task: str, args) -> dict:
             fit = fit_path(x, y, data.num_labels, (0.3,), max_iter, tol, solver)[0]
             seconds = time.perf_counter() - t0
             if seconds < out.get(f"{solver}_seconds", float("inf")):
-                out |= {f"{solver}_seconds": seconds, f"{solver}_objective": objective(fit, x, y),
-                        f"{solver}_iterations": fit.n_iter, f"{solver}_nonzero": fit.nonzero}
+                out |= {
+                    f"{solver}_seconds": seconds,
+                    f"{solver}_objective": objective(fit, x, y),
+                    f"{solver}_iterations": fit.n_iter,
+                    f"{solver}_nonzero": fit.nonzero,
+                }
     out["speedup"] = out["sklearn_seconds"] / out["torch_seconds"]
     return out
 
@@ -141,16 +154,35 @@ def exit_curve(task: str, args, rounds: int = 3, examples: int = 128) -> list[di
     total, out = len(model_layers(backbone)), []
     for k in range(1, total + 1):
         one = np.ones(k, dtype=np.float32)
-        head = StcHead("hidden", "mean", k, np.arange(k), np.zeros(k, dtype=np.int64), 0 * one, one,
-                       np.zeros((2, k), np.float32), np.zeros(2, np.float32), one, ["a", "b"], "first")
+        head = StcHead(
+            "hidden",
+            "mean",
+            k,
+            np.arange(k),
+            np.zeros(k, dtype=np.int64),
+            0 * one,
+            one,
+            np.zeros((2, k), np.float32),
+            np.zeros(2, np.float32),
+            one,
+            ["a", "b"],
+            "first",
+        )
         best = {True: float("inf"), False: float("inf")}
         for _ in range(rounds):
             for early in (True, False):
                 t0 = time.perf_counter()
                 StcPredictor(backbone, tokenizer, head, early_exit=early).predict_proba(texts)
                 best[early] = min(best[early], time.perf_counter() - t0)
-        out.append({"k": k, "layers_total": total, "early_exit_examples_per_second": len(texts) / best[True],
-                    "full_depth_examples_per_second": len(texts) / best[False], "speedup": best[False] / best[True]})
+        out.append(
+            {
+                "k": k,
+                "layers_total": total,
+                "early_exit_examples_per_second": len(texts) / best[True],
+                "full_depth_examples_per_second": len(texts) / best[False],
+                "speedup": best[False] / best[True],
+            }
+        )
         print(json.dumps(out[-1]), file=sys.stderr, flush=True)
     return out
 
@@ -159,13 +191,19 @@ def machine() -> dict:
     """The house environment record (`_env.environment`), plus what STC's timings depend on here."""
     import sklearn
 
-    return {**environment(), "scikit_learn": sklearn.__version__, "load_average": os.getloadavg(),
-            "time": time.strftime("%H:%M:%S")}
+    return {
+        **environment(),
+        "scikit_learn": sklearn.__version__,
+        "load_average": os.getloadavg(),
+        "time": time.strftime("%H:%M:%S"),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| task | setting | train/dev/test | STC macro-F1 | last-layer probe (token / mean) | best layer probe | "
-            "choice (rep, pool, η, k, neurons) | train s | ex/s early exit / full | speedup |")
+    head = (
+        "| task | setting | train/dev/test | STC macro-F1 | last-layer probe (token / mean) | best layer probe | "
+        "choice (rep, pool, η, k, neurons) | train s | ex/s early exit / full | speedup |"
+    )
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         c, inf = r["choice"], r["inference"]
@@ -180,7 +218,8 @@ def table(rows: list[dict]) -> str:
             f"{best['test_macro_f1']:.3f} ({best['representation']} L{best['layer']} {best['pooling']}) | "
             f"{c['representation']}, {c['pooling']}, {c['eta']}, {c['k']}/{inf['layers_total']}, {c['features']} | "
             f"{r['train_seconds']:.0f} | {_f(inf.get('early_exit_examples_per_second'), 0)} / "
-            f"{_f(inf.get('full_depth_examples_per_second'), 0)} | {_f(inf.get('speedup'), 2)}x |")
+            f"{_f(inf.get('full_depth_examples_per_second'), 0)} | {_f(inf.get('speedup'), 2)}x |"
+        )
     return "\n".join(lines)
 
 
@@ -196,11 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-train", type=int, default=1000, help="Train examples per task (stratified sample).")
     p.add_argument("--max-eval", type=int, default=500, help="Dev and test examples per task.")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--base-run", nargs="*", default=[], help="Also run STC on these finetuned runs' models (each on "
-                   "its run's dataset and slices); a row for the same run is replaced.")
-    p.add_argument("--parts", nargs="*", default=["solver", "tasks", "exit"], choices=("solver", "tasks", "exit"),
-                   help="What to measure: the solver comparison, the tasks table, the early-exit curve. Without "
-                        "'tasks', the other parts are merged into the existing results file.")
+    p.add_argument(
+        "--base-run",
+        nargs="*",
+        default=[],
+        help="Also run STC on these finetuned runs' models (each on "
+        "its run's dataset and slices); a row for the same run is replaced.",
+    )
+    p.add_argument(
+        "--parts",
+        nargs="*",
+        default=["solver", "tasks", "exit"],
+        choices=("solver", "tasks", "exit"),
+        help="What to measure: the solver comparison, the tasks table, the early-exit curve. Without "
+        "'tasks', the other parts are merged into the existing results file.",
+    )
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     config = StcConfig()
@@ -208,11 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         args.max_train, args.max_eval = 200, 120
         config = StcConfig(etas=(0.1, 0.5), probe_cs=(0.3,), head_cs=(0.3,), timing_examples=64)
     tasks = args.tasks or (["acl_arc", "scicite"] if args.quick else list(BENCHMARKS))
-    fresh = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items() if k != "output"}, "config": config.to_dict(),
-             "rows": []}
+    fresh = {
+        "machine": machine(),
+        "args": {k: str(v) for k, v in vars(args).items() if k != "output"},
+        "config": config.to_dict(),
+        "rows": [],
+    }
     keep = "tasks" not in args.parts and args.output.exists()
-    result = {**json.loads(args.output.read_text()), "machine_" + "_".join(args.parts): fresh["machine"]} if keep \
-        else fresh
+    result = (
+        {**json.loads(args.output.read_text()), "machine_" + "_".join(args.parts): fresh["machine"]} if keep else fresh
+    )
     if "solver" in args.parts:
         result["solver_check"] = solver_check("scicite" if args.quick else "scierc", args)
         print(json.dumps(result["solver_check"]), file=sys.stderr)
@@ -235,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     if result.get("exit_curve"):
         print("\n| k / layers | early exit ex/s | full depth ex/s | speedup |\n|---|---|---|---|")
         for r in result["exit_curve"]:
-            print(f"| {r['k']}/{r['layers_total']} | {r['early_exit_examples_per_second']:.0f} | "
-                  f"{r['full_depth_examples_per_second']:.0f} | {r['speedup']:.2f}x |")
+            print(
+                f"| {r['k']}/{r['layers_total']} | {r['early_exit_examples_per_second']:.0f} | "
+                f"{r['full_depth_examples_per_second']:.0f} | {r['speedup']:.2f}x |"
+            )
     return 0
 
 

@@ -34,14 +34,26 @@ from _env import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-LLAMA_TYPES = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
-               "mlp.up_proj", "mlp.down_proj"]
+LLAMA_TYPES = [
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+]
 
 
 def summary(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"n": len(samples), "median": statistics.median(samples), "p90": ordered[int(0.9 * (len(ordered) - 1))],
-            "max": ordered[-1], "samples": samples}
+    return {
+        "n": len(samples),
+        "median": statistics.median(samples),
+        "p90": ordered[int(0.9 * (len(ordered) - 1))],
+        "max": ordered[-1],
+        "samples": samples,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------- background
@@ -56,9 +68,13 @@ def start_training(root: Path, model: str):
     from adapt_core.runs import load_run
     from adapt_core.train import TrainConfig
 
-    config = RunConfig(dataset="banking77", model=model, data=DataConfig(max_train=2000, max_eval=200),
-                       method=MethodConfig(method="full"),
-                       train=TrainConfig(max_steps=100_000, batch_size=16, max_length=64, device="cpu"))
+    config = RunConfig(
+        dataset="banking77",
+        model=model,
+        data=DataConfig(max_train=2000, max_eval=200),
+        method=MethodConfig(method="full"),
+        train=TrainConfig(max_steps=100_000, batch_size=16, max_length=64, device="cpu"),
+    )
     run_dir = launcher.launch(config, root)
     end = time.time() + 600
     while len(load_run(run_dir).metrics()) < 2:  # wait until it really trains
@@ -118,14 +134,37 @@ def chart_delays(root: Path, samples: int) -> dict:
     run_dir = stand_in_run(root)
     port = free_port()
     env = {**os.environ, "ADAPT_RUNS_DIR": str(root), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-                               str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     options = webdriver.ChromeOptions()
     options.binary_location = chrome
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-                f"--user-data-dir={root.parent / 'chrome-profile'}", "--window-size=1400,1800"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={root.parent / 'chrome-profile'}",
+        "--window-size=1400,1800",
+    ):
         options.add_argument(arg)
     driver = None
     try:
@@ -155,8 +194,10 @@ def stand_in_run(root: Path) -> Path:
 
     run_dir = root / "99991231-235959-full-benchmark-0000"
     run_dir.mkdir(parents=True)
-    write_json(run_dir / "config.json", {"dataset": "banking77", "model": "tiny-bert", "method": {"method": "full"},
-                                         "train": {"seed": 0}})
+    write_json(
+        run_dir / "config.json",
+        {"dataset": "banking77", "model": "tiny-bert", "method": {"method": "full"}, "train": {"seed": 0}},
+    )
     write_json(run_dir / "status.json", {"state": "running", "pid": os.getpid(), "step": 1, "total": 10_000})
     (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
     return run_dir
@@ -197,8 +238,19 @@ def heatmap_render(repeats: int) -> dict:
     from adapt_core.selection import ModuleStat, SensitivityReport
 
     rng = np.random.default_rng(0)
-    rows = [ModuleStat(f"model.layers.{i}.{t}", i, t, 589_824 if "proj" in t else 1000, float(rng.random()),
-                       float(rng.random()), (f"model.layers.{i}.{t}",)) for i in range(24) for t in LLAMA_TYPES]
+    rows = [
+        ModuleStat(
+            f"model.layers.{i}.{t}",
+            i,
+            t,
+            589_824 if "proj" in t else 1000,
+            float(rng.random()),
+            float(rng.random()),
+            (f"model.layers.{i}.{t}",),
+        )
+        for i in range(24)
+        for t in LLAMA_TYPES
+    ]
     report = SensitivityReport(rows, sum(r.params for r in rows))
     times = []
     for i in range(repeats):
@@ -212,10 +264,15 @@ def heatmap_render(repeats: int) -> dict:
 
 
 def table(result: dict) -> str:
-    rows = [("Sensitivity rerun after a slider move (cached report)", result["slider_rerun_s"], "< 0.300 s"),
-            ("Metrics line written → drawn in the live chart", result["chart_delay_s"],
-             f"≤ {result['poll_seconds'] + 1:.1f} s"),
-            ("Heatmap build + serialise, 24 layers × 7 types", result["heatmap_render_s"], "—")]
+    rows = [
+        ("Sensitivity rerun after a slider move (cached report)", result["slider_rerun_s"], "< 0.300 s"),
+        (
+            "Metrics line written → drawn in the live chart",
+            result["chart_delay_s"],
+            f"≤ {result['poll_seconds'] + 1:.1f} s",
+        ),
+        ("Heatmap build + serialise, 24 layers × 7 types", result["heatmap_render_s"], "—"),
+    ]
     lines = ["| measurement (training child running) | median | p90 | max | n | target |", "|---|---|---|---|---|---|"]
     for name, r, target in rows:
         if "skipped" in r:
@@ -244,15 +301,19 @@ def main() -> None:
         os.environ["ADAPT_RUNS_DIR"] = str(root)
         background = start_training(root, train_model)
         try:
-            result = {"slider_rerun_s": slider_reruns("tiny-bert" if args.quick else args.page_model, samples),
-                      "chart_delay_s": chart_delays(root, samples),
-                      "heatmap_render_s": heatmap_render(4 * samples),
-                      "background_training": {"model": train_model,
-                                              "steps_during_benchmark": len(read_metrics(background))}}
+            result = {
+                "slider_rerun_s": slider_reruns("tiny-bert" if args.quick else args.page_model, samples),
+                "chart_delay_s": chart_delays(root, samples),
+                "heatmap_render_s": heatmap_render(4 * samples),
+                "background_training": {"model": train_model, "steps_during_benchmark": len(read_metrics(background))},
+            }
         finally:
             stop_training(background)
-    result |= {"poll_seconds": POLL_SECONDS, "quick": args.quick,
-               "environment": environment() | {"streamlit": streamlit.__version__, "chromium": chromium_version()}}
+    result |= {
+        "poll_seconds": POLL_SECONDS,
+        "quick": args.quick,
+        "environment": environment() | {"streamlit": streamlit.__version__, "chromium": chromium_version()},
+    }
     print(table(result))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("studio-quick.json" if args.quick else "studio.json")

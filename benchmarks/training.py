@@ -68,12 +68,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--token-init", choices=("random", "mean"), default="random")
     p.add_argument("--max-new-tokens", type=int, default=None, help="Cap on accepted mined tokens.")
     p.add_argument("--calibration-size", type=int, default=None, help="AdaPT calibration examples (512).")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (1 = steady timings on shared CPUs)."
-    )
-    p.add_argument(
-        "--append", action="store_true", help="With --part: add to that part's results, not replace."
-    )
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = steady timings on shared CPUs).")
+    p.add_argument("--append", action="store_true", help="With --part: add to that part's results, not replace.")
     p.add_argument("--quick", action="store_true", help="tiny-bert, small slices, 1 seed, few steps")
     args = p.parse_args()
     if args.quick:
@@ -194,18 +190,14 @@ def _cost_row(task, method, built, seconds, rates, summaries) -> dict:
 # -------------------------------------------------------------------------------------------------- accuracy
 
 
-def accuracy(
-    task, tokens: list[str], methods: list[str], seeds: list[int], args, rows: list[dict], save
-) -> None:
+def accuracy(task, tokens: list[str], methods: list[str], seeds: list[int], args, rows: list[dict], save) -> None:
     """Train and test every method for every seed; append to `rows` and `save()` after each run."""
     for seed in seeds:
         order = methods[seed % len(methods) :] + methods[: seed % len(methods)]
         for m in order:
             model, tokenizer, prep_s, info = build(m, task, tokens, seed, args)
             summary = run_steps(model, tokenizer, task, train_config(m, args.steps, seed, args))
-            test = evaluate_split(
-                model, tokenizer, task["test"], task.label_names, 64, args.max_length
-            ).scores()
+            test = evaluate_split(model, tokenizer, task["test"], task.label_names, 64, args.max_length).scores()
             rows.append(
                 {
                     "dataset": task.name,
@@ -249,8 +241,7 @@ def summarise_accuracy(rows: list[dict]) -> list[dict]:
 
 def cost_table(rows: list[dict]) -> str:
     lines = [
-        "| dataset | method | trainable params | optimizer state | state / full | step ms | step / full "
-        "| tokens/s |",
+        "| dataset | method | trainable params | optimizer state | state / full | step ms | step / full | tokens/s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

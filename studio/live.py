@@ -18,8 +18,13 @@ from adapt_core.runs import list_runs
 
 POLL_SECONDS = 1.0
 ACTIVE = ("running", "queued")
-BADGES = {"running": ":blue-badge[running]", "queued": ":gray-badge[queued]", "completed": ":green-badge[completed]",
-          "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]"}
+BADGES = {
+    "running": ":blue-badge[running]",
+    "queued": ":gray-badge[queued]",
+    "completed": ":green-badge[completed]",
+    "failed": ":red-badge[failed]",
+    "cancelled": ":orange-badge[cancelled]",
+}
 
 
 def _is_active(runs) -> bool:
@@ -64,11 +69,16 @@ def _panel(polling: bool) -> None:
     right.plotly_chart(dev_curves(metrics), key="dev_chart")
     for info in runs[:latest]:
         dataset = Path(str(info.config.get("dataset"))).name
-        st.markdown(f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {dataset} · "
-                    f"{info.config.get('model')} · {launcher.describe(info)}")
+        st.markdown(
+            f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {dataset} · "
+            f"{info.config.get('model')} · {launcher.describe(info)}"
+        )
     table = run_table(runs)
-    st.dataframe(table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
-                 hide_index=True, key="run_list")
+    st.dataframe(
+        table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
+        hide_index=True,
+        key="run_list",
+    )
     if polling and not _is_active(runs):
         st.rerun()  # everything finished: a full rerun turns polling off
 

@@ -19,8 +19,15 @@ from adapt_core.models import DEFAULT_MODEL, REGISTRY
 DATASET, MODEL, DEVICE, BETA, TOP_K = "dataset", "model", "device", "beta", "top_k"
 DATA_CONFIG = "data_config"  # DataConfig fields (slices, splits, seed) for whichever dataset is chosen
 SOURCES = "sources"  # uploaded files and Hub ids added on the Data page: source → {"label", "text_col", "label_col"}
-DEFAULTS = {DATASET: DEFAULT_DATASET, MODEL: DEFAULT_MODEL, DEVICE: "auto", BETA: 1.0, TOP_K: 10.0,
-            DATA_CONFIG: {}, SOURCES: {}}
+DEFAULTS = {
+    DATASET: DEFAULT_DATASET,
+    MODEL: DEFAULT_MODEL,
+    DEVICE: "auto",
+    BETA: 1.0,
+    TOP_K: 10.0,
+    DATA_CONFIG: {},
+    SOURCES: {},
+}
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,10 @@ def source_label(source: str) -> str:
 
 def add_source(source: str, label: str, text_col: str | None = None, label_col: str | None = None) -> None:
     """Register an uploaded file or Hub id and make it the chosen dataset."""
-    st.session_state[SOURCES] = {**st.session_state[SOURCES],
-                                 source: {"label": label, "text_col": text_col, "label_col": label_col}}
+    st.session_state[SOURCES] = {
+        **st.session_state[SOURCES],
+        source: {"label": label, "text_col": text_col, "label_col": label_col},
+    }
     st.session_state[DATASET] = source
 
 
@@ -73,6 +82,7 @@ def choose_dataset(source: str | None) -> None:
 
 def set_data_config(config: DataConfig) -> bool:
     """Keep the splits and slices of `config` (the column mapping belongs to each source); True if they changed."""
+
     def general(values: dict) -> dict:
         return {k: v for k, v in values.items() if k not in ("text_col", "label_col")}
 
@@ -103,21 +113,55 @@ def sidebar() -> Choice:
     models = list(dict.fromkeys([*REGISTRY, st.session_state[MODEL]]))  # a typed folder or Hub id stays listed
     with st.sidebar:
         st.subheader("Task and model")
-        bound(st.selectbox, "Dataset", DATASET, options=datasets, format_func=source_label,
-              help="A benchmark task, or a corpus added on the Data page.")
-        bound(st.selectbox, "Model", MODEL, options=models, accept_new_options=True,
-              help="The classifier to adapt: a registry name, or type a local folder or a Hugging Face id. "
-              + " · ".join(f"{k}: {v.description}" for k, v in REGISTRY.items()))
-        bound(st.selectbox, "Device", DEVICE, options=list(CHOICES["device"]),
-              help="Where training runs: auto picks CUDA, then MPS, then the CPU.")
+        bound(
+            st.selectbox,
+            "Dataset",
+            DATASET,
+            options=datasets,
+            format_func=source_label,
+            help="A benchmark task, or a corpus added on the Data page.",
+        )
+        bound(
+            st.selectbox,
+            "Model",
+            MODEL,
+            options=models,
+            accept_new_options=True,
+            help="The classifier to adapt: a registry name, or type a local folder or a Hugging Face id. "
+            + " · ".join(f"{k}: {v.description}" for k, v in REGISTRY.items()),
+        )
+        bound(
+            st.selectbox,
+            "Device",
+            DEVICE,
+            options=list(CHOICES["device"]),
+            help="Where training runs: auto picks CUDA, then MPS, then the CPU.",
+        )
         st.subheader("AdaPT budget")
-        bound(st.slider, "β (gradient weight)", BETA, min_value=0.0, max_value=5.0, step=0.1,
-              help="Score S = norm(D) + β · norm(G): 0 ranks modules by dispersion only.")
-        bound(st.slider, "Top-k % of parameters", TOP_K, min_value=0.5, max_value=50.0, step=0.5,
-              help="Budget: the share of the non-embedding parameters AdaPT trains.")
+        bound(
+            st.slider,
+            "β (gradient weight)",
+            BETA,
+            min_value=0.0,
+            max_value=5.0,
+            step=0.1,
+            help="Score S = norm(D) + β · norm(G): 0 ranks modules by dispersion only.",
+        )
+        bound(
+            st.slider,
+            "Top-k % of parameters",
+            TOP_K,
+            min_value=0.5,
+            max_value=50.0,
+            step=0.5,
+            help="Budget: the share of the non-embedding parameters AdaPT trains.",
+        )
         choice = current()
-        sliced = [f"{name} ≤ {value}" for name, value in (("train", choice.data.max_train),
-                                                          ("dev/test", choice.data.max_eval)) if value]
+        sliced = [
+            f"{name} ≤ {value}"
+            for name, value in (("train", choice.data.max_train), ("dev/test", choice.data.max_eval))
+            if value
+        ]
         if sliced:
             st.caption("Slice: " + ", ".join(sliced) + " (set on the Data page)")
     return choice

@@ -56,7 +56,11 @@ def editor(vetted: VettedList, texts: list[str], path: Path, sort_by: str, desce
     version = st.session_state.setdefault("_editor_version", 0)
     column = st.column_config
     edited = st.data_editor(
-        frame, key=f"candidates_{version}", hide_index=True, num_rows="fixed", height=420,
+        frame,
+        key=f"candidates_{version}",
+        hide_index=True,
+        num_rows="fixed",
+        height=420,
         disabled=[c for c in frame.columns if c != "decision"],
         column_config={
             "decision": column.SelectboxColumn("decision", options=list(DECISIONS), required=True, width="small"),
@@ -82,15 +86,26 @@ def export_import(path: Path, vetted: VettedList) -> None:
     """Download the list as JSON or CSV; upload one (JSON, CSV or a .txt of tokens) to apply its decisions."""
     left, right = st.columns(2)
     with left:
-        st.download_button("Download JSON", json.dumps(vetted.to_dict(), indent=1, ensure_ascii=False),
-                           file_name=path.name, mime="application/json", icon=":material/download:")
+        st.download_button(
+            "Download JSON",
+            json.dumps(vetted.to_dict(), indent=1, ensure_ascii=False),
+            file_name=path.name,
+            mime="application/json",
+            icon=":material/download:",
+        )
         with tempfile.TemporaryDirectory() as tmp:
             csv_path = vetted.save(Path(tmp) / path.with_suffix(".csv").name)
-            st.download_button("Download CSV", csv_path.read_bytes(), file_name=csv_path.name, mime="text/csv",
-                               icon=":material/download:")
+            st.download_button(
+                "Download CSV",
+                csv_path.read_bytes(),
+                file_name=csv_path.name,
+                mime="text/csv",
+                icon=":material/download:",
+            )
     with right:
-        upload = st.file_uploader("Import a vetted list: its decisions are applied here",
-                                  type=["json", "csv", "txt"], key="vetted_import")
+        upload = st.file_uploader(
+            "Import a vetted list: its decisions are applied here", type=["json", "csv", "txt"], key="vetted_import"
+        )
         if upload is not None and st.button("Apply the imported decisions"):
             with guard(f"Importing {upload.name}"), tempfile.TemporaryDirectory() as tmp:
                 file = Path(tmp) / f"import{Path(upload.name).suffix.lower()}"

@@ -28,8 +28,10 @@ def guard(what: str, stop: bool = True):
             st.stop()
     except Exception as err:  # an unexpected failure: a short message here, the traceback in the server log
         log.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly ({type(err).__name__}: {err}). The details are in the server log.",
-                 icon=":material/error:")
+        st.error(
+            f"{what} failed unexpectedly ({type(err).__name__}: {err}). The details are in the server log.",
+            icon=":material/error:",
+        )
         if stop:
             st.stop()
 
@@ -42,12 +44,19 @@ def _widget(spec: FieldSpec, key: str):
     if spec.kind == "bool":
         return st.checkbox(spec.label, **common)
     if spec.kind == "choice":
-        return st.selectbox(spec.label, list(spec.choices), index=None if spec.optional else 0,
-                            placeholder="any", **common)
+        return st.selectbox(
+            spec.label, list(spec.choices), index=None if spec.optional else 0, placeholder="any", **common
+        )
     if spec.kind in ("int", "float"):
         step = spec.step if spec.kind == "float" else 1
-        return st.number_input(spec.label, value=None, step=step, format="%g" if spec.kind == "float" else "%d",
-                               placeholder="empty" if spec.optional else None, **common)
+        return st.number_input(
+            spec.label,
+            value=None,
+            step=step,
+            format="%g" if spec.kind == "float" else "%d",
+            placeholder="empty" if spec.optional else None,
+            **common,
+        )
     return st.text_input(spec.label, placeholder="empty" if spec.optional else "", **common)
 
 
@@ -55,8 +64,16 @@ def _copy_back(widget_key: str, state_key: str) -> None:
     st.session_state[state_key] = st.session_state[widget_key]
 
 
-def config_form(cls: type, key: str, *, only: Iterable[str] | None = None, exclude: Iterable[str] = (),
-                defaults=None, columns: int = 3, base=None):
+def config_form(
+    cls: type,
+    key: str,
+    *,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    defaults=None,
+    columns: int = 3,
+    base=None,
+):
     """One widget per field of config class `cls` (label, help and choices from the dataclass); the values persist
     per `key` across reruns and pages. Returns the validated config, or None after showing what to fix."""
     specs = field_specs(cls, only=only, exclude=exclude, defaults=defaults)

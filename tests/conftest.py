@@ -29,7 +29,9 @@ def toy_task():
         for i in range(n):
             label = i % 2
             head = "alpha" if label == 0 else "omega"
-            k = i // 2  # the filler words must not depend on the label, or the model learns them instead of the head word
+            k = (
+                i // 2
+            )  # the filler words must not depend on the label, or the model learns them instead of the head word
             texts.append(f"{head} {words[(k + offset) % 8]} {head} {words[(k * 3 + offset) % 8]} {head}")
             labels.append(label)
         return Split(texts, labels)

@@ -49,8 +49,7 @@ def write_toy_jsonl(path: Path, n: int = 64, seed: int = 0) -> Path:
     names = ["alpha", "beta"]
     path.write_text(
         "".join(
-            json.dumps({"text": t, "label": names[y]}) + "\n"
-            for t, y in zip(split.texts, split.labels, strict=True)
+            json.dumps({"text": t, "label": names[y]}) + "\n" for t, y in zip(split.texts, split.labels, strict=True)
         )
     )
     return path

@@ -16,8 +16,14 @@ from conftest import needs_shared_data
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["app_pages/data.py", "app_pages/tokens.py", "app_pages/sensitivity.py", "app_pages/train.py",
-         "app_pages/compare.py", "app_pages/playground.py"]
+PAGES = [
+    "app_pages/data.py",
+    "app_pages/tokens.py",
+    "app_pages/sensitivity.py",
+    "app_pages/train.py",
+    "app_pages/compare.py",
+    "app_pages/playground.py",
+]
 TIMEOUT = 300  # seconds per script run: the machines running the tests are small and shared
 
 pytestmark = needs_shared_data
@@ -126,8 +132,11 @@ def test_mining_vetting_and_reload():
     assert found > 0 and metric(at, "Pending") == str(found)
     assert at.get("plotly_chart"), "the PPLu histogram is missing"
     # one by one: change the first row's decision in the table
-    at.session_state["candidates_0"] = {"edited_rows": {0: {"decision": "rejected"}}, "added_rows": [],
-                                        "deleted_rows": []}
+    at.session_state["candidates_0"] = {
+        "edited_rows": {0: {"decision": "rejected"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.run()
     assert metric(at, "Rejected") == "1"
     # in bulk over the current filter: the pending ones

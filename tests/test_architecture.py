@@ -19,8 +19,11 @@ def test_core_never_imports_streamlit():
     offenders = []
     for path in CORE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             if any(n == "streamlit" or n.startswith("streamlit.") for n in names):
                 offenders.append(str(path.relative_to(CORE)))
     assert offenders == []
@@ -31,8 +34,12 @@ def config_classes():
     for info in pkgutil.walk_packages(adapt_core.__path__, "adapt_core."):
         module = importlib.import_module(info.name)
         for obj in vars(module).values():
-            if (dataclasses.is_dataclass(obj) and isinstance(obj, type) and obj.__name__.endswith("Config")
-                    and obj.__module__ == module.__name__):
+            if (
+                dataclasses.is_dataclass(obj)
+                and isinstance(obj, type)
+                and obj.__name__.endswith("Config")
+                and obj.__module__ == module.__name__
+            ):
                 found.append(obj)
     return found
 
@@ -47,8 +54,11 @@ def test_every_config_field_has_help_and_a_default(cls):
 
 
 def test_every_module_has_a_docstring():
-    missing = [str(p.relative_to(CORE)) for p in CORE.rglob("*.py") if ast.get_docstring(ast.parse(p.read_text())) is None
-               and p.name != "__init__.py"]
+    missing = [
+        str(p.relative_to(CORE))
+        for p in CORE.rglob("*.py")
+        if ast.get_docstring(ast.parse(p.read_text())) is None and p.name != "__init__.py"
+    ]
     assert missing == []
 
 

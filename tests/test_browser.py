@@ -33,8 +33,10 @@ WAIT = 240  # seconds: the machines running the tests are small and shared
 pytestmark = [
     pytest.mark.browser,
     needs_shared_data,
-    pytest.mark.skipif(CHROME is None or DRIVER is None,
-                       reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(
+        CHROME is None or DRIVER is None,
+        reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)",
+    ),
 ]
 
 
@@ -84,6 +86,7 @@ def _die_with_parent() -> None:
 @pytest.fixture(scope="module")
 def graceful_termination():
     """Turn SIGTERM (e.g. from `timeout`) into KeyboardInterrupt, so the finalizers below still stop everything."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
@@ -100,10 +103,28 @@ def server(tmp_path_factory, graceful_termination):
     log_path = runs.parent / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         try:
             wait_for_health(f"http://127.0.0.1:{port}", proc, log_path)
             yield {"url": f"http://127.0.0.1:{port}", "runs": runs}
@@ -132,9 +153,18 @@ def browser(server):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROME
     profile = Path(server["runs"]).parent / "chrome-profile"
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={profile}", "--window-size=1400,1800"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1800",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(WAIT)
@@ -201,8 +231,14 @@ def go(driver, page: str) -> None:
     links = driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
     link = next(a for a in links if a.text.splitlines()[-1] == page)
     link.click()
-    wait(driver, lambda d: d.find_elements("css selector", "h1") and d.find_element("css selector", "h1").text
-         .startswith(page if page != "Home" else "AdaPT"), what=f"the {page} page")
+    wait(
+        driver,
+        lambda d: (
+            d.find_elements("css selector", "h1")
+            and d.find_element("css selector", "h1").text.startswith(page if page != "Home" else "AdaPT")
+        ),
+        what=f"the {page} page",
+    )
     settle(driver)
 
 
@@ -233,8 +269,11 @@ def type_into(driver, label: str, value: str) -> None:
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(value, Keys.ENTER)
     settle(driver, timeout=15)
-    wait(driver, lambda d: d.find_element("css selector", f'input[aria-label="{label}"]').get_attribute("value")
-         == value, what=f"{label} = {value}")
+    wait(
+        driver,
+        lambda d: d.find_element("css selector", f'input[aria-label="{label}"]').get_attribute("value") == value,
+        what=f"{label} = {value}",
+    )
 
 
 def choose(driver, label: str, option: str) -> None:
@@ -247,8 +286,11 @@ def choose(driver, label: str, option: str) -> None:
 
 
 def open_expander(driver, title: str) -> None:
-    summary = wait(driver, lambda d: [s for s in d.find_elements("css selector", '[data-testid="stExpander"] summary')
-                                      if title in s.text], what=title)[0]
+    summary = wait(
+        driver,
+        lambda d: [s for s in d.find_elements("css selector", '[data-testid="stExpander"] summary') if title in s.text],
+        what=title,
+    )[0]
     if summary.find_element("xpath", "..").get_attribute("open") is None:
         summary.click()
         time.sleep(0.5)
@@ -371,8 +413,11 @@ def test_a_malformed_upload_shows_what_to_fix(browser, tmp_path):
     go(browser, "Data")
     next(t for t in browser.find_elements("css selector", '[role="tab"]') if "Upload" in t.text).click()
     browser.find_element("css selector", 'input[type="file"]').send_keys(str(broken))
-    alert = wait(browser, lambda d: [e for e in d.find_elements("css selector", '[data-testid="stAlert"]')
-                                     if "broken.csv" in e.text], what="the upload's error message")[0]
+    alert = wait(
+        browser,
+        lambda d: [e for e in d.find_elements("css selector", '[data-testid="stAlert"]') if "broken.csv" in e.text],
+        what="the upload's error message",
+    )[0]
     assert "could not be read" in alert.text or "broken.csv" in alert.text
     no_traceback(browser)
     shot(browser, "data-malformed-upload")

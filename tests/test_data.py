@@ -45,9 +45,11 @@ def test_other_formats(tmp_path, suffix):
 
     frame = pd.DataFrame({"sentence": [f"s {i}" for i in range(40)], "category": [i % 2 for i in range(40)]})
     path = tmp_path / f"d.{suffix}"
-    {"tsv": lambda: frame.to_csv(path, sep="\t", index=False),
-     "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
-     "parquet": lambda: frame.to_parquet(path)}[suffix]()
+    {
+        "tsv": lambda: frame.to_csv(path, sep="\t", index=False),
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+        "parquet": lambda: frame.to_parquet(path),
+    }[suffix]()
     task = load_dataset(str(path))
     assert task.label_names == ["0", "1"] and len(task["train"]) == 32
 
@@ -113,8 +115,13 @@ def test_unknown_benchmark_folder(monkeypatch, tmp_path):
 def test_benchmarks_load(name):
     task = load_dataset(name)
     sizes = {k: len(v) for k, v in task.splits.items()}
-    expected = {"banking77": (9003, 1000, 3080, 77), "scierc": (3219, 455, 974, 7), "chemprot": (4169, 2427, 3469, 13),
-                "acl_arc": (1688, 114, 139, 6), "scicite": (7320, 916, 1861, 3)}[name]
+    expected = {
+        "banking77": (9003, 1000, 3080, 77),
+        "scierc": (3219, 455, 974, 7),
+        "chemprot": (4169, 2427, 3469, 13),
+        "acl_arc": (1688, 114, 139, 6),
+        "scicite": (7320, 916, 1861, 3),
+    }[name]
     assert (sizes["train"], sizes["dev"], sizes["test"], task.num_labels) == expected
 
 

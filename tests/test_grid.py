@@ -14,8 +14,9 @@ SPEC = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "grid.js
 
 
 def toy_file(tmp_path) -> str:
-    rows = ["text,label"] + [f"{'credit card' if i % 2 else 'bank transfer'} issue number {i % 5},{'ab'[i % 2]}"
-                             for i in range(80)]
+    rows = ["text,label"] + [
+        f"{'credit card' if i % 2 else 'bank transfer'} issue number {i % 5},{'ab'[i % 2]}" for i in range(80)
+    ]
     path = tmp_path / "toy.csv"
     path.write_text("\n".join(rows))
     return str(path)
@@ -37,7 +38,9 @@ def test_failed_cell_is_recorded_and_retried_once(tmp_path):
     spec = {**SPEC, "tasks": [str(tmp_path / "missing.csv")]}
     results = tmp_path / "compare.csv"
     for _ in range(3):
-        frame = grid.run_grid(spec, "smoke", results, tmp_path / "runs", methods=["full"], seeds=[0], log=lambda _: None)
+        frame = grid.run_grid(
+            spec, "smoke", results, tmp_path / "runs", methods=["full"], seeds=[0], log=lambda _: None
+        )
     row = frame.iloc[0]
     assert row["state"] == "failed" and row["attempts"] == 2 and "file not found" in row["error"]
 
@@ -49,30 +52,60 @@ def test_a_cancelled_cell_stops_the_grid_and_is_not_recorded(tmp_path, monkeypat
     monkeypatch.setattr(grid, "run_training", cancelled)
     results = tmp_path / "compare.csv"
     with pytest.raises(grid.Cancelled):
-        grid.run_grid(SPEC, "smoke", results, tmp_path / "runs", tasks=[toy_file(tmp_path)], methods=["full"],
-                      log=lambda _: None)
+        grid.run_grid(
+            SPEC, "smoke", results, tmp_path / "runs", tasks=[toy_file(tmp_path)], methods=["full"], log=lambda _: None
+        )
     assert grid.read_results(results).empty  # the next invocation runs the cell as new, not as a retry
 
 
 def test_processes_sharing_the_results_file_keep_each_others_rows(tmp_path):
     results = tmp_path / "compare.csv"
     for task in ("a", "b"):  # as two grid processes would, one task each, each re-reading under the lock
-        grid._record(results, grid.Cell(task, "full", "m", 0), {"task": task, "method": "full", "model": "m",
-                                                                  "seed": 0, "state": "completed", "attempts": 1})
-    grid._record(results, grid.Cell("a", "full", "m", 0), {"task": "a", "method": "full", "model": "m", "seed": 0,
-                                                           "state": "failed", "attempts": 2})
+        grid._record(
+            results,
+            grid.Cell(task, "full", "m", 0),
+            {"task": task, "method": "full", "model": "m", "seed": 0, "state": "completed", "attempts": 1},
+        )
+    grid._record(
+        results,
+        grid.Cell("a", "full", "m", 0),
+        {"task": "a", "method": "full", "model": "m", "seed": 0, "state": "failed", "attempts": 2},
+    )
     frame = grid.read_results(results).set_index("task")
     assert sorted(frame.index) == ["a", "b"] and frame.loc["a", "state"] == "failed"
 
 
 def test_summary_means_stds_and_ratios():
-    frame = pd.DataFrame([
-        {"task": "t", "model": "m", "method": "full", "seed": s, "macro_f1": f, "train_seconds": 10.0,
-         "peak_memory_bytes": 100.0, "trainable_params": 50, "state": "completed"} for s, f in ((0, 0.5), (1, 0.7))
-    ] + [
-        {"task": "t", "model": "m", "method": "adapt", "seed": s, "macro_f1": 0.65, "train_seconds": 5.0,
-         "peak_memory_bytes": 80.0, "trainable_params": 5, "state": "completed"} for s in (0, 1)
-    ])
+    frame = pd.DataFrame(
+        [
+            {
+                "task": "t",
+                "model": "m",
+                "method": "full",
+                "seed": s,
+                "macro_f1": f,
+                "train_seconds": 10.0,
+                "peak_memory_bytes": 100.0,
+                "trainable_params": 50,
+                "state": "completed",
+            }
+            for s, f in ((0, 0.5), (1, 0.7))
+        ]
+        + [
+            {
+                "task": "t",
+                "model": "m",
+                "method": "adapt",
+                "seed": s,
+                "macro_f1": 0.65,
+                "train_seconds": 5.0,
+                "peak_memory_bytes": 80.0,
+                "trainable_params": 5,
+                "state": "completed",
+            }
+            for s in (0, 1)
+        ]
+    )
     summary = grid.summarise(frame).set_index("method")
     assert summary.loc["full", "macro_f1_mean"] == pytest.approx(0.6)
     assert summary.loc["full", "macro_f1_std"] == pytest.approx(0.1414, abs=1e-3)
@@ -83,8 +116,16 @@ def test_summary_means_stds_and_ratios():
 def test_cells_cover_the_whole_grid():
     every = grid.cells(SPEC, "gpu")
     assert len(every) == 5 * 8 * 3 * 1
-    assert {c.method for c in every} == {"full", "lora", "prefix", "layers", "stc", "adapt", "full+tokens",
-                                         "adapt-no-tokens"}
+    assert {c.method for c in every} == {
+        "full",
+        "lora",
+        "prefix",
+        "layers",
+        "stc",
+        "adapt",
+        "full+tokens",
+        "adapt-no-tokens",
+    }
 
 
 def test_not_run_cells_are_accounted_for_and_run_later(tmp_path):
@@ -106,12 +147,37 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import compare
 
-    rows = [{"task": "t", "model": "minilm-l6", "method": m, "seed": s, "macro_f1": f + 0.01 * s, "state": "completed",
-             "train_seconds": t, "step_seconds": t / 10, "peak_memory_bytes": 100.0, "optimizer_state_bytes": t,
-             "trainable_params": 10, "profile": "cpu", "attempts": 1}
-            for m, f, t in (("full", 0.5, 10.0), ("adapt", 0.6, 5.0)) for s in (0, 1)]
-    rows.append({"task": "t", "model": "minilm-l6", "method": "lora", "seed": 0, "state": "not run",
-                 "error": "the CPU budget", "attempts": 0, "profile": "cpu"})
+    rows = [
+        {
+            "task": "t",
+            "model": "minilm-l6",
+            "method": m,
+            "seed": s,
+            "macro_f1": f + 0.01 * s,
+            "state": "completed",
+            "train_seconds": t,
+            "step_seconds": t / 10,
+            "peak_memory_bytes": 100.0,
+            "optimizer_state_bytes": t,
+            "trainable_params": 10,
+            "profile": "cpu",
+            "attempts": 1,
+        }
+        for m, f, t in (("full", 0.5, 10.0), ("adapt", 0.6, 5.0))
+        for s in (0, 1)
+    ]
+    rows.append(
+        {
+            "task": "t",
+            "model": "minilm-l6",
+            "method": "lora",
+            "seed": 0,
+            "state": "not run",
+            "error": "the CPU budget",
+            "attempts": 0,
+            "profile": "cpu",
+        }
+    )
     results = tmp_path / "compare.csv"
     pd.DataFrame(rows).reindex(columns=grid.COLUMNS).to_csv(results, index=False)
     assert compare.main(["--report-only", "--no-readme", "--results", str(results)]) == 0
@@ -134,11 +200,16 @@ def test_a_variant_runs_only_when_named_and_changes_only_its_settings(tmp_path):
     with pytest.raises(ValueError, match="unknown grid method 'adapt-median'"):
         grid.cells(spec, "smoke", methods=["adapt-median"])
     cell = grid.Cell(spec["tasks"][0], "adapt-mean-init", "tiny-bert", 0)
-    variant, plain = (grid.run_config(spec, "smoke", c, "tokens.json") for c in (cell, grid.Cell(*cell.key[:1], "adapt", "tiny-bert", 0)))
+    variant, plain = (
+        grid.run_config(spec, "smoke", c, "tokens.json")
+        for c in (cell, grid.Cell(*cell.key[:1], "adapt", "tiny-bert", 0))
+    )
     assert variant.method == plain.method and variant.tokens == plain.tokens == "tokens.json"
     assert (variant.token_init, plain.token_init) == ("mean", "random")
     results = tmp_path / "compare.csv"
-    frame = grid.run_grid(spec, "smoke", results, tmp_path / "runs", methods=["adapt-mean-init"], seeds=[0], log=lambda _: None)
+    frame = grid.run_grid(
+        spec, "smoke", results, tmp_path / "runs", methods=["adapt-mean-init"], seeds=[0], log=lambda _: None
+    )
     assert frame["state"].tolist() == ["completed"], frame["error"].tolist()
     report = json.loads((cell.folder(tmp_path / "runs") / "report.json").read_text())
     assert report["tokens"]["init"] == "mean"

@@ -28,9 +28,13 @@ def corpus(tmp_path):
 
 
 def config(corpus, max_steps: int = 2, **method) -> RunConfig:
-    return RunConfig(dataset=str(corpus), model="tiny-bert", data=DataConfig(),
-                     method=MethodConfig(**method),
-                     train=TrainConfig(max_steps=max_steps, batch_size=8, device="cpu", eval_every=1))
+    return RunConfig(
+        dataset=str(corpus),
+        model="tiny-bert",
+        data=DataConfig(),
+        method=MethodConfig(**method),
+        train=TrainConfig(max_steps=max_steps, batch_size=8, device="cpu", eval_every=1),
+    )
 
 
 def wait_for(predicate, timeout: float = 240.0):
@@ -117,8 +121,11 @@ def test_a_missing_token_file_is_a_clear_error(runs_dir, corpus, tmp_path):
 
 def test_concurrent_ticks_start_a_queued_run_once(runs_dir, corpus, monkeypatch):
     started = []
-    monkeypatch.setattr(launcher, "_start", lambda run_dir: started.append(run_dir) or
-                        launcher._update_status(run_dir, state="running", pid=os.getpid()))
+    monkeypatch.setattr(
+        launcher,
+        "_start",
+        lambda run_dir: started.append(run_dir) or launcher._update_status(run_dir, state="running", pid=os.getpid()),
+    )
     launcher.launch(config(corpus), start=False)
     threads = [threading.Thread(target=launcher.queue_tick) for _ in range(8)]
     for t in threads:

@@ -151,9 +151,7 @@ def test_new_token_embeddings_train_and_save(method, task, tmp_path):
     save_trained(model, tokenizer, tmp_path)  # merges the new rows into one plain embedding
     loaded, loaded_tokenizer = load_trained(tmp_path)
     assert len(loaded_tokenizer) == len(tokenizer)
-    np.testing.assert_allclose(
-        predict_proba(loaded, loaded_tokenizer, task["test"].texts), expected, atol=1e-5
-    )
+    np.testing.assert_allclose(predict_proba(loaded, loaded_tokenizer, task["test"].texts), expected, atol=1e-5)
 
 
 def test_layers_match_the_budget():

@@ -59,11 +59,7 @@ def closed_subsequences_oracle(db, minsup, max_len=99):
     support = Counter()
     for s in db:
         support.update(
-            {
-                tuple(s[i] for i in c)
-                for r in range(1, len(s) + 1)
-                for c in itertools.combinations(range(len(s)), r)
-            }
+            {tuple(s[i] for i in c) for r in range(1, len(s) + 1) for c in itertools.combinations(range(len(s)), r)}
         )
     frequent = {p: k for p, k in support.items() if k >= minsup}
     return {
@@ -76,10 +72,7 @@ def closed_subsequences_oracle(db, minsup, max_len=99):
 
 def random_db(seed, n_max=12, len_max=9, alphabet=3):
     rng = random.Random(seed)
-    return [
-        [rng.randrange(alphabet) for _ in range(rng.randint(0, len_max))]
-        for _ in range(rng.randint(1, n_max))
-    ]
+    return [[rng.randrange(alphabet) for _ in range(rng.randint(0, len_max))] for _ in range(rng.randint(1, n_max))]
 
 
 def as_dict(result: MiningResult) -> dict:
@@ -160,9 +153,7 @@ def test_gapped_max_len_is_closure_then_length_filter():
         assert ours == {p: k for p, k in unbounded.items() if len(p) <= max_len}
     spmf_bounded = run_bide_plus(db, 5, max_len=3).patterns
     assert ours.items() <= spmf_bounded.items()
-    assert {p: k for p, k in spmf_bounded.items() if len(p) < 3} == {
-        p: k for p, k in ours.items() if len(p) < 3
-    }
+    assert {p: k for p, k in spmf_bounded.items() if len(p) < 3} == {p: k for p, k in ours.items() if len(p) < 3}
 
 
 # ------------------------------------------------------------------------------------------------------ edge cases
@@ -238,20 +229,14 @@ def test_class_statistics_by_hand(mode):
     assert p.purity == pytest.approx(2 / 3)
     assert p.examples == (0, 1) and p.example_texts == ("a", "b")
     # MI by hand: P(x=1,y=0)=2/5, P(x=1,y=1)=1/5, P(x=0,y=1)=2/5; P(x=1)=3/5, P(y=0)=2/5, P(y=1)=3/5.
-    mi = (
-        0.4 * math.log(0.4 / (0.6 * 0.4))
-        + 0.2 * math.log(0.2 / (0.6 * 0.6))
-        + 0.4 * math.log(0.4 / (0.4 * 0.6))
-    )
+    mi = 0.4 * math.log(0.4 / (0.6 * 0.4)) + 0.2 * math.log(0.2 / (0.6 * 0.6)) + 0.4 * math.log(0.4 / (0.4 * 0.6))
     assert p.mutual_info == pytest.approx(mi)
     q = next(p for p in result.patterns if p.ids == (3, 4))
     assert q.class_support == (0, 2, 0) and q.purity == 1.0
 
 
 def test_result_round_trip_and_frame():
-    result = mine(
-        [[1, 2, 3], [1, 2], [1, 2, 3]], MiningConfig(min_support=2), labels=[0, 1, 1], texts=["x", "y", "z"]
-    )
+    result = mine([[1, 2, 3], [1, 2], [1, 2, 3]], MiningConfig(min_support=2), labels=[0, 1, 1], texts=["x", "y", "z"])
     restored = MiningResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert restored == result
     frame = result.to_frame()
@@ -283,9 +268,7 @@ def test_cli_bad_input(tmp_path, capsys):
     bad.write_text("1 -2\n")
     assert main(["mine", "--sequences", str(bad), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "'-2' is not a token id" in capsys.readouterr().err
-    assert (
-        main(["mine", "--sequences", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o.jsonl")]) == 2
-    )
+    assert main(["mine", "--sequences", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "not found" in capsys.readouterr().err
 
 
@@ -294,7 +277,9 @@ def test_gapped_mining_stops_past_max_patterns():
     corpus = [[rng.randrange(6) for _ in range(12)] for _ in range(30)]
     everything = mine(corpus, MiningConfig(mode="gapped", min_support=3, max_patterns=None))
     assert len(everything.patterns) > 50
-    with pytest.raises(AdaptError, match="more than 50 closed patterns at support 3 of 30 sequences: raise min_support"):
+    with pytest.raises(
+        AdaptError, match="more than 50 closed patterns at support 3 of 30 sequences: raise min_support"
+    ):
         mine(corpus, MiningConfig(mode="gapped", min_support=3, max_patterns=50))
     enough = mine(corpus, MiningConfig(mode="gapped", min_support=3, max_patterns=len(everything.patterns)))
     assert enough.patterns == everything.patterns

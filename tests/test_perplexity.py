@@ -17,8 +17,14 @@ from adapt_core.errors import AdaptError
 from adapt_core.models import load_tokenizer
 from adapt_core.perplexity import PerplexityConfig, score, score_details, select, unigram_logprobs
 
-CORPUS = ["my credit card was declined", "the interest rate went up", "credit card interest rate",
-          "a new card arrived", "how do i top up my card", ""]
+CORPUS = [
+    "my credit card was declined",
+    "the interest rate went up",
+    "credit card interest rate",
+    "a new card arrived",
+    "how do i top up my card",
+    "",
+]
 CANDIDATES = ["credit card", "interest rate", "top up my card", "card", "rate interest", "credit card"]
 
 
@@ -32,8 +38,15 @@ def causal(tok):
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     return AutoModelForCausalLM.from_config(config).eval()
 
 
@@ -42,8 +55,14 @@ def masked(tok):
     from transformers import AutoModelForMaskedLM, BertConfig
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     return AutoModelForMaskedLM.from_config(config).eval()
 
 
@@ -101,8 +120,13 @@ def test_causal_without_context_scores_pieces_after_the_first(causal, tok):
 
 def test_masked_pseudo_log_likelihood_matches_oracle(masked, tok):
     done = []
-    got = score(CANDIDATES, CORPUS, PerplexityConfig(batch_size=3, use_cache=False), scorer=(masked, tok),
-                progress=lambda d, n: done.append((d, n)))
+    got = score(
+        CANDIDATES,
+        CORPUS,
+        PerplexityConfig(batch_size=3, use_cache=False),
+        scorer=(masked, tok),
+        progress=lambda d, n: done.append((d, n)),
+    )
     np.testing.assert_allclose(got, [oracle_masked(masked, tok, c) for c in CANDIDATES], rtol=1e-4)
     assert done[-1] == (5, 5)  # unique candidates, all finished
 
@@ -145,8 +169,15 @@ def test_select_keeps_lowest_first():
 def test_config_validation_and_cap():
     assert PerplexityConfig().resolve_max_new_tokens(30522) == 3052
     assert PerplexityConfig(max_new_tokens=7).resolve_max_new_tokens(30522) == 7
-    for bad in (dict(kind="bidirectional"), dict(batch_size=0), dict(max_new_tokens=0), dict(threshold=-1.0),
-                dict(context="start"), dict(max_new_share=0.0), dict(scorer=" ")):
+    for bad in (
+        dict(kind="bidirectional"),
+        dict(batch_size=0),
+        dict(max_new_tokens=0),
+        dict(threshold=-1.0),
+        dict(context="start"),
+        dict(max_new_share=0.0),
+        dict(scorer=" "),
+    ):
         with pytest.raises(AdaptError):
             PerplexityConfig(**bad)
 

@@ -17,14 +17,31 @@ from adapt_core.plots import tokens as token_plots
 from adapt_core.selection import ModuleStat, SensitivityReport
 from adapt_core.vetting import VettedCandidate, VettedList
 
-BERT_TYPES = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-              "intermediate.dense", "output.dense"]
+BERT_TYPES = [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+]
 
 
 def synthetic_report(layers: int = 24, types=BERT_TYPES, seed: int = 0) -> SensitivityReport:
     rng = np.random.default_rng(seed)
-    rows = [ModuleStat(f"enc.{i}.{t}", i, t, 1000 * (4 if "dense" in t else 1), float(rng.random()),
-                       float(rng.random()), (f"enc.{i}.{t}",)) for i in range(layers) for t in types]
+    rows = [
+        ModuleStat(
+            f"enc.{i}.{t}",
+            i,
+            t,
+            1000 * (4 if "dense" in t else 1),
+            float(rng.random()),
+            float(rng.random()),
+            (f"enc.{i}.{t}",),
+        )
+        for i in range(layers)
+        for t in types
+    ]
     return SensitivityReport(rows, sum(r.params for r in rows))
 
 
@@ -55,16 +72,21 @@ def test_short_type_names_are_unique():
     short = sens_plots.short_types(BERT_TYPES)
     assert short["attention.self.query"] == "query"
     assert len(set(short.values())) == len(BERT_TYPES)
-    assert sens_plots.short_types(["self_attn.q_proj", "mlp.down_proj"]) == {"self_attn.q_proj": "q_proj",
-                                                                             "mlp.down_proj": "down_proj"}
+    assert sens_plots.short_types(["self_attn.q_proj", "mlp.down_proj"]) == {
+        "self_attn.q_proj": "q_proj",
+        "mlp.down_proj": "down_proj",
+    }
 
 
 @pytest.fixture
 def task():
     texts = ["the card is lost", "transfer failed today", "card blocked", "where is my transfer", "hello", "hi there"]
     split = Split(texts, [0, 1, 0, 1, 0, 1])
-    return TaskData("toy", ["card", "transfer"], {"train": split, "dev": Split(texts[:2], [0, 1]),
-                                                   "test": Split(texts[2:4], [0, 1])})
+    return TaskData(
+        "toy",
+        ["card", "transfer"],
+        {"train": split, "dev": Split(texts[:2], [0, 1]), "test": Split(texts[2:4], [0, 1])},
+    )
 
 
 def test_data_figures(task):
@@ -76,12 +98,22 @@ def test_data_figures(task):
 
 
 def vetted() -> VettedList:
-    return VettedList([
-        VettedCandidate("credit card", support=5, class_support=(4, 1), purity=0.8, pplu=2.0, decision="accepted",
-                        examples=("my credit card",)),
-        VettedCandidate("top up", support=3, class_support=(0, 3), purity=1.0, pplu=9.0),
-        VettedCandidate("<b>x</b> y", support=3, pplu=None, decision="rejected"),
-    ], ["card", "transfer"])
+    return VettedList(
+        [
+            VettedCandidate(
+                "credit card",
+                support=5,
+                class_support=(4, 1),
+                purity=0.8,
+                pplu=2.0,
+                decision="accepted",
+                examples=("my credit card",),
+            ),
+            VettedCandidate("top up", support=3, class_support=(0, 3), purity=1.0, pplu=9.0),
+            VettedCandidate("<b>x</b> y", support=3, pplu=None, decision="rejected"),
+        ],
+        ["card", "transfer"],
+    )
 
 
 def test_pplu_histogram_stacks_decisions_and_draws_the_cut_off():
@@ -110,8 +142,14 @@ class FakeRun:
     def __init__(self, id, method, seed, f1, state="completed"):
         self.id, self.state = id, state
         self.config = {"dataset": "toy", "model": "tiny-bert", "method": {"method": method}, "train": {"seed": seed}}
-        self.report = {"test": {"macro_f1": f1}, "train_seconds": 10.0, "peak_memory_bytes": 2**20,
-                       "trainable_params": 100, "tokens_per_example": 12.0, "step_seconds": 0.1}
+        self.report = {
+            "test": {"macro_f1": f1},
+            "train_seconds": 10.0,
+            "peak_memory_bytes": 2**20,
+            "trainable_params": 100,
+            "tokens_per_example": 12.0,
+            "step_seconds": 0.1,
+        }
         self.status = {"step": 5, "total": 5}
 
     def summary(self):
@@ -121,8 +159,12 @@ class FakeRun:
 
 
 def test_run_table_and_mean_std_over_seeds():
-    runs = [FakeRun("r1", "adapt", 0, 0.8), FakeRun("r2", "adapt", 1, 0.6), FakeRun("r3", "full", 0, 0.9),
-            FakeRun("r4", "full", 1, None, state="running")]
+    runs = [
+        FakeRun("r1", "adapt", 0, 0.8),
+        FakeRun("r2", "adapt", 1, 0.6),
+        FakeRun("r3", "full", 0, 0.9),
+        FakeRun("r4", "full", 1, None, state="running"),
+    ]
     table = run_plots.run_table(runs)
     assert list(table["run"]) == ["r1", "r2", "r3", "r4"] and table.loc[0, "peak_memory_mib"] == 1.0
     agg = run_plots.aggregate(table).set_index("method")
@@ -137,8 +179,11 @@ def test_run_table_and_mean_std_over_seeds():
 
 
 def test_live_curves_one_line_per_run_and_probability_bars():
-    metrics = {"a": pd.DataFrame({"step": [1, 2, 3], "loss": [1.0, 0.8, 0.5], "dev_macro_f1": [None, 0.5, None]}),
-               "b": pd.DataFrame({"step": [1], "loss": [1.2]}), "c": pd.DataFrame()}
+    metrics = {
+        "a": pd.DataFrame({"step": [1, 2, 3], "loss": [1.0, 0.8, 0.5], "dev_macro_f1": [None, 0.5, None]}),
+        "b": pd.DataFrame({"step": [1], "loss": [1.2]}),
+        "c": pd.DataFrame(),
+    }
     loss = run_plots.loss_curves(metrics)
     assert [t.name for t in loss.data] == ["a", "b"] and list(loss.data[0].y) == [1.0, 0.8, 0.5]
     dev = run_plots.dev_curves(metrics)

@@ -56,8 +56,24 @@ def test_dead_running_run_reads_as_failed(tmp_path):
 
 def test_cli_train_predict_evaluate_roundtrip(tmp_path, runs_dir, capsys):
     run_dir = tmp_path / "run"
-    code = main(["train", "--dataset", toy_csv(tmp_path), "--model", "tiny-bert", "--max-steps", "6",
-                 "--batch-size", "8", "--lr", "3e-3", "--run-dir", str(run_dir), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            toy_csv(tmp_path),
+            "--model",
+            "tiny-bert",
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--lr",
+            "3e-3",
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+        ]
+    )
     assert code == 0
     for name in ("config.json", "status.json", "metrics.jsonl", "report.json", "evaluation.json"):
         assert (run_dir / name).exists(), name
@@ -89,8 +105,18 @@ def test_train_from_config_file_gives_same_run(tmp_path):
 
 
 def test_failed_run_keeps_its_error(tmp_path, capsys):
-    code = main(["train", "--dataset", str(tmp_path / "nope.csv"), "--model", "tiny-bert",
-                 "--run-dir", str(tmp_path / "r"), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            str(tmp_path / "nope.csv"),
+            "--model",
+            "tiny-bert",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--quiet",
+        ]
+    )
     assert code == 2 and "file not found" in capsys.readouterr().err
     run = load_run(tmp_path / "r")
     assert run.state == "failed" and "file not found" in run.status["error"]
@@ -104,10 +130,26 @@ def test_list_runs_newest_first(tmp_path):
 
 def test_sigterm_cancels_and_keeps_metrics(tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "adapt_core", "train", "--dataset", toy_csv(tmp_path, 400), "--model", "tiny-bert",
-           "--epochs", "200", "--batch-size", "4", "--run-dir", str(run_dir), "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "adapt_core",
+        "train",
+        "--dataset",
+        toy_csv(tmp_path, 400),
+        "--model",
+        "tiny-bert",
+        "--epochs",
+        "200",
+        "--batch-size",
+        "4",
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(read_metrics(run_dir)) < 3:
         time.sleep(0.2)
@@ -128,8 +170,12 @@ def test_minilm_on_a_banking_slice_reloads_with_identical_predictions(tmp_path):
     from adapt_core.predictor import load_predictor
     from adapt_core.train import TrainConfig
 
-    config = RunConfig(dataset="banking77", model="minilm-l6", data=DataConfig(max_train=128, max_eval=32),
-                       train=TrainConfig(max_steps=4, batch_size=16, device="cpu"))
+    config = RunConfig(
+        dataset="banking77",
+        model="minilm-l6",
+        data=DataConfig(max_train=128, max_eval=32),
+        train=TrainConfig(max_steps=4, batch_size=16, device="cpu"),
+    )
     report = run_training(config, tmp_path / "run", progress=False)
     assert report["trainable_params"] > 22_000_000
     predictor = load_predictor(tmp_path / "run")
@@ -137,7 +183,8 @@ def test_minilm_on_a_banking_slice_reloads_with_identical_predictions(tmp_path):
     reloaded = predictor.predict_proba(texts)
     from adapt_core.evaluate import evaluate
 
-    recomputed = evaluate(load_dataset("banking77", config.data)["test"].labels, reloaded.argmax(1),
-                          predictor.label_names)
+    recomputed = evaluate(
+        load_dataset("banking77", config.data)["test"].labels, reloaded.argmax(1), predictor.label_names
+    )
     assert recomputed.macro_f1 == pytest.approx(report["test"]["macro_f1"])
     assert np.allclose(predictor.predict_proba(texts), reloaded)

@@ -76,9 +76,7 @@ def test_d_over_new_token_positions_matches_the_oracle():
     split.texts = [t.replace("alpha", "alphazq").replace("river", "riverzq") for t in split.texts]
     wanted = set(new_token_ids(tokenizer))
     assert len(wanted) == 2
-    report = measure(
-        model, tokenizer, split, SensitivityConfig(calibration_size=24, batch_size=4, positions="tokens")
-    )
+    report = measure(model, tokenizer, split, SensitivityConfig(calibration_size=24, batch_size=4, positions="tokens"))
     d, g = oracle(model, tokenizer, split, wanted)
     np.testing.assert_allclose([r.D for r in report.linears], d, rtol=2e-4)
     np.testing.assert_allclose([r.G for r in report.linears], g, rtol=2e-4)
@@ -95,9 +93,7 @@ def test_measure_leaves_the_model_as_it_was(name):
     before = snapshot(model)
     seen = []
     config = SensitivityConfig(calibration_size=16, batch_size=4, head_warmup_steps=3)
-    warm = measure(
-        model, tokenizer, toy_split(20, 1), config, progress=lambda done, total: seen.append((done, total))
-    )
+    warm = measure(model, tokenizer, toy_split(20, 1), config, progress=lambda done, total: seen.append((done, total)))
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
     assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
     assert all(p.grad is None for p in model.parameters()) and model.training

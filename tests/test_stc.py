@@ -41,8 +41,11 @@ def toy_split(n_per_class: int, seed: int) -> Split:
 
 
 def toy_task(n_per_class: int = 12) -> TaskData:
-    return TaskData("toy3", ["fruit", "nature", "car"],
-                    {"train": toy_split(n_per_class, 0), "dev": toy_split(6, 1), "test": toy_split(6, 2)})
+    return TaskData(
+        "toy3",
+        ["fruit", "nature", "car"],
+        {"train": toy_split(n_per_class, 0), "dev": toy_split(6, 1), "test": toy_split(6, 2)},
+    )
 
 
 class FakeRun:
@@ -124,9 +127,13 @@ def test_eta_coverage_hand_checked():
 
 
 def test_multiclass_ranking_sums_squared_weights_over_classes():
-    coef = np.array([[1.0, 0.0, 1.0, 0.5],  # (classes, neurons)
-                     [1.0, 3.0, -1.0, 0.0],
-                     [1.0, 0.0, 0.0, 0.0]])
+    coef = np.array(
+        [
+            [1.0, 0.0, 1.0, 0.5],  # (classes, neurons)
+            [1.0, 3.0, -1.0, 0.0],
+            [1.0, 0.0, 0.0, 0.0],
+        ]
+    )
     importance = neuron_importance(coef)
     # Neuron 1 speaks for class 1 only: the official rule (class 0's row) would rank it last.
     np.testing.assert_allclose(importance, [0.0, 6.0, 2.0, 1 / 6])  # class-centred: a shared weight is no signal
@@ -240,8 +247,9 @@ def test_figures_build_from_the_saved_search(tiny_run):
 
     _, run, _, _ = tiny_run
     search = stc.search_table(run.model_dir)
-    assert len(stc_plots.layer_scores(search).data) == len({(r["representation"], r["pooling"])
-                                                            for r in search["probes"]})
+    assert len(stc_plots.layer_scores(search).data) == len(
+        {(r["representation"], r["pooling"]) for r in search["probes"]}
+    )
     saliency = stc_plots.saliency_map(search)
     assert len(saliency.data[0].x) == len(search["kept"])
     assert stc_plots.score_vs_size(search).data
@@ -327,14 +335,17 @@ def test_models_that_cannot_be_hooked():
     LayerCapture(layers, ("hidden",), 2, "first")  # the hidden states alone still work
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"etas": (0.0, 0.5)}, "etas must be numbers in"),
-    ({"poolings": ("mean", "median")}, "poolings must be a non-empty subset"),
-    ({"representations": ()}, "representations must be"),
-    ({"probe_cs": (-1.0,)}, "probe_cs must be positive"),
-    ({"solver": "liblinear"}, "solver must be one of"),
-    ({"max_layers": 0}, "max_layers must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"etas": (0.0, 0.5)}, "etas must be numbers in"),
+        ({"poolings": ("mean", "median")}, "poolings must be a non-empty subset"),
+        ({"representations": ()}, "representations must be"),
+        ({"probe_cs": (-1.0,)}, "probe_cs must be positive"),
+        ({"solver": "liblinear"}, "solver must be one of"),
+        ({"max_layers": 0}, "max_layers must be"),
+    ],
+)
 def test_config_validation(kwargs, message):
     with pytest.raises(AdaptError, match=message):
         StcConfig(**kwargs)

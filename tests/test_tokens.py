@@ -22,8 +22,13 @@ from adapt_core.tokens import (
 )
 
 TOKENS = ["credit card", "Interest Rate", "top up"]
-TEXTS = ["My Credit Card was declined", "the interest rate on my credit card", "please top up my card",
-         "credit cards are useful", "nothing to see"]
+TEXTS = [
+    "My Credit Card was declined",
+    "the interest rate on my credit card",
+    "please top up my card",
+    "credit cards are useful",
+    "nothing to see",
+]
 
 
 def fresh(name: str = "tiny-bert", **kwargs):
@@ -50,6 +55,7 @@ def test_wordpiece_tokens_are_normalised_and_word_bounded():
 def test_bpe_tokens_absorb_the_word_start_space():
     base = load_tokenizer("smollm2-135m")
     tok = augmented_tokenizer(base, ["New York"])
+
     def pieces(text):
         return tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
 

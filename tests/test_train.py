@@ -68,8 +68,15 @@ def test_nothing_trainable_is_an_error(toy_task):
         next(train_steps(model, tok, toy_task, TrainConfig(**FAST)))
 
 
-@pytest.mark.parametrize("kwargs,message", [({"epochs": 0}, "epochs"), ({"lr": -1}, "lr"),
-                                             ({"max_length": 2}, "max_length"), ({"warmup_ratio": 1.5}, "warmup")])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"lr": -1}, "lr"),
+        ({"max_length": 2}, "max_length"),
+        ({"warmup_ratio": 1.5}, "warmup"),
+    ],
+)
 def test_config_validation(kwargs, message):
     with pytest.raises(AdaptError, match=message):
         TrainConfig(**kwargs)

@@ -17,10 +17,12 @@ from adapt_core.vetting import VettedCandidate, VettedList, load_vetted, merge_d
 
 
 def sample() -> VettedList:
-    rows = [VettedCandidate("credit card", (4923, 4003), 40, (38, 2), 0.95, 0.31, 2.5, examples=("my credit card",)),
-            VettedCandidate("interest rate", (3037, 3446), 25, (5, 20), 0.8, 0.12, 0.7),
-            VettedCandidate("top up", (2327, 2039), 8, (4, 4), 0.5, 0.0, 12.0),
-            VettedCandidate("my card", (2026, 4003), 3, (2, 1), 0.67, 0.01, None)]
+    rows = [
+        VettedCandidate("credit card", (4923, 4003), 40, (38, 2), 0.95, 0.31, 2.5, examples=("my credit card",)),
+        VettedCandidate("interest rate", (3037, 3446), 25, (5, 20), 0.8, 0.12, 0.7),
+        VettedCandidate("top up", (2327, 2039), 8, (4, 4), 0.5, 0.0, 12.0),
+        VettedCandidate("my card", (2026, 4003), 3, (2, 1), 0.67, 0.01, None),
+    ]
     return VettedList(rows, ["fraud", "loans"])
 
 
@@ -71,18 +73,21 @@ def test_hand_made_lists_are_all_accepted(tmp_path):
     assert load_vetted(tmp_path / "c.txt").accepted() == ["credit card", "top up"]
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("a.csv", "token,decision\ncredit card,accepted\n", "no 'text' column"),
-    ("b.csv", "text,decision\ncredit card,accepted\ntop up,yes\n", "line 3.*'yes' is not one of"),
-    ("c.csv", "text,support\ncredit card,many\n", "line 2.*malformed"),
-    ("d.json", '{"candidates": [{"text": "a b", "decision": "ok"}]}', "entry 1.*decision must be"),
-    ("e.json", "{not json", "not valid JSON"),
-    ("f.json", '{"label_names": []}', "'candidates' list"),
-    ("g.json", "[1, 2]", "entry 1 is neither"),
-    ("h.json", '"credit card"', "must hold a JSON object"),
-    ("i.json", '["credit card", "credit  card"]', "appears twice"),
-    ("j.yaml", "- credit card", ".json, .csv or .txt"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("a.csv", "token,decision\ncredit card,accepted\n", "no 'text' column"),
+        ("b.csv", "text,decision\ncredit card,accepted\ntop up,yes\n", "line 3.*'yes' is not one of"),
+        ("c.csv", "text,support\ncredit card,many\n", "line 2.*malformed"),
+        ("d.json", '{"candidates": [{"text": "a b", "decision": "ok"}]}', "entry 1.*decision must be"),
+        ("e.json", "{not json", "not valid JSON"),
+        ("f.json", '{"label_names": []}', "'candidates' list"),
+        ("g.json", "[1, 2]", "entry 1 is neither"),
+        ("h.json", '"credit card"', "must hold a JSON object"),
+        ("i.json", '["credit card", "credit  card"]', "appears twice"),
+        ("j.yaml", "- credit card", ".json, .csv or .txt"),
+    ],
+)
 def test_malformed_files(tmp_path, name, content, message):
     (tmp_path / name).write_text(content)
     with pytest.raises(AdaptError, match=message):
@@ -100,8 +105,14 @@ def test_remining_keeps_earlier_decisions():
     old = sample()
     old.decide("credit card", "accepted", reason="product")
     old.decide("my card", "rejected")
-    remined = VettedList([VettedCandidate("interest rate", support=30), VettedCandidate("credit card", support=44),
-                          VettedCandidate("debit card", support=9)], ["fraud", "loans"])
+    remined = VettedList(
+        [
+            VettedCandidate("interest rate", support=30),
+            VettedCandidate("credit card", support=44),
+            VettedCandidate("debit card", support=9),
+        ],
+        ["fraud", "loans"],
+    )
     merged = merge_decisions(old, remined)
     assert [c.text for c in merged] == ["interest rate", "credit card", "debit card", "my card"]
     assert merged.get("credit card").decision == "accepted" and merged.get("credit card").support == 44
@@ -137,8 +148,9 @@ def test_find_candidates_without_scoring():
 def test_find_candidates_with_pplu_keeps_lowest_first():
     config = PerplexityConfig(scorer="tiny-llama", use_cache=False, max_new_tokens=2)
     seen = []
-    v = find_candidates(corpus(), "tiny-bert", MiningConfig(min_support=10), config,
-                        progress=lambda d, n: seen.append((d, n)))
+    v = find_candidates(
+        corpus(), "tiny-bert", MiningConfig(min_support=10), config, progress=lambda d, n: seen.append((d, n))
+    )
     assert len(v) == 2 and v.candidates[0].pplu <= v.candidates[1].pplu
     assert seen and seen[-1][0] == seen[-1][1]
 
@@ -147,8 +159,12 @@ def test_find_candidates_errors():
     with pytest.raises(AdaptError, match="lower min_support"):
         find_candidates(corpus(), "tiny-bert", MiningConfig(min_support=61), None)
     with pytest.raises(AdaptError, match="relax"):
-        find_candidates(corpus(), "tiny-bert", MiningConfig(min_support=10),
-                        PerplexityConfig(scorer="tiny-llama", use_cache=False, threshold=1e-9))
+        find_candidates(
+            corpus(),
+            "tiny-bert",
+            MiningConfig(min_support=10),
+            PerplexityConfig(scorer="tiny-llama", use_cache=False, threshold=1e-9),
+        )
     empty = TaskData("empty", ["a", "b"], {"train": Split([], [])})
     with pytest.raises(AdaptError, match="empty"):
         find_candidates(empty, "tiny-bert", MiningConfig(), None)
@@ -161,8 +177,12 @@ def test_mine_command_dataset_form(tmp_path):
 
     task = corpus()
     data = tmp_path / "toy.jsonl"
-    data.write_text("".join(json.dumps({"text": t, "label": task.label_names[y]}) + "\n"
-                            for t, y in zip(task["train"].texts, task["train"].labels, strict=True)))
+    data.write_text(
+        "".join(
+            json.dumps({"text": t, "label": task.label_names[y]}) + "\n"
+            for t, y in zip(task["train"].texts, task["train"].labels, strict=True)
+        )
+    )
     out = tmp_path / "candidates.csv"
     common = ["mine", "--dataset", str(data), "--model", "tiny-bert", "--min-support", "10"]
     assert main(common + ["--scorer", "tiny-llama", "--max-new-tokens", "1", "--out", str(out)]) == 0

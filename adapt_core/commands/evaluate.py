@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
         raise AdaptError("the dataset's labels differ from the run's: evaluate on data with the same label set")
     split = task[args.split]
     result = evaluate(split.labels, predictor.predict_proba(split.texts).argmax(axis=1), task.label_names)
-    print(f"{task.name} {args.split} ({len(split)} examples): accuracy {result.accuracy:.4f}  "
-          f"macro-F1 {result.macro_f1:.4f}  micro-F1 {result.micro_f1:.4f}")
+    print(
+        f"{task.name} {args.split} ({len(split)} examples): accuracy {result.accuracy:.4f}  "
+        f"macro-F1 {result.macro_f1:.4f}  micro-F1 {result.micro_f1:.4f}"
+    )
     print(result.per_class.round(3).to_string())
     return 0

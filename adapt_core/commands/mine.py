@@ -27,14 +27,14 @@ HELP = "Mine closed frequent token sequences (contiguous n-grams or gapped BIDE 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Where the sequences come from: one option of this group (a --dataset/--model form can join it).
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--sequences", type=Path, help="Text file: one sequence of space-separated token ids a line."
-    )
+    source.add_argument("--sequences", type=Path, help="Text file: one sequence of space-separated token ids a line.")
     source.add_argument("--dataset", help="Benchmark name or data file: mine vocabulary candidates for --model.")
     add_mining_options(parser)
     add_candidate_options(parser)
     parser.add_argument(
-        "--out", type=Path, required=True,
+        "--out",
+        type=Path,
+        required=True,
         help="Output: JSON lines (--sequences), or a CSV/JSON vetted list of candidates (--dataset).",
     )
 
@@ -83,8 +83,7 @@ def read_sequences(path: Path) -> list[list[int]]:
         if not all(t.isdigit() and t.isascii() for t in tokens):
             bad = next(t for t in tokens if not (t.isdigit() and t.isascii()))
             raise AdaptError(
-                f"{path}:{number}: {bad!r} is not a token id: each line must hold space-separated "
-                "non-negative integers"
+                f"{path}:{number}: {bad!r} is not a token id: each line must hold space-separated non-negative integers"
             )
         sequences.append([int(t) for t in tokens])
     return sequences
@@ -111,15 +110,18 @@ def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
         raise AdaptError("vocabulary candidates are contiguous n-grams: drop --mode gapped with --dataset")
     if args.out.suffix.lower() not in (".csv", ".json"):
         raise AdaptError(f"--out {args.out.name}: candidates are written as a .csv or .json vetted list")
-    data = load_dataset(args.dataset, DataConfig(text_col=args.text_col, label_col=args.label_col,
-                                                 max_train=args.max_train))
+    data = load_dataset(
+        args.dataset, DataConfig(text_col=args.text_col, label_col=args.label_col, max_train=args.max_train)
+    )
     scoring = None
     if args.scorer.lower() != "none":
-        scoring = PerplexityConfig(scorer=args.scorer, max_new_tokens=args.max_new_tokens,
-                                   threshold=args.threshold, device=args.device)
+        scoring = PerplexityConfig(
+            scorer=args.scorer, max_new_tokens=args.max_new_tokens, threshold=args.threshold, device=args.device
+        )
     elif args.threshold is not None:
         raise AdaptError("--threshold is a PPLu bound: give a --scorer, or drop --threshold")
     with tqdm(desc="PPLu", unit="cand", disable=scoring is None) as bar:
+
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
@@ -128,8 +130,10 @@ def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
     if scoring is None and args.max_new_tokens is not None:
         vetted.candidates = vetted.candidates[: args.max_new_tokens]
     vetted.save(args.out)
-    print(f"{len(vetted)} candidates from {len(data['train'])} train texts "
-          f"({'by PPLu, ' + args.scorer if scoring else 'most frequent first, unscored'}) -> {args.out}")
+    print(
+        f"{len(vetted)} candidates from {len(data['train'])} train texts "
+        f"({'by PPLu, ' + args.scorer if scoring else 'most frequent first, unscored'}) -> {args.out}"
+    )
     return 0
 
 

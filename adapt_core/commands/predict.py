@@ -25,8 +25,15 @@ def run(args: argparse.Namespace) -> int:
     for text, row in zip(args.texts, proba, strict=True):
         order = row.argsort()[::-1][: args.top]
         if args.json:
-            print(json.dumps({"text": text, "label": predictor.label_names[order[0]],
-                              "probabilities": {predictor.label_names[i]: float(row[i]) for i in order}}))
+            print(
+                json.dumps(
+                    {
+                        "text": text,
+                        "label": predictor.label_names[order[0]],
+                        "probabilities": {predictor.label_names[i]: float(row[i]) for i in order},
+                    }
+                )
+            )
         else:
             best = ", ".join(f"{predictor.label_names[i]} {row[i]:.3f}" for i in order)
             print(f"{predictor.label_names[order[0]]}\t{text}\t[{best}]")

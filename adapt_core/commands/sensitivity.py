@@ -22,9 +22,7 @@ HELP = "Score every module (dispersion + beta x gradient norm) and show what a t
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--model", default="minilm-l6", help="Registry name, local folder or Hub id.")
-    parser.add_argument(
-        "--tokens", default=None, help="Vetted token list (JSON or CSV) to add before measuring."
-    )
+    parser.add_argument("--tokens", default=None, help="Vetted token list (JSON or CSV) to add before measuring.")
     parser.add_argument(
         "--token-init",
         default="random",
@@ -32,26 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Initial embeddings of the new tokens.",
     )
     s = parser.add_argument_group("sensitivity")
-    s.add_argument(
-        "--calibration-size", type=int, default=None, help="Calibration examples (default 512 or all)."
-    )
+    s.add_argument("--calibration-size", type=int, default=None, help="Calibration examples (default 512 or all).")
     s.add_argument(
         "--positions",
         default="all",
         choices=("all", "tokens"),
         help="Positions for the dispersion: all non-pad tokens, or only the new tokens.",
     )
-    s.add_argument(
-        "--grouping", default="linear", choices=("linear", "block", "layer"), help="Unit of selection."
-    )
-    s.add_argument(
-        "--head-warmup-steps", type=int, default=0, help="Train the head alone first (undone after)."
-    )
+    s.add_argument("--grouping", default="linear", choices=("linear", "block", "layer"), help="Unit of selection.")
+    s.add_argument("--head-warmup-steps", type=int, default=0, help="Train the head alone first (undone after).")
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("--max-length", type=int, default=128)
-    s.add_argument(
-        "--seed", type=int, default=0, help="Seed of the head initialisation and calibration sample."
-    )
+    s.add_argument("--seed", type=int, default=0, help="Seed of the head initialisation and calibration sample.")
     b = parser.add_argument_group("budget")
     b.add_argument("--beta", type=float, default=1.0, help="Score S = norm(D) + beta * norm(G).")
     b.add_argument("--top-k", type=float, default=10.0, help="Budget, %% of non-embedding parameters.")
@@ -94,9 +84,7 @@ def _add_tokens(model, tokenizer, path: str, init: str) -> None:
     try:
         from adapt_core.tokens import augment, load_vetted
     except ImportError as err:
-        raise AdaptError(
-            "--tokens needs adapt_core.tokens, which this installation lacks: drop --tokens"
-        ) from err
+        raise AdaptError("--tokens needs adapt_core.tokens, which this installation lacks: drop --tokens") from err
     accepted = load_vetted(path).accepted()
     if not accepted:
         raise AdaptError(f"{path} has no accepted token: accept some in the Tokens page or drop --tokens")
@@ -131,6 +119,4 @@ def _print_summary(report, selection, frame) -> None:
         f"beta {selection.beta}"
     )
     chosen = frame[frame["selected"]].sort_values("S", ascending=False)
-    print(
-        chosen[["module", "params", "D", "G", "S"]].to_string(index=False, float_format=lambda x: f"{x:.4g}")
-    )
+    print(chosen[["module", "params", "D", "G", "S"]].to_string(index=False, float_format=lambda x: f"{x:.4g}"))

@@ -39,8 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--prefix-len", type=int, default=20)
     m.add_argument("--lora-alpha", type=float, default=16.0, help="LoRA scaling alpha.")
     m.add_argument("--lora-dropout", type=float, default=0.1, help="LoRA dropout.")
-    m.add_argument("--lora-targets", default="auto", choices=("auto", "attention", "all"),
-                   help="LoRA modules: peft's default per architecture, every attention projection, or all.")
+    m.add_argument(
+        "--lora-targets",
+        default="auto",
+        choices=("auto", "attention", "all"),
+        help="LoRA modules: peft's default per architecture, every attention projection, or all.",
+    )
     m.add_argument("--layers", type=int, default=None, help="Layer selection: top L blocks (default: AdaPT's budget).")
     m.add_argument("--calibration-size", type=int, default=None, help="AdaPT calibration examples (512 or all).")
     m.add_argument("--calibration-seed", type=int, default=0, help="AdaPT calibration sample seed.")
@@ -60,17 +64,44 @@ def build_config(args: argparse.Namespace):
     from adapt_core.pipeline import RunConfig
     from adapt_core.train import TrainConfig
 
-    train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
-                        max_length=args.max_length, eval_every=args.eval_every, seed=args.seed,
-                        device=args.device, dtype=args.dtype)
-    method = MethodConfig(method=args.method, top_k=args.top_k, beta=args.beta, lora_r=args.lora_r,
-                          prefix_len=args.prefix_len, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-                          lora_targets=args.lora_targets, layers=args.layers, calibration_size=args.calibration_size,
-                          calibration_seed=args.calibration_seed, positions=args.positions, grouping=args.grouping,
-                          head_warmup_steps=args.head_warmup_steps)
+    train = TrainConfig(
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_length=args.max_length,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    method = MethodConfig(
+        method=args.method,
+        top_k=args.top_k,
+        beta=args.beta,
+        lora_r=args.lora_r,
+        prefix_len=args.prefix_len,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        lora_targets=args.lora_targets,
+        layers=args.layers,
+        calibration_size=args.calibration_size,
+        calibration_seed=args.calibration_seed,
+        positions=args.positions,
+        grouping=args.grouping,
+        head_warmup_steps=args.head_warmup_steps,
+    )
     stc = {"base_run": args.stc_base} if args.stc_base else {}
-    return RunConfig(dataset=args.dataset, model=args.model, data=data_config(args), method=method, train=train,
-                     tokens=args.tokens, token_init=args.token_init, stc=stc)
+    return RunConfig(
+        dataset=args.dataset,
+        model=args.model,
+        data=data_config(args),
+        method=method,
+        train=train,
+        tokens=args.tokens,
+        token_init=args.token_init,
+        stc=stc,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         print("cancelled", file=sys.stderr)
         return 130
     test = report.get("test", {})
-    print(f"test macro-F1 {test.get('macro_f1', float('nan')):.4f}  accuracy {test.get('accuracy', float('nan')):.4f}"
-          f"  ({report.get('train_seconds', 0):.1f} s)")
+    print(
+        f"test macro-F1 {test.get('macro_f1', float('nan')):.4f}  accuracy {test.get('accuracy', float('nan')):.4f}"
+        f"  ({report.get('train_seconds', 0):.1f} s)"
+    )
     return 0

@@ -51,9 +51,16 @@ def _curves(metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title
         if frame.empty or column not in frame:
             continue
         rows = downsample(frame, column)
-        fig.add_trace(go.Scatter(x=rows["step"], y=rows[column], name=name,
-                                 mode="lines+markers" if len(rows) <= MARKERS_UP_TO else "lines",
-                                 marker=dict(size=5), line=dict(color=PALETTE[k % len(PALETTE)], width=2)))
+        fig.add_trace(
+            go.Scatter(
+                x=rows["step"],
+                y=rows[column],
+                name=name,
+                mode="lines+markers" if len(rows) <= MARKERS_UP_TO else "lines",
+                marker=dict(size=5),
+                line=dict(color=PALETTE[k % len(PALETTE)], width=2),
+            )
+        )
     fig.update_layout(xaxis_title="step", yaxis_title=ytitle, uirevision="keep")  # keep zoom across redraws
     return styled(fig, height=300, title=title)
 
@@ -82,8 +89,21 @@ def run_table(runs: Sequence) -> pd.DataFrame:
         row["peak_memory_mib"] = peak / 2**20 if peak else None
         row["step_seconds"] = info.report.get("step_seconds")
         rows.append(row)
-    columns = ["run", "state", *GROUP, "seed", "test_macro_f1", "test_accuracy", "train_seconds", "step_seconds",
-               "peak_memory_mib", "trainable_params", "tokens_per_example", "step", "total"]
+    columns = [
+        "run",
+        "state",
+        *GROUP,
+        "seed",
+        "test_macro_f1",
+        "test_accuracy",
+        "train_seconds",
+        "step_seconds",
+        "peak_memory_mib",
+        "trainable_params",
+        "tokens_per_example",
+        "step",
+        "total",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -107,11 +127,20 @@ def _group_label(agg: pd.DataFrame) -> list[str]:
 def f1_bars(agg: pd.DataFrame) -> go.Figure:
     """Test macro-F1, mean ± std over seeds, one bar per dataset / model / method."""
     labels = _group_label(agg)
-    fig = go.Figure(go.Bar(x=labels, y=agg["macro_f1_mean"], marker_color=PALETTE[0],
-                           error_y=dict(type="data", array=agg["macro_f1_std"], visible=True),
-                           text=[f"{m:.3f} ± {s:.3f} (n={n})" for m, s, n in
-                                 zip(agg["macro_f1_mean"], agg["macro_f1_std"], agg["seeds"], strict=True)],
-                           textposition="outside", cliponaxis=False))
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=agg["macro_f1_mean"],
+            marker_color=PALETTE[0],
+            error_y=dict(type="data", array=agg["macro_f1_std"], visible=True),
+            text=[
+                f"{m:.3f} ± {s:.3f} (n={n})"
+                for m, s, n in zip(agg["macro_f1_mean"], agg["macro_f1_std"], agg["seeds"], strict=True)
+            ],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
     fig.update_layout(yaxis_title="test macro-F1", yaxis_range=[0, 1.05], bargap=0.45)
     return styled(fig, height=340, title="Macro-F1 (mean ± std over seeds)")
 
@@ -129,8 +158,15 @@ def cost_bars(agg: pd.DataFrame, column: str) -> go.Figure:
 def probability_bars(label_names: Sequence[str], probabilities, top: int = 10) -> go.Figure:
     """The `top` most probable labels, most probable on top."""
     order = sorted(range(len(label_names)), key=lambda i: -float(probabilities[i]))[:top][::-1]
-    fig = go.Figure(go.Bar(x=[float(probabilities[i]) for i in order], y=[str(label_names[i]) for i in order],
-                           orientation="h", marker_color=PALETTE[0], text=[f"{float(probabilities[i]):.1%}"
-                                                                          for i in order], textposition="outside"))
+    fig = go.Figure(
+        go.Bar(
+            x=[float(probabilities[i]) for i in order],
+            y=[str(label_names[i]) for i in order],
+            orientation="h",
+            marker_color=PALETTE[0],
+            text=[f"{float(probabilities[i]):.1%}" for i in order],
+            textposition="outside",
+        )
+    )
     fig.update_layout(xaxis_title="probability", xaxis_range=[0, 1.1])
     return styled(fig, height=max(220, 40 + 28 * len(order)), title="Label probabilities")

@@ -49,20 +49,40 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
     types = list(dict.fromkeys(frame["type"]))
     layers = sorted(frame["layer"].unique())
     labels = short_types(types)
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRICS[m] for m in metrics],
-                        shared_yaxes=True, horizontal_spacing=0.03)
+    fig = make_subplots(
+        rows=1,
+        cols=len(metrics),
+        subplot_titles=[METRICS[m] for m in metrics],
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+    )
     selected = _grid(frame.assign(sel=frame["selected"].astype(float)), "sel", types, layers)
     params = _grid(frame, "params", types, layers)
     for col, metric in enumerate(metrics, start=1):
         z = _grid(frame, metric, types, layers)
         text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.3g}")(z)
-        fig.add_trace(go.Heatmap(
-            z=_scaled(z), x=[labels[t] for t in types], y=[f"layer {i}" for i in layers], zmin=0, zmax=1,
-            colorscale="Blues" if metric != "S" else "Viridis", showscale=col == len(metrics),
-            colorbar=dict(title="relative", thickness=10), customdata=np.dstack([z, params]),
-            hovertemplate="%{y}, %{x}<br>" + metric + " = %{customdata[0]:.4g}<br>%{customdata[1]:,} params"
-                          "<extra></extra>", xgap=2, ygap=2, text=text if len(layers) <= 12 else None,
-            texttemplate="%{text}" if len(layers) <= 12 else None, textfont=dict(size=9)), row=1, col=col)
+        fig.add_trace(
+            go.Heatmap(
+                z=_scaled(z),
+                x=[labels[t] for t in types],
+                y=[f"layer {i}" for i in layers],
+                zmin=0,
+                zmax=1,
+                colorscale="Blues" if metric != "S" else "Viridis",
+                showscale=col == len(metrics),
+                colorbar=dict(title="relative", thickness=10),
+                customdata=np.dstack([z, params]),
+                hovertemplate="%{y}, %{x}<br>" + metric + " = %{customdata[0]:.4g}<br>%{customdata[1]:,} params"
+                "<extra></extra>",
+                xgap=2,
+                ygap=2,
+                text=text if len(layers) <= 12 else None,
+                texttemplate="%{text}" if len(layers) <= 12 else None,
+                textfont=dict(size=9),
+            ),
+            row=1,
+            col=col,
+        )
     fig.update_layout(shapes=[_outline(selected, col) for col in range(1, len(metrics) + 1)])
     fig.update_xaxes(tickangle=-35)
     styled(fig, height=max(340, 130 + 30 * len(layers)))
@@ -74,7 +94,14 @@ def _outline(selected: np.ndarray, col: int) -> dict:
     """One path shape drawing a rectangle around every selected cell of panel `col` (one shape per panel, not one
     per cell: plotly validates each shape, and a slider redraw must stay fast)."""
     axis = "" if col == 1 else str(col)
-    boxes = [f"M{j - 0.5},{i - 0.5}H{j + 0.5}V{i + 0.5}H{j - 0.5}Z" for i, j in zip(*np.nonzero(selected == 1.0),
-                                                                                   strict=True)]
-    return dict(type="path", path="".join(boxes) or "M0,0", xref=f"x{axis}", yref=f"y{axis}",
-                line=dict(color=SELECTED_COLOR, width=2.5 if boxes else 0))
+    boxes = [
+        f"M{j - 0.5},{i - 0.5}H{j + 0.5}V{i + 0.5}H{j - 0.5}Z"
+        for i, j in zip(*np.nonzero(selected == 1.0), strict=True)
+    ]
+    return dict(
+        type="path",
+        path="".join(boxes) or "M0,0",
+        xref=f"x{axis}",
+        yref=f"y{axis}",
+        line=dict(color=SELECTED_COLOR, width=2.5 if boxes else 0),
+    )

@@ -16,7 +16,11 @@ SELECTED_COLOR = "#111827"  # outline of selected modules
 
 def styled(fig: go.Figure, height: int = 320, title: str | None = None) -> go.Figure:
     """Apply the house layout; returns the same figure."""
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      title=dict(text=title, x=0, font=dict(size=15)) if title else None,
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), font=dict(size=12))
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=dict(text=title, x=0, font=dict(size=15)) if title else None,
+        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0),
+        font=dict(size=12),
+    )
     return fig

@@ -23,8 +23,13 @@ def pplu_histogram(candidates: pd.DataFrame, cutoff: float | None = None, bins: 
         if len(values):
             fig.add_trace(go.Histogram(x=values, name=f"{decision} ({len(values)})", marker_color=color, nbinsx=bins))
     if cutoff is not None:
-        fig.add_vline(x=cutoff, line_dash="dash", line_color="#111827",
-                      annotation_text=f"cut-off {cutoff:.3g}", annotation_position="top right")
+        fig.add_vline(
+            x=cutoff,
+            line_dash="dash",
+            line_color="#111827",
+            annotation_text=f"cut-off {cutoff:.3g}",
+            annotation_position="top right",
+        )
     title = "Unigram-normalised perplexity (lower = more cohesive)"
     if scored.empty:
         title += ": not scored"
@@ -35,17 +40,24 @@ def pplu_histogram(candidates: pd.DataFrame, cutoff: float | None = None, bins: 
 def _chip(piece: str, is_new: bool) -> str:
     stripped = piece.lstrip()
     space = " " if len(stripped) < len(piece) else ""
-    style = (f"background:{NEW_TOKEN_COLOR};border-color:#d97706;font-weight:600" if is_new
-             else "background:#f1f5f9;border-color:#cbd5e1")
-    return (f'{space}<span class="tok{" new" if is_new else ""}" style="{style};border:1px solid;border-radius:4px;'
-            f'padding:1px 3px;margin:1px;display:inline-block;font-family:monospace;font-size:0.9em">'
-            f"{html.escape(stripped) or '&nbsp;'}</span>")
+    style = (
+        f"background:{NEW_TOKEN_COLOR};border-color:#d97706;font-weight:600"
+        if is_new
+        else "background:#f1f5f9;border-color:#cbd5e1"
+    )
+    return (
+        f'{space}<span class="tok{" new" if is_new else ""}" style="{style};border:1px solid;border-radius:4px;'
+        f'padding:1px 3px;margin:1px;display:inline-block;font-family:monospace;font-size:0.9em">'
+        f"{html.escape(stripped) or '&nbsp;'}</span>"
+    )
 
 
 def token_html(pieces: Sequence[tuple[str, bool]], label: str | None = None) -> str:
     """One chip per token, new tokens highlighted; a piece's leading spaces are shown between chips."""
-    count = f'<span style="color:#64748b;font-size:0.85em"> · {len(pieces)} tokens, ' \
-            f'{sum(new for _, new in pieces)} new</span>'
+    count = (
+        f'<span style="color:#64748b;font-size:0.85em"> · {len(pieces)} tokens, '
+        f"{sum(new for _, new in pieces)} new</span>"
+    )
     head = f"<b>{html.escape(label)}</b>{count}<br>" if label else ""
     return f'<div style="line-height:1.9">{head}{"".join(_chip(p, n) for p, n in pieces)}</div>'
 
@@ -64,10 +76,16 @@ def candidate_frame(vetted, texts: Sequence[str] | None = None) -> pd.DataFrame:
         best = max(range(len(support)), key=support.__getitem__)
         return f"{names[best]} ({support[best]})"
 
-    return pd.DataFrame({
-        "decision": frame["decision"], "text": frame["text"], "support": frame["support"],
-        "per_class": [list(s) if s else [] for s in frame["class_support"]],
-        "top_class": [top_class(s) for s in frame["class_support"]], "purity": frame["purity"],
-        "mutual_info": frame["mutual_info"], "pplu": frame["pplu"],
-        "example": [e[0] if e else "" for e in frame["examples"]],
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "decision": frame["decision"],
+            "text": frame["text"],
+            "support": frame["support"],
+            "per_class": [list(s) if s else [] for s in frame["class_support"]],
+            "top_class": [top_class(s) for s in frame["class_support"]],
+            "purity": frame["purity"],
+            "mutual_info": frame["mutual_info"],
+            "pplu": frame["pplu"],
+            "example": [e[0] if e else "" for e in frame["examples"]],
+        }
+    ).reset_index(drop=True)
