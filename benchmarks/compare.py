@@ -111,7 +111,7 @@ def markdown(summary, frame, spec: dict) -> str:
             f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |"
         )
     floors = majority_floor(spec, profiles, list(dict.fromkeys(order["task"])))
-    lines += ["", *reference(floors), *accounting(frame)]
+    lines += ["", *reference(floors), *accounting(frame, spec)]
     return "\n".join(lines)
 
 
@@ -166,22 +166,27 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
     return [" ".join(lines)]
 
 
-def accounting(frame) -> list[str]:
+def accounting(frame, spec: dict) -> list[str]:
     """Which cells did not run or failed, grouped by reason, so the table accounts for the whole grid."""
     lines = []
     for state, label in (("not run", "Not run"), ("failed", "Failed")):
         part = frame[frame["state"] == state]
         for reason, rows in part.groupby("error", dropna=False):
-            cells = "; ".join(
-                f"{task} seed{'s' if len(g) > 1 else ''} "
-                f"{', '.join(str(int(s)) for s in sorted(g['seed'].unique()))} "
-                f"({'all methods' if g['method'].nunique() == len(frame['method'].unique()) else ', '.join(sorted(g['method'].unique()))})"
-                for task, g in rows.groupby("task")
-            )
+            cells = "; ".join(f"{task} {_seeds(g)} ({_methods(g, spec)})" for task, g in rows.groupby("task"))
             lines.append(f"{label} ({len(rows)} cells): {cells}. Why: {reason}")
     done = (frame["state"] == "completed").sum()
     lines.insert(0, f"{done} of {len(frame)} cells in `benchmarks/results/compare.csv` completed.")
     return lines
+
+
+def _seeds(rows) -> str:
+    seeds = sorted(int(s) for s in rows["seed"].unique())
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def _methods(rows, spec: dict) -> str:
+    methods = set(rows["method"])
+    return "every method" if methods == set(spec["methods"]) else ", ".join(sorted(methods))
 
 
 def figures(summary, out: Path, floors: dict[str, float] | None = None) -> None:
