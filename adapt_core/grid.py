@@ -240,6 +240,16 @@ def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset)
     return len(todo)
 
 
+def _shown(path: Path) -> str:
+    """A run folder as the results file records it: relative to the working directory when inside it (so the CSV
+    names no machine's paths), else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
     base = {
         "task": cell.task,
@@ -247,7 +257,7 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
         "model": cell.model,
         "seed": cell.seed,
         "date": datetime.date.today().isoformat(),
-        "run_dir": str(cell.folder(root)),
+        "run_dir": _shown(cell.folder(root)),
     }
     try:
         tokens = ensure_tokens(spec, profile, cell, root, log) if uses_tokens(spec, cell.method) else None

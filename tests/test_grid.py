@@ -213,3 +213,10 @@ def test_a_variant_runs_only_when_named_and_changes_only_its_settings(tmp_path):
     assert frame["state"].tolist() == ["completed"], frame["error"].tolist()
     report = json.loads((cell.folder(tmp_path / "runs") / "report.json").read_text())
     assert report["tokens"]["init"] == "mean"
+
+
+def test_run_folders_are_recorded_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert grid._shown(tmp_path / "runs" / "m" / "t") == str(Path("runs", "m", "t"))
+    outside = tmp_path.parent / "elsewhere"
+    assert grid._shown(outside) == str(outside.resolve())
