@@ -28,20 +28,22 @@ from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import TOKEN_METHODS, Cancelled, RunConfig, run_training
 from adapt_core.train import TrainConfig
 
-COLUMNS = [
-    "task",
-    "method",
-    "model",
-    "seed",
-    "macro_f1",
-    "micro_f1",
-    "accuracy",
+SCORES = ("macro_f1", "micro_f1", "accuracy")  # from the report's test split
+COSTS = (  # from the report itself
     "train_seconds",
     "step_seconds",
     "trainable_params",
     "optimizer_state_bytes",
     "peak_memory_bytes",
     "tokens_per_example",
+)
+COLUMNS = [
+    "task",
+    "method",
+    "model",
+    "seed",
+    *SCORES,
+    *COSTS,
     "device",
     "date",
     "profile",
@@ -220,23 +222,29 @@ def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset)
     runs those cells like new ones."""
     if not reason.strip():
         raise ValueError("say why the cells could not run (the reason goes into the results file)")
-    todo = [c for c in cells(spec, profile, **subset) if _previous(results, c) is None]
-    for cell in todo:
-        _record(
-            results,
-            cell,
+    today = datetime.date.today().isoformat()
+    with _locked(results):  # one read and one write for the whole sub-grid
+        frame = read_results(results)
+        have = {
+            (t, m, mo, int(sd)) for t, m, mo, sd in frame[["task", "method", "model", "seed"]].itertuples(index=False)
+        }
+        todo = [c for c in cells(spec, profile, **subset) if c.key not in have]
+        rows = [
             {
-                "task": cell.task,
-                "method": cell.method,
-                "model": cell.model,
-                "seed": cell.seed,
+                "task": c.task,
+                "method": c.method,
+                "model": c.model,
+                "seed": c.seed,
                 "state": NOT_RUN,
                 "attempts": 0,
                 "error": reason,
                 "profile": profile,
-                "date": datetime.date.today().isoformat(),
-            },
-        )
+                "date": today,
+            }
+            for c in todo
+        ]
+        if rows:
+            _write_results(results, pd.concat([frame, pd.DataFrame(rows)], ignore_index=True).reindex(columns=COLUMNS))
     return len(todo)
 
 
@@ -278,18 +286,8 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
         "state": "completed",
         "error": "",
         "device": report.get("device", ""),
-        **{k: test.get(k) for k in ("macro_f1", "micro_f1", "accuracy")},
-        **{
-            k: report.get(k)
-            for k in (
-                "train_seconds",
-                "step_seconds",
-                "trainable_params",
-                "optimizer_state_bytes",
-                "peak_memory_bytes",
-                "tokens_per_example",
-            )
-        },
+        **{k: test.get(k) for k in SCORES},
+        **{k: report.get(k) for k in COSTS},
     }
 
 

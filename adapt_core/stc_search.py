@@ -15,7 +15,7 @@ from adapt_core.stc_model import StcHead
 from adapt_core.stc_solver import L1Fit, Standardizer, fit_path, logits, softmax
 
 if TYPE_CHECKING:
-    from adapt_core.stc import StcConfig
+    from adapt_core.stc_config import StcConfig
 
 
 def neuron_importance(coef: np.ndarray) -> np.ndarray:

@@ -47,44 +47,28 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     spec = load_spec(args.spec)
     args.results.parent.mkdir(parents=True, exist_ok=True)
+    subset = {"tasks": args.tasks, "methods": args.methods, "seeds": args.seeds, "models": args.models}
     if args.mark_not_run is not None:
-        count = mark_not_run(
-            spec,
-            args.profile,
-            args.results,
-            args.mark_not_run,
-            tasks=args.tasks,
-            methods=args.methods,
-            seeds=args.seeds,
-            models=args.models,
-        )
+        count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, **subset)
         print(f"{count} cells marked as not run")
     elif not args.report_only:
-        run_grid(
-            spec,
-            args.profile,
-            args.results,
-            args.runs_root,
-            tasks=args.tasks,
-            methods=args.methods,
-            seeds=args.seeds,
-            models=args.models,
-        )
+        run_grid(spec, args.profile, args.results, args.runs_root, **subset)
     frame = read_results(args.results)
     summary = summarise(frame)
-    table = markdown(summary, frame, spec)
+    profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
+    floors = majority_floor(spec, profiles, sorted(summary["task"].unique())) if not summary.empty else {}
+    table = markdown(summary, frame, spec, floors)
     print(table)
     (args.results.parent / "compare_summary.md").write_text(table + "\n")
     (args.results.parent / "compare_env.json").write_text(json.dumps(environment(), indent=2))
     if not summary.empty:
-        profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
-        figures(summary, args.results.parent, majority_floor(spec, profiles, sorted(summary["task"].unique())))
+        figures(summary, args.results.parent, floors)
     if not args.no_readme and README.exists():
         update_readme(README, table)
     return 0
 
 
-def markdown(summary, frame, spec: dict) -> str:
+def markdown(summary, frame, spec: dict, floors: dict[str, float]) -> str:
     """The README's comparison section: where and how it was measured, the settings, the table, what did not run."""
     if summary.empty:
         return "_No completed cell yet._"
@@ -110,7 +94,6 @@ def markdown(summary, frame, spec: dict) -> str:
             f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
             f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |"
         )
-    floors = majority_floor(spec, profiles, list(dict.fromkeys(order["task"])))
     lines += ["", *reference(floors), *accounting(frame, spec)]
     return "\n".join(lines)
 
