@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime
-import fcntl
 import json
-import os
 import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from adapt_core.data import DataConfig, load_dataset
+from adapt_core.fileio import atomic_write_text, exclusive_lock
 from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import TOKEN_METHODS, Cancelled, RunConfig, run_training
 from adapt_core.train import TrainConfig
@@ -102,9 +101,7 @@ def read_results(path: Path) -> pd.DataFrame:
 
 
 def _write_results(path: Path, frame: pd.DataFrame) -> None:
-    tmp = Path(path).with_suffix(".csv.tmp")
-    frame[COLUMNS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
-    os.replace(tmp, path)
+    atomic_write_text(path, frame[COLUMNS].to_csv(index=False, quoting=csv.QUOTE_MINIMAL))
 
 
 def method_spec(spec: dict, name: str) -> dict:
@@ -165,13 +162,8 @@ def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callabl
 @contextmanager
 def _locked(results: Path):
     """An exclusive lock beside the results file, so that several grid processes (say one per task) can share it."""
-    lock = Path(results).with_suffix(".csv.lock")
-    with open(lock, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(Path(results).with_suffix(".csv.lock")):
+        yield
 
 
 def _record(results: Path, cell: Cell, row: dict) -> pd.DataFrame:

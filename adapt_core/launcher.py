@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import exclusive_lock
 from adapt_core.runs import RunInfo, list_runs, load_run, new_run_dir, read_json, runs_root, write_json
 
 LOG_NAME = "train.log"
@@ -45,19 +46,8 @@ def _update_status(run_dir: Path, **fields) -> None:
 @contextlib.contextmanager
 def _locked(root: Path):
     """An exclusive lock on the queue of `root` (a no-op where fcntl is missing)."""
-    lock_dir = root / ".studio"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / "queue.lock", "a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: best effort without a lock
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(root / ".studio" / "queue.lock"):
+        yield
 
 
 def launch(config, root: Path | str | None = None, label: str | None = None, start: bool = True) -> Path:

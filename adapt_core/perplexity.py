@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import atomic_write_text
 from adapt_core.scorers import Scorer, load_named, scorer_from_objects
 
 Progress = Callable[[int, int], None]
@@ -269,10 +269,7 @@ class _DiskCache:
         """Merge `new` into what is on disk now (another process may have added scores) and replace atomically."""
         scores = self.read() | new
         clean = {t: [None if isinstance(v, float) and math.isnan(v) else v for v in row] for t, row in scores.items()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.header | {"scores": clean}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(self.header | {"scores": clean}))
 
 
 def _as_scorer(scorer, config: PerplexityConfig) -> Scorer:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import atomic_write_json, jsonable
 
 STATES = ("queued", "running", "completed", "failed", "cancelled")
 
@@ -39,21 +40,8 @@ def new_run_dir(root: Path | None = None, label: str = "run") -> Path:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Atomic JSON write: a temporary file in the same folder, then rename over the target."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, default=_jsonable)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):  # numpy / torch scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
+    """Atomic JSON write (adapt_core.fileio): a temporary file in the same folder, then rename over the target."""
+    atomic_write_json(path, payload)
 
 
 def read_json(path: Path) -> dict:
@@ -100,7 +88,7 @@ class RunWriter:
         if not self.enabled:
             return
         with open(self.dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record, default=_jsonable) + "\n")
+            f.write(json.dumps(record, default=jsonable) + "\n")
             f.flush()
             os.fsync(f.fileno())
 

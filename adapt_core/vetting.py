@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import atomic_write_text
 
 DECISIONS = ("pending", "accepted", "rejected")
 _LIST_COLUMNS = ("ids", "class_support")  # space-separated integers in CSV
@@ -206,11 +206,7 @@ class VettedList:
             text = _to_csv(self)
         else:
             raise AdaptError(f"save the vetted list as .json or .csv (got {path.name})")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(path, text)
 
 
 def _candidate(row, index: int, default_decision: str = "pending") -> VettedCandidate:

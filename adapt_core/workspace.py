@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import atomic_write_bytes
 from adapt_core.runs import runs_root
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -35,13 +35,6 @@ def slug(text: str, limit: int = 40) -> str:
     if readable == text and len(text) <= limit:
         return text
     return f"{readable[:limit] or 'x'}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-
-
-def _atomic_write(path: Path, data: bytes) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
 
 
 # ----------------------------------------------------------------------------------------------------- vetting
@@ -78,7 +71,7 @@ def sensitivity_path(key: str, root: Path | str | None = None) -> Path:
 
 def save_report(report, path: Path) -> Path:
     """Write a SensitivityReport as JSON, atomically."""
-    return _atomic_write(Path(path), json.dumps(report.to_dict()).encode())
+    return atomic_write_bytes(Path(path), json.dumps(report.to_dict()).encode())
 
 
 def load_report(path: Path):
@@ -104,4 +97,4 @@ def save_upload(name: str, content: bytes, root: Path | str | None = None) -> Pa
         raise AdaptError(f"{name} is empty: it needs a header row and at least one example")
     folder = studio_dir(root) / "uploads" / hashlib.sha256(content).hexdigest()[:12]
     folder.mkdir(parents=True, exist_ok=True)
-    return _atomic_write(folder / f"{slug(Path(name).stem, limit=30)}{suffix}", content)
+    return atomic_write_bytes(folder / f"{slug(Path(name).stem, limit=30)}{suffix}", content)

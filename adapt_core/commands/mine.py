@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import atomic_write_text
 from adapt_core.mining import MODES, MiningConfig, mine
 
 NAME = "mine"
@@ -91,10 +91,7 @@ def read_sequences(path: Path) -> list[list[int]]:
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     """Write atomically: a temporary file beside the target, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
