@@ -13,7 +13,7 @@ from adapt_core.models import REGISTRY
 from adapt_core.runs import list_runs
 from adapt_core.workspace import load_vetted_or_empty, vetted_path
 from studio import resources, state
-from studio.widgets import guard
+from studio.widgets import guard, unreadable_runs
 
 st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layout="wide")
 
@@ -100,6 +100,7 @@ def progress_summary(choice: state.Choice) -> None:
         f"**Runs**: {states['running']} running, {states['queued']} queued, {states['completed']} completed "
         f"({len(runs)} in all)"
     )
+    unreadable_runs(runs)
 
 
 pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from adapt_core.errors import AdaptError
-from adapt_core.readers import read_table, split_frame
+from adapt_core.readers import FORMATS, read_table, split_frame
 
 BENCHMARKS = ("banking77", "scierc", "chemprot", "acl_arc", "scicite")
 DEFAULT_DATASET = "banking77"
@@ -153,7 +154,21 @@ def _benchmark_frames(name: str) -> tuple[dict[str, pd.DataFrame], list[str] | N
     return frames, None, []
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+def check_hub_id(dataset_id: str) -> None:
+    """`hf:` takes a Hub id (name or owner/name) only: a local path there would skip the file reader's checks."""
+    suffix = Path(dataset_id).suffix.lower()
+    if Path(dataset_id).expanduser().exists() or not HUB_ID.match(dataset_id) or suffix in FORMATS:
+        raise AdaptError(
+            f"hf:{dataset_id} is not a Hugging Face Hub id (owner/name): for a local file or folder, give its path "
+            "without hf: so the file reader checks it"
+        )
+
+
 def _hub_frames(dataset_id: str) -> dict[str, pd.DataFrame]:
+    check_hub_id(dataset_id)
     try:
         import datasets
     except ImportError as err:

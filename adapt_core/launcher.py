@@ -9,7 +9,8 @@ session, so a run is found again after a rerun, a reload, a new tab or a restart
 The child is started with `start_new_session=True`: it outlives the app's script runs (and the app), Ctrl-C on the
 app does not reach it, and `cancel` signals its whole process group with SIGTERM, which the pipeline records as
 `cancelled` with its metrics so far. Children started here are reaped by `queue_tick`; one that died without
-writing its state (killed, or a crash before the pipeline started) is marked failed with the tail of its log.
+writing its state is marked `interrupted` when it was killed (SIGKILL) and `failed` with the tail of its log when it
+crashed before the pipeline started.
 A lock file makes concurrent ticks from several tabs start a run once.
 """
 
@@ -26,10 +27,20 @@ from pathlib import Path
 
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import exclusive_lock
-from adapt_core.runs import RunInfo, list_runs, load_run, new_run_dir, read_json, runs_root, write_json
+from adapt_core.runs import (
+    UNREADABLE,
+    RunInfo,
+    list_runs,
+    load_run,
+    new_run_dir,
+    process_start,
+    read_json,
+    runs_root,
+    write_json,
+)
 
 LOG_NAME = "train.log"
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL = ("completed", "failed", "cancelled", "interrupted")
 _CHILDREN: dict[str, subprocess.Popen] = {}  # run folder → child started by this process, until reaped
 
 
@@ -101,7 +112,7 @@ def _start(run_dir: Path) -> subprocess.Popen:
         )
     _CHILDREN[str(run_dir)] = proc
     if read_json(run_dir / "status.json").get("state") == "queued":  # the child may already have written its own
-        _update_status(run_dir, state="running", pid=proc.pid, started=time.time())
+        _update_status(run_dir, state="running", pid=proc.pid, pid_start=process_start(proc.pid), started=time.time())
     return proc
 
 
@@ -126,6 +137,8 @@ def _reap() -> None:
             continue
         if code in (130, -signal.SIGTERM, -signal.SIGINT):
             _update_status(run_dir, state="cancelled")
+        elif code == -signal.SIGKILL:  # killed without a word (out of memory, kill -9): as a listing would find it
+            _update_status(run_dir, state="interrupted")
         else:
             tail = _log_tail(run_dir)
             _update_status(
@@ -162,7 +175,10 @@ def queue_tick(root: Path | str | None = None) -> Path | None:
 
 def cancel(run_dir: Path | str) -> str:
     """Cancel a run: a queued run becomes `cancelled` at once; a running one gets SIGTERM (its process group) and
-    records `cancelled` itself. Returns the state after the call ("cancelling" while the child winds down)."""
+    records `cancelled` itself. Returns the state after the call ("cancelling" while the child winds down).
+
+    A run reads `running` only while its recorded process (pid and start time) lives, so a pid that the system gave
+    to another process since is never signalled."""
     run_dir = Path(run_dir).resolve()
     with _locked(run_dir.parent):
         info = load_run(run_dir)
@@ -191,6 +207,12 @@ def describe(info: RunInfo) -> str:
     step, total = status.get("step") or 0, status.get("total")
     if state == "queued":
         return "queued: waiting for the running run to finish"
+    if state == UNREADABLE:
+        return f"{UNREADABLE}: {info.problem}"
+    if state == "interrupted":
+        seen = status.get("updated")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seen)) if isinstance(seen, int | float) else "?"
+        return f"interrupted at step {step}/{total or '?'}: its process is gone (last seen {when})"
     if state == "running" and not total:
         return "running: loading data and model…"
     text = f"{state}: step {step}/{total or '?'}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from torch import nn
 
 from adapt_core.errors import AdaptError
+from adapt_core.safeload import check_local_weights
 
 PREFIX_DIR = "prefix_adapter"
 
@@ -45,6 +46,7 @@ def load_trained(folder: Path | str):
     folder = Path(folder)
     if not (folder / "config.json").exists():
         raise AdaptError(f"{folder} holds no saved model (config.json is missing): pick a completed run's model/")
+    check_local_weights(folder)
     model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     adapter = folder / PREFIX_DIR

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from adapt_core.errors import AdaptError
+from adapt_core.safeload import check_local_weights
 
 DEFAULT_MODEL = "minilm-l6"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -79,6 +80,7 @@ def smollm2_path(progress: bool = True) -> str:
         print(f"converting {gguf.name} to {target} (once, about 20 s)…", flush=True)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # a GGUF file holds plain tensors (no pickle); use_safetensors does not apply to it
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model refuses save_pretrained; rebuild a plain one from its config and copy the weights.
     config = quantised.config
@@ -160,7 +162,8 @@ def load_classifier(
             config.id2label, config.label2id = id2label, label2id
         model = AutoModelForSequenceClassification.from_config(config)
     else:
-        kwargs = dict(num_labels=num_labels, ignore_mismatched_sizes=True)
+        check_local_weights(resolve(name))
+        kwargs = dict(num_labels=num_labels, ignore_mismatched_sizes=True, use_safetensors=True)
         if id2label:
             kwargs.update(id2label=id2label, label2id=label2id)
         try:

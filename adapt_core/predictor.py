@@ -38,7 +38,7 @@ class Predictor:
 
 def load_predictor(run_dir: Path | str) -> Predictor:
     """The trained model of a completed run (any method)."""
-    run = load_run(run_dir)
+    run = load_run(run_dir, strict=True)
     model_dir = Path(run_dir) / "model"
     if not model_dir.exists():
         raise AdaptError(f"run {run.id} has no saved model (state: {run.state}); pick a completed run")

@@ -2,7 +2,8 @@
 
 A run folder holds
     config.json     what was asked for (RunConfig.to_dict())
-    status.json     state (running | completed | failed | cancelled), step, total, ETA, pid, error
+    status.json     state (queued | running | completed | failed | cancelled | interrupted), step, total, ETA,
+                    pid and pid_start (the process's identity: a reused pid does not match), error
     metrics.jsonl   one JSON object per logged step (at least step and loss; eval lines carry dev_* metrics)
     report.json     per split accuracy / macro_f1 / micro_f1, and the costs (seconds, parameters, memory)
     model/          a Hugging Face folder (safetensors only) with its tokenizer
@@ -24,7 +25,8 @@ import pandas as pd
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import atomic_write_json, jsonable
 
-STATES = ("queued", "running", "completed", "failed", "cancelled")
+STATES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+UNREADABLE = "unreadable"  # a run with a damaged file: never a recorded state, only how it reads
 
 
 def runs_root() -> Path:
@@ -45,10 +47,34 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def read_json(path: Path) -> dict:
+    """A JSON object from `path`; {} when it is missing or damaged (for writers that replace it anyway)."""
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+        return read_object(path)
+    except (FileNotFoundError, Unreadable):
         return {}
+
+
+class Unreadable(AdaptError):
+    """A run file that cannot be read (truncated, empty, not JSON, wrong shape); the message is `<file>: <reason>`."""
+
+
+def read_object(path: Path) -> dict:
+    """The JSON object in `path`; FileNotFoundError when absent, `Unreadable("<file>: <reason>")` when damaged."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise Unreadable(f"{path.name}: not UTF-8 text (byte {err.start})") from err
+    except IsADirectoryError as err:
+        raise Unreadable(f"{path.name}: a folder, not a file") from err
+    if not text.strip():
+        raise Unreadable(f"{path.name}: empty file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise Unreadable(f"{path.name}: not valid JSON, truncated? ({err.msg} at line {err.lineno})") from err
+    if not isinstance(data, dict):
+        raise Unreadable(f"{path.name}: a JSON {type(data).__name__} where an object was expected")
+    return data
 
 
 class RunWriter:
@@ -73,7 +99,8 @@ class RunWriter:
             return
         assert state in STATES, state
         # the writing process is the default pid; a caller (the launcher, for a child) may name another
-        self._status.update({"pid": os.getpid(), **fields, "state": state, "updated": time.time()})
+        me = {"pid": os.getpid(), "pid_start": process_start(os.getpid())}
+        self._status.update({**me, **fields, "state": state, "updated": time.time()})
         self._status.setdefault("started", self.started)
         write_json(self.dir / "status.json", self._status)
 
@@ -99,12 +126,16 @@ class RunWriter:
 
 @dataclass
 class RunInfo:
-    """A run folder as read back: config, status, report (metrics are read on demand)."""
+    """A run folder as read back: config, status, report (metrics are read on demand).
+
+    `problem` is set when a file of the run is damaged (`<file>: <reason>`): the run then reads as `unreadable`,
+    with empty config / status / report, so every list and page shows it without tripping over it."""
 
     dir: Path
     config: dict
     status: dict
     report: dict
+    problem: str | None = None
 
     @property
     def id(self) -> str:
@@ -112,11 +143,20 @@ class RunInfo:
 
     @property
     def state(self) -> str:
-        """The recorded state; a `running` run whose process is gone reads as `failed`."""
+        """The recorded state; `unreadable` for a damaged run; a `running` run whose own process (pid and start
+        time) is gone reads as `interrupted`."""
+        if self.problem:
+            return UNREADABLE
         state = self.status.get("state", "unknown")
-        if state == "running" and not _alive(self.status.get("pid")):
-            return "failed"
+        if state == "running" and not is_alive(self.status):
+            return "interrupted"
         return state
+
+    def require_readable(self) -> RunInfo:
+        """This run, or an AdaptError naming the damaged file (for commands that need the run whole)."""
+        if self.problem:
+            raise AdaptError(f"run {self.id} is unreadable: {self.problem}; repair or delete that file")
+        return self
 
     def metrics(self) -> pd.DataFrame:
         return read_metrics(self.dir)
@@ -139,14 +179,49 @@ class RunInfo:
             "tokens_per_example": rep.get("tokens_per_example"),
             "step": self.status.get("step"),
             "total": self.status.get("total"),
+            "problem": f"{UNREADABLE}: {self.problem}" if self.problem else None,
         }
 
 
-def _alive(pid) -> bool:
-    if not pid:
-        return False
+# ----------------------------------------------------------------------------------------------------- liveness
+
+
+def process_start(pid: int) -> str | None:
+    """An identity of the running process `pid` that a reused pid does not share: its start time (Linux: field 22
+    of /proc/<pid>/stat, in clock ticks since boot; elsewhere psutil's create time). None when no such process."""
     try:
-        os.kill(int(pid), 0)
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()  # from field 3 on
+        return None if fields[0] in "ZX" else "proc:" + fields[19]  # a zombie has finished: not alive
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None  # /proc works here: the process is gone
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        import psutil
+
+        return f"psutil:{psutil.Process(int(pid)).create_time():.3f}"
+    except ImportError:
+        return "unknown" if _pid_exists(int(pid)) else None
+    except Exception:  # psutil.NoSuchProcess / AccessDenied: gone, or not ours to inspect
+        return None
+
+
+def is_alive(status: dict) -> bool:
+    """Whether the process recorded in a status (pid, pid_start) is alive and is the same process."""
+    pid = status.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    now = process_start(pid)
+    if now is None:
+        return False
+    recorded = status.get("pid_start")
+    return recorded is None or now == "unknown" or now == recorded  # folders from before pid_start: pid alone
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -154,33 +229,146 @@ def _alive(pid) -> bool:
     return True
 
 
-def read_metrics(run_dir: Path) -> pd.DataFrame:
-    """metrics.jsonl as a DataFrame; a half-written last line (a live run) is skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
+def _settle(info: RunInfo) -> RunInfo:
+    """Record on disk that a `running` run whose process is gone is `interrupted` (its `updated` time is when it was
+    last seen). The status is re-read first, so a run that just finished is never overwritten."""
+    if info.problem or info.state != "interrupted":
+        return info
+    try:
+        current = read_object(info.dir / "status.json")
+        if current.get("state") == "running" and current.get("updated") == info.status.get("updated"):
+            write_json(info.dir / "status.json", {**current, "state": "interrupted"})
+            info.status = {**current, "state": "interrupted"}
+    except (OSError, AdaptError):
+        pass  # a read-only or vanished folder: it still reads as interrupted
+    return info
+
+
+# ----------------------------------------------------------------------------------------------------- reading
+
+
+def _check_status(status: dict) -> None:
+    state = status.get("state")
+    if state not in (*STATES, "interrupted"):
+        raise Unreadable(f"status.json: unknown state {state!r}")
+    for key in ("step", "total", "pid"):
+        if status.get(key) is not None and not isinstance(status[key], int):
+            raise Unreadable(f"status.json: '{key}' is {status[key]!r}, not a whole number")
+    for key in ("updated", "started", "eta_seconds", "elapsed"):
+        if status.get(key) is not None and not isinstance(status[key], int | float):
+            raise Unreadable(f"status.json: '{key}' is {status[key]!r}, not a number")
+
+
+def _check_config(config: dict) -> None:
+    for key in ("data", "method", "train", "stc"):
+        if key in config and not isinstance(config[key], dict):
+            raise Unreadable(f"config.json: '{key}' is a {type(config[key]).__name__}, not an object")
+    for key in ("dataset", "model"):
+        if key in config and not isinstance(config[key], str):
+            raise Unreadable(f"config.json: '{key}' is {config[key]!r}, not a text")
+
+
+def _check_report(report: dict) -> None:
+    for split in ("dev", "test"):
+        scores = report.get(split, {})
+        if not isinstance(scores, dict):
+            raise Unreadable(f"report.json: '{split}' is a {type(scores).__name__}, not an object")
+        bad = [k for k, v in scores.items() if v is not None and not isinstance(v, int | float)]
+        if bad:
+            raise Unreadable(f"report.json: {split} '{bad[0]}' is {scores[bad[0]]!r}, not a number")
+
+
+_METRICS_CHECKED: dict[str, tuple] = {}  # metrics.jsonl path → (size, mtime) last found sound; a live list polls
+
+
+def _check_metrics(run_dir: Path) -> None:
+    """Every complete line of metrics.jsonl is a JSON object with a step (a half-written last line is not complete:
+    it lacks its newline)."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    if _METRICS_CHECKED.get(str(path)) == stamp:
+        return
+    _parse_metrics(path, strict=True)
+    _METRICS_CHECKED[str(path)] = stamp
+
+
+def _parse_metrics(path: Path, strict: bool) -> list[dict]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        if strict:
+            raise Unreadable(f"metrics.jsonl: not UTF-8 text (byte {err.start})") from err
+        return []
     rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return pd.DataFrame(rows)
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        complete = line.endswith("\n")
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                raise ValueError("not an object with a step")
+        except ValueError as err:
+            if strict and complete:
+                reason = err.msg if isinstance(err, json.JSONDecodeError) else str(err)
+                raise Unreadable(f"metrics.jsonl: line {number} is not a metrics record ({reason})") from err
+            continue  # the half-written last line of a live run
+        rows.append(row)
+    return rows
 
 
-def load_run(run_dir: Path | str) -> RunInfo:
+def _check_model(run_dir: Path, status: dict, config: dict) -> None:
+    """A completed run's model folder holds its weights (a full disk during the save leaves config.json alone)."""
+    model = run_dir / "model"
+    if status.get("state") != "completed" or not model.is_dir():
+        return
+    if config.get("method", {}).get("method") == "stc":
+        model = model / "backbone"
+    from adapt_core.safeload import weights_problem
+
+    problem = weights_problem(model)
+    if problem:
+        raise Unreadable(f"model: {problem}")
+
+
+def read_metrics(run_dir: Path) -> pd.DataFrame:
+    """metrics.jsonl as a DataFrame; a half-written last line (a live run) or a damaged line is skipped."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return pd.DataFrame(_parse_metrics(path, strict=False) if path.exists() else [])
+
+
+def load_run(run_dir: Path | str, strict: bool = False) -> RunInfo:
+    """A run folder read back. A damaged file makes it `unreadable` (`problem` says which and why); `strict=True`
+    raises that as an AdaptError instead, for commands that need the whole run (evaluate, predict)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists() and not (run_dir / "status.json").exists():
         raise AdaptError(f"{run_dir} is not a run folder (no config.json / status.json)")
-    return RunInfo(
-        run_dir,
-        read_json(run_dir / "config.json"),
-        read_json(run_dir / "status.json"),
-        read_json(run_dir / "report.json"),
-    )
+    try:
+        files = {name: _read_optional(run_dir / f"{name}.json") for name in ("config", "status", "report")}
+        _check_status(files["status"])
+        _check_config(files["config"])
+        _check_report(files["report"])
+        _check_metrics(run_dir)
+        _check_model(run_dir, files["status"], files["config"])
+    except (Unreadable, OSError) as err:
+        problem = str(err) if isinstance(err, Unreadable) else f"{Path(err.filename or '?').name}: {err.strerror}"
+        info = RunInfo(run_dir, {}, {}, {}, problem)
+        return info.require_readable() if strict else info
+    info = RunInfo(run_dir, files["config"], files["status"], files["report"])
+    return _settle(info)
+
+
+def _read_optional(path: Path) -> dict:
+    try:
+        return read_object(path)
+    except FileNotFoundError:
+        return {}
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run under `root`, newest first."""
+    """Every run under `root`, newest first; a damaged one is listed as `unreadable`, never raised."""
     root = root or runs_root()
     if not root.is_dir():
         return []

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from adapt_core.errors import AdaptError
+from adapt_core.safeload import check_local_weights
 
 _WORD_MARKS = ("Ġ", "▁")
 
@@ -125,8 +126,9 @@ def _load_pretrained(name: str, kind: str):
             "LM (e.g. smollm2-135m) or a masked LM saved with its MLM head"
         )
     auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
+    check_local_weights(path, f"scorer '{name}'")
     try:
-        model, info = auto.from_pretrained(path, dtype=torch.float32, output_loading_info=True)
+        model, info = auto.from_pretrained(path, dtype=torch.float32, output_loading_info=True, use_safetensors=True)
     except (OSError, ValueError) as err:
         raise AdaptError(f"cannot load scorer '{name}' as a {kind} LM: {err}") from err
     head_missing = [k for k in info.get("missing_keys", []) if "embed" not in k and "position" not in k]

@@ -179,7 +179,9 @@ def load_backbone(folder: Path, device: str = "auto"):
     from transformers import AutoModel, AutoTokenizer
 
     from adapt_core.models import pick_device
+    from adapt_core.safeload import check_local_weights
 
+    check_local_weights(folder, "STC backbone")
     backbone = AutoModel.from_pretrained(folder, use_safetensors=True).to(pick_device(device)).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token is None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
 from adapt_core.runs import list_runs
+from studio.widgets import unreadable_runs
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 number = st.column_config.NumberColumn
@@ -25,7 +26,9 @@ COLUMNS = {
 
 st.title("Compare")
 st.caption("Step 5 · runs from the studio and from the command line alike (both write run folders).")
-table = run_table(list_runs())
+runs = list_runs()
+unreadable_runs(runs)
+table = run_table(runs)
 if table.empty:
     st.info("No runs yet: launch some on the Train page.", icon=":material/info:")
 else:

@@ -6,11 +6,13 @@ import streamlit as st
 from adapt_core.plots.runs import probability_bars, run_label
 from adapt_core.runs import list_runs
 from studio import resources
-from studio.widgets import guard, tokens
+from studio.widgets import guard, tokens, unreadable_runs
 
 st.title("Playground")
 st.caption("Step 6 · try a trained classifier on your own text.")
-finished = [r for r in list_runs() if r.state == "completed" and (r.dir / "model").is_dir()]
+runs = list_runs()
+unreadable_runs(runs)
+finished = [r for r in runs if r.state == "completed" and (r.dir / "model").is_dir()]
 if not finished:
     st.info("No finished run yet: train one on the Train page.", icon=":material/info:")
     st.stop()

@@ -15,6 +15,7 @@ import streamlit as st
 from adapt_core import launcher
 from adapt_core.plots.runs import dev_curves, loss_curves, run_label, run_table
 from adapt_core.runs import list_runs
+from studio.widgets import unreadable_runs
 
 POLL_SECONDS = 1.0
 ACTIVE = ("running", "queued")
@@ -24,6 +25,8 @@ BADGES = {
     "completed": ":green-badge[completed]",
     "failed": ":red-badge[failed]",
     "cancelled": ":orange-badge[cancelled]",
+    "interrupted": ":orange-badge[interrupted]",
+    "unreadable": ":red-badge[unreadable]",
 }
 
 
@@ -59,6 +62,7 @@ def _panel(polling: bool) -> None:
     if not runs:
         st.info("No runs yet: choose a method above and press Launch.", icon=":material/info:")
         return
+    unreadable_runs(runs)
     for info in runs:
         if info.state in ACTIVE:
             _active_run(info)

@@ -102,3 +102,10 @@ def progress_bar(label: str):
 def tokens(pieces: list[tuple[str, bool]], label: str | None = None) -> None:
     """A tokenization as chips, the new tokens highlighted."""
     st.html(token_html(pieces, label))
+
+
+def unreadable_runs(runs) -> None:
+    """One warning per run with a damaged file (`unreadable: <file>: <reason>`); the other runs stay usable."""
+    for info in runs:
+        if info.problem:
+            st.warning(f"Run {info.id} · unreadable: {info.problem}", icon=":material/broken_image:")

@@ -48,10 +48,10 @@ def test_disabled_writer_writes_nothing(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_dead_running_run_reads_as_failed(tmp_path):
+def test_dead_running_run_reads_as_interrupted(tmp_path):
     (tmp_path / "r").mkdir()
     write_json(tmp_path / "r" / "status.json", {"state": "running", "pid": 999_999_999})
-    assert load_run(tmp_path / "r").state == "failed"
+    assert load_run(tmp_path / "r").state == "interrupted"
 
 
 def test_cli_train_predict_evaluate_roundtrip(tmp_path, runs_dir, capsys):

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from adapt_core.predictor import load_predictor
     from adapt_core.runs import load_run
 
-    config = RunConfig.from_dict(load_run(args.run_dir).config)
+    config = RunConfig.from_dict(load_run(args.run_dir, strict=True).config)
     task = load_dataset(args.dataset or config.dataset, config.data)
     predictor = load_predictor(args.run_dir)
     if task.label_names != predictor.label_names:

@@ -1,4 +1,6 @@
-"""`python -m adapt_core runs`: list the run folders with their state and scores."""
+"""`python -m adapt_core runs`: list the run folders with their state and scores.
+
+A run with a damaged file is listed as `unreadable`, with a line below the table naming the file and the reason."""
 
 from __future__ import annotations
 
@@ -24,4 +26,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cols = ["run", "state", "dataset", "model", "method", "seed", "test_macro_f1", "train_seconds"]
     print(pd.DataFrame([r.summary() for r in runs])[cols].to_string(index=False))
+    for info in runs:
+        if info.problem:
+            print(f"{info.id}: unreadable: {info.problem}")
     return 0
