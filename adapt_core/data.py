@@ -50,6 +50,10 @@ class DataConfig:
             value = getattr(self, name)
             if not 0.0 < value < 0.5:
                 raise AdaptError(f"{name} must be between 0 and 0.5 (got {value}); 0.1 is usual")
+        for name in ("max_train", "max_eval", "seed"):
+            value = getattr(self, name)
+            if (value is not None or name == "seed") and (isinstance(value, bool) or not isinstance(value, int)):
+                raise AdaptError(f"{name} must be a whole number (got {value!r})")
         for name in ("max_train", "max_eval"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -261,7 +261,10 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
     }
     try:
         tokens = ensure_tokens(spec, profile, cell, root, log) if uses_tokens(spec, cell.method) else None
-        report = run_training(run_config(spec, profile, cell, tokens), cell.folder(root), progress=False)
+        # a cell's folder is the grid's own: a retry replaces the failed attempt in it
+        report = run_training(
+            run_config(spec, profile, cell, tokens), cell.folder(root), progress=False, overwrite=True
+        )
     except Cancelled:
         raise  # a stopped grid is not a failed cell: nothing is recorded, the next invocation runs it again
     except Exception as err:  # a failed cell is recorded and retried once on the next invocation

@@ -69,6 +69,9 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
     """
     from dataclasses import replace
 
+    from adapt_core.pipeline import check_run_request
+
+    check_run_request(config)  # the checks the CLI makes, before a folder exists
     root = _root(root)
     run_dir = new_run_dir(root, label=label or f"{config.method.method}-{Path(config.dataset).stem}").resolve()
     run_dir.mkdir(parents=True)

@@ -7,6 +7,8 @@ metrics so far intact; any other exception ends it as `failed` with the message.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import signal
 import time
 import traceback
@@ -15,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from adapt_core.data import DEFAULT_DATASET, DataConfig, TaskData, load_dataset
+from adapt_core.data import BENCHMARKS, DEFAULT_DATASET, DataConfig, TaskData, check_hub_id, load_dataset
 from adapt_core.errors import AdaptError
 from adapt_core.methods import MethodConfig, prepare, save_trained
 from adapt_core.models import DEFAULT_MODEL, count_parameters, load_classifier, pick_device
-from adapt_core.runs import RunWriter
+from adapt_core.runs import RunWriter, Unreadable, check_config_shape, check_run_dir, claim_run_dir, read_object
+from adapt_core.safeload import check_local_weights
 from adapt_core.train import TrainConfig, evaluate_split, make_accelerator, train_steps
 
 TOKEN_METHODS = ("adapt", "full+tokens")  # the methods that use vetted new tokens; the rest run on the base vocab
@@ -60,14 +63,73 @@ def _on_sigterm(signum, frame):
     raise Cancelled()
 
 
-def run_training(config: RunConfig, run_dir: Path | str, progress: bool = True) -> dict:
-    """Run one experiment into `run_dir`; return the report. Raises Cancelled / the error after recording it."""
+def read_config_file(path: Path | str) -> RunConfig:
+    """A RunConfig from a config.json (`train --config`); every problem with the file is one AdaptError line."""
+    path = Path(path)
+    try:
+        payload = read_object(path)
+    except FileNotFoundError as err:
+        raise AdaptError(f"config file {path} not found: check the path given to --config") from err
+    except Unreadable as err:
+        raise AdaptError(f"config file {path} is unusable: {err}") from err
+    try:
+        check_config_shape(payload)
+        return RunConfig.from_dict(payload)
+    except Unreadable as err:
+        raise AdaptError(f"config file {path} is unusable: {err}") from err
+    except (TypeError, ValueError, AttributeError) as err:
+        raise AdaptError(f"config file {path} has a wrong field: {err}") from err
+
+
+def check_run_request(config: RunConfig, run_dir: Path | str | None = None, overwrite: bool = False) -> None:
+    """Everything about a run that can be checked before its folder is created and before any model or data loads:
+    numbers are finite, the device exists, named files exist, and `run_dir` (when given) may be written. The CLI,
+    `run_training` and the studio's launcher all call this, so each refuses the same requests the same way."""
+    _check_finite(config.to_dict())
+    pick_device(config.train.device)  # AdaptError when the device is absent
+    _check_file(config.tokens, "token list (--tokens)")
+    if config.dataset not in BENCHMARKS and not config.dataset.startswith("hf:"):
+        _check_file(config.dataset, "dataset (--dataset)", folder_ok=True)
+    if config.dataset.startswith("hf:"):
+        check_hub_id(config.dataset[3:])
+    check_local_weights(config.model)
+    if run_dir is not None:
+        check_run_dir(run_dir, overwrite)
+
+
+def _check_finite(payload, where: str = "") -> None:
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            _check_finite(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(payload, list | tuple):
+        for i, value in enumerate(payload):
+            _check_finite(value, f"{where}[{i}]")
+    elif isinstance(payload, float) and not math.isfinite(payload):
+        raise AdaptError(f"{where} is {payload}: give a finite number")
+
+
+def _check_file(path: str | None, what: str, folder_ok: bool = False) -> None:
+    if path and not (Path(path).is_file() or (folder_ok and Path(path).is_dir())):
+        raise AdaptError(f"the {what} {path} does not exist: check the path")
+
+
+def run_training(config: RunConfig, run_dir: Path | str, progress: bool = True, overwrite: bool = False) -> dict:
+    """Run one experiment into `run_dir`; return the report. Raises Cancelled / the error after recording it.
+
+    The request is checked before anything is written (`check_run_request`); the folder is then held with a lock for
+    the whole run, so a second writer is refused, and with `overwrite` an earlier run in it is cleared first."""
     from accelerate import PartialState
 
+    check_run_request(config)
     # The first PartialState fixes the distributed type for the process: on CPU it must know it is CPU, or two
     # processes under `accelerate launch` / torchrun each run alone instead of data-parallel (gloo).
     cpu = config.train.device == "cpu" or (config.train.device == "auto" and pick_device("auto").type == "cpu")
-    writer = RunWriter(Path(run_dir), enabled=PartialState(cpu=cpu).is_main_process)
+    main = PartialState(cpu=cpu).is_main_process
+    with claim_run_dir(run_dir, overwrite) if main else contextlib.nullcontext():  # other ranks write nothing
+        return _run_claimed(config, RunWriter(Path(run_dir), enabled=main), progress)
+
+
+def _run_claimed(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     writer.write_config(config.to_dict())
     writer.set_status("running", step=0, total=None, error=None)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -6,6 +6,9 @@ is an `AdaptError` that names the file and says what to fix.
 
 from __future__ import annotations
 
+import csv
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -52,23 +55,62 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
     if frame.empty:
         raise AdaptError(f"{path.name} has no rows: it needs at least one example")
     frame.columns = [str(c).strip() for c in frame.columns]
+    _check_unique_columns(path, list(frame.columns))
     return frame
 
 
+def _check_unique_columns(path: Path, columns: list[str]) -> None:
+    seen = set()
+    for column in columns:
+        if column in seen:
+            raise AdaptError(f"{path.name} has two columns named '{column}': rename one so each column is unambiguous")
+        seen.add(column)
+
+
 def _read(path: Path, fmt: str) -> pd.DataFrame:
-    if fmt == "csv":
-        return pd.read_csv(path, encoding="utf-8", encoding_errors="strict")
-    if fmt == "tsv":
-        return pd.read_csv(path, sep="\t", encoding="utf-8", encoding_errors="strict")
+    if fmt in ("csv", "tsv"):
+        sep = "," if fmt == "csv" else "\t"
+        _check_rows(path, sep)  # pandas would rename a duplicate column and pad a short row with blanks
+        return pd.read_csv(path, sep=sep, encoding="utf-8", encoding_errors="strict")
     if fmt == "jsonl":
-        _check_utf8(path)
-        return pd.read_json(path, lines=True)
+        return _read_jsonl(path)
     if fmt == "json":
         _check_utf8(path)
         return pd.read_json(path)
     if fmt == "parquet":
         return pd.read_parquet(path)
     raise AdaptError(f"unknown format '{fmt}'")
+
+
+def _check_rows(path: Path, sep: str) -> None:
+    """The header names each column once and every row has as many fields as the header (quotes respected)."""
+    with open(path, encoding="utf-8", errors="strict", newline="") as f:
+        reader = csv.reader(f, delimiter=sep)
+        header = [h.strip() for h in next(reader, [])]
+        _check_unique_columns(path, header)
+        for row in reader:
+            if row and len(row) != len(header):
+                raise AdaptError(
+                    f"{path.name}: line {reader.line_num} has {len(row)} fields where the header has {len(header)}: "
+                    "quote texts that contain the separator, or fix that line"
+                )
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """JSON lines, one object per line (blank lines skipped); a bad line is named by its number."""
+    rows = []
+    with open(path, encoding="utf-8", errors="strict") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise AdaptError(f"{path.name}: line {number} is not valid JSON ({err.msg}): fix or remove it") from err
+            if not isinstance(row, dict):
+                raise AdaptError(f"{path.name}: line {number} is not a JSON object with named fields")
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _check_utf8(path: Path) -> None:
@@ -100,7 +142,48 @@ def pick_columns(frame: pd.DataFrame, text_col: str | None, label_col: str | Non
     label_col = label_col or _guess(frame, LABEL_NAMES, "label", exclude=text_col)
     if text_col == label_col:
         raise AdaptError(f"the text and label columns are both '{text_col}': name them with --text-col / --label-col")
+    check_text_column(frame, text_col)
     return text_col, label_col
+
+
+ID_LIKE = re.compile(r"^[\w.:#/-]*\d[\w.:#/-]*$")  # one "word" holding a digit: 17, TX-0042, 3f2a9c…
+
+
+def is_text_column(values: pd.Series) -> bool:
+    """Whether a column holds text: not only numbers, and not only ids (single words that contain a digit)."""
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if present.empty:
+        return False
+    if pd.to_numeric(present, errors="coerce").notna().all():
+        return False
+    return not present.str.fullmatch(ID_LIKE).all()
+
+
+def check_text_column(frame: pd.DataFrame, column: str) -> None:
+    """The one check the CLI and the studio both make: the text column holds words, not numbers or ids."""
+    if not is_text_column(frame[column]):
+        others = [str(c) for c in frame.columns if c != column and is_text_column(frame[c])]
+        hint = f" (the text may be in: {', '.join(others[:3])})" if others else ""
+        raise AdaptError(
+            f"column '{column}' holds only numbers or ids, not text{hint}: name the text column with --text-col"
+        )
+
+
+def suggest_columns(frame: pd.DataFrame) -> tuple[str, str]:
+    """A starting choice for the studio's column pickers (never raises): `pick_columns`' answer when it has one,
+    else the text-like column with the longest values and, for the label, a column with the fewest distinct ones."""
+    try:
+        return pick_columns(frame, None, None)
+    except AdaptError:
+        pass
+    cols = [c for c in frame.columns if c.lower() != "split"] or list(frame.columns)
+    texts = [c for c in cols if is_text_column(frame[c])] or cols
+    text = max(texts, key=lambda c: frame[c].astype(str).str.len().mean())
+    rest = [c for c in cols if c != text] or cols
+    named = [c for c in rest if c.lower() in LABEL_NAMES]
+    label = named[0] if named else min(rest, key=lambda c: frame[c].nunique())
+    return text, label
 
 
 def _guess(frame: pd.DataFrame, names: tuple[str, ...], role: str, exclude: str | None) -> str:
@@ -110,6 +193,8 @@ def _guess(frame: pd.DataFrame, names: tuple[str, ...], role: str, exclude: str 
         return hits[0]
     if len(hits) > 1:
         raise AdaptError(f"several columns could be the {role} ({', '.join(hits)}): name one with --{role}-col")
+    if role == "text":  # ids and numbers are never the text: leave them out of the guess
+        cols = [c for c in cols if is_text_column(frame[c])] or cols
     if len(cols) == 2:  # two columns, no telling names: the longer strings are the text
         mean_len = {c: frame[c].astype(str).str.len().mean() for c in cols}
         longer = max(cols, key=mean_len.get)

@@ -13,17 +13,20 @@ Run ids are generated here, never taken from user text, so a run name can never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from adapt_core.errors import AdaptError
-from adapt_core.fileio import atomic_write_json, jsonable
+from adapt_core.fileio import atomic_write_json, exclusive_lock, jsonable
 
 STATES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 UNREADABLE = "unreadable"  # a run with a damaged file: never a recorded state, only how it reads
@@ -75,6 +78,60 @@ def read_object(path: Path) -> dict:
     if not isinstance(data, dict):
         raise Unreadable(f"{path.name}: a JSON {type(data).__name__} where an object was expected")
     return data
+
+
+# ----------------------------------------------------------------------------------------------------- claiming
+
+LOCK_NAME = ".lock"  # held (fcntl) by the process that writes the run, for as long as it runs
+RUN_MARKERS = ("config.json", "status.json")
+
+
+def check_run_dir(run_dir: Path | str, overwrite: bool = False) -> None:
+    """Refuse a folder this run may not write into, without touching it: it must be new, empty, a run queued for
+    this process (the studio prepares those), or, with `overwrite`, an earlier run (cleared when claimed). A folder
+    that holds anything but a run is never written into."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise AdaptError(f"--run-dir {run_dir} is a file: choose a new or empty folder")
+    entries = [e.name for e in run_dir.iterdir() if e.name != LOCK_NAME] if run_dir.is_dir() else []
+    if not entries:
+        return
+    if not any(name in entries for name in RUN_MARKERS):
+        raise AdaptError(
+            f"--run-dir {run_dir} is not empty and is not a run folder ({', '.join(sorted(entries)[:3])}…): "
+            "nothing is written there; choose a new or empty folder"
+        )
+    if read_json(run_dir / "status.json").get("state") == "queued" or overwrite:
+        return
+    raise AdaptError(
+        f"--run-dir {run_dir} already holds a run: choose a new folder, or pass --overwrite to replace that run"
+    )
+
+
+@contextlib.contextmanager
+def claim_run_dir(run_dir: Path | str, overwrite: bool = False) -> Iterator[Path]:
+    """Hold `run_dir` for one writer: check it, create it, take its lock (a second writer is refused), and with
+    `overwrite` clear an earlier run from it. The lock is released when the block ends (or the process dies)."""
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir, overwrite)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    busy = f"run folder {run_dir} is being written by another process: wait for it to end, or choose another --run-dir"
+    with exclusive_lock(run_dir / LOCK_NAME, wait=False, message=busy):
+        check_run_dir(run_dir, overwrite)  # again, now that no one else can change it
+        if overwrite and read_json(run_dir / "status.json").get("state") != "queued":
+            _clear(run_dir)
+        yield run_dir
+
+
+def _clear(run_dir: Path) -> None:
+    """Remove an earlier run's files (the lock file stays: it is held)."""
+    for entry in run_dir.iterdir():
+        if entry.name == LOCK_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 class RunWriter:
@@ -259,7 +316,7 @@ def _check_status(status: dict) -> None:
             raise Unreadable(f"status.json: '{key}' is {status[key]!r}, not a number")
 
 
-def _check_config(config: dict) -> None:
+def check_config_shape(config: dict) -> None:
     for key in ("data", "method", "train", "stc"):
         if key in config and not isinstance(config[key], dict):
             raise Unreadable(f"config.json: '{key}' is a {type(config[key]).__name__}, not an object")
@@ -348,7 +405,7 @@ def load_run(run_dir: Path | str, strict: bool = False) -> RunInfo:
     try:
         files = {name: _read_optional(run_dir / f"{name}.json") for name in ("config", "status", "report")}
         _check_status(files["status"])
-        _check_config(files["config"])
+        check_config_shape(files["config"])
         _check_report(files["report"])
         _check_metrics(run_dir)
         _check_model(run_dir, files["status"], files["config"])

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import resource
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -54,7 +55,13 @@ class TrainConfig:
     dtype: str = field(default="auto", metadata={"help": "auto (bf16 autocast on CUDA, else fp32), fp32, bf16, fp16."})
 
     def __post_init__(self):
+        _check_numbers(self)
         checks = [
+            (
+                self.device in ("auto", "cpu", "mps") or DEVICE.match(self.device),
+                "device must be auto, cpu, cuda[:N] or mps",
+            ),
+            (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}"),
             (self.epochs > 0, "epochs must be > 0"),
             (self.batch_size >= 1, "batch_size must be ≥ 1"),
             (self.lr > 0, "lr must be > 0"),
@@ -66,6 +73,29 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise AdaptError(message)
+
+
+DEVICE = re.compile(r"^cuda(:\d+)?$")
+DTYPES = ("auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16")
+
+
+def _check_numbers(config) -> None:
+    """Every numeric field holds a finite number of the right kind (`--lr inf` or a "5e-5" text in a config file
+    would otherwise fail deep in the optimizer, or train on nonsense)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(f.default, bool):
+            if not isinstance(value, bool):
+                raise AdaptError(f"{f.name} must be true or false (got {value!r})")
+        elif isinstance(f.default, int | float) or f.name == "max_steps":
+            if value is None and f.default is None:
+                continue
+            whole = isinstance(f.default, int) or f.name == "max_steps"
+            kinds = int if whole else int | float
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise AdaptError(f"{f.name} must be a {'whole ' if whole else ''}number (got {value!r})")
+            if not math.isfinite(value):
+                raise AdaptError(f"{f.name} must be a finite number (got {value}); {f.metadata['help']}")
 
 
 @dataclass
@@ -220,8 +250,10 @@ def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, tot
         for batch in loader:
             t0 = time.perf_counter()
             loss = model(**batch).loss
+            _check_finite("loss", loss, step + 1)
             acc.backward(loss)
             grad_norm = acc.clip_grad_norm_(model.parameters(), config.max_grad_norm) if config.max_grad_norm else 0.0
+            _check_finite("gradient norm", grad_norm, step + 1)  # before the step: the weights stay as they were
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -248,6 +280,18 @@ def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, tot
             yield log
             if step >= total:
                 break
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss or gradient: the run fails (no model is saved) with a message saying what
+    to change. Not an AdaptError: the input was valid, the optimisation was not."""
+
+
+def _check_finite(what: str, value, step: int) -> None:
+    value = float(value.detach()) if torch.is_tensor(value) else float(value)
+    if not math.isfinite(value):
+        shown = "NaN" if math.isnan(value) else "inf"
+        raise Diverged(f"{what} became {shown} at step {step} — lower the learning rate")
 
 
 def _evaluate_and_track(model, tokenizer, data, config, best) -> dict:

@@ -2,7 +2,8 @@
 
     <runs root>/.studio/vetted-<dataset>-<model>.json     the vetted token list (saved after every decision)
     <runs root>/.studio/sensitivity-<key>.json            a sensitivity measurement, keyed by all it depends on
-    <runs root>/.studio/uploads/<hash>/<name>.<ext>       uploaded corpora (a training child process reads them)
+    <runs root>/.studio/uploads/<hash>/<name>.<ext>       uploaded corpora (a training child process reads them);
+                                                          removed a week after their last upload
 
 File names are built from slugs and content hashes; user text never becomes a path. Everything is written
 atomically (temporary file + rename), so a crash leaves the previous version.
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import time
 from pathlib import Path
 
 from adapt_core.errors import AdaptError
@@ -20,6 +24,7 @@ from adapt_core.fileio import atomic_write_bytes
 from adapt_core.runs import runs_root
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+UPLOAD_DAYS = 7  # uploads untouched this long are removed when the next one arrives
 
 
 def studio_dir(root: Path | str | None = None) -> Path:
@@ -95,6 +100,22 @@ def save_upload(name: str, content: bytes, root: Path | str | None = None) -> Pa
         raise AdaptError(f"{name}: unknown file type; upload a {', '.join(UPLOAD_SUFFIXES)} file")
     if not content:
         raise AdaptError(f"{name} is empty: it needs a header row and at least one example")
-    folder = studio_dir(root) / "uploads" / hashlib.sha256(content).hexdigest()[:12]
+    uploads = studio_dir(root) / "uploads"
+    folder = uploads / hashlib.sha256(content).hexdigest()[:12]
     folder.mkdir(parents=True, exist_ok=True)
-    return atomic_write_bytes(folder / f"{slug(Path(name).stem, limit=30)}{suffix}", content)
+    path = atomic_write_bytes(folder / f"{slug(Path(name).stem, limit=30)}{suffix}", content)
+    os.utime(folder)  # uploading the same file again counts as new: its age restarts
+    remove_old_uploads(uploads)
+    return path
+
+
+def remove_old_uploads(uploads: Path, max_age_days: float = UPLOAD_DAYS) -> list[Path]:
+    """Delete upload folders untouched for `max_age_days` (a week), so the upload folder does not grow without
+    bound; returns what was removed. A run that still names such a file fails with "file not found": upload again."""
+    cutoff = time.time() - max_age_days * 86400
+    removed = []
+    for folder in uploads.iterdir() if uploads.is_dir() else []:
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

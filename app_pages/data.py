@@ -5,9 +5,8 @@ say what to fix."""
 import streamlit as st
 
 from adapt_core.data import BENCHMARKS, DataConfig
-from adapt_core.errors import AdaptError
 from adapt_core.plots.data import label_balance, length_histogram
-from adapt_core.readers import pick_columns, read_table
+from adapt_core.readers import read_table, suggest_columns
 from adapt_core.workspace import save_upload
 from studio import resources, state
 from studio.widgets import config_form, guard
@@ -41,10 +40,7 @@ with upload_tab:
             frame = read_table(path)
         st.dataframe(frame.head(5), hide_index=True)
         columns = list(frame.columns)
-        try:
-            guessed = pick_columns(frame, None, None)
-        except AdaptError:  # ambiguous names: the user picks below
-            guessed = (columns[0], columns[-1])
+        guessed = suggest_columns(frame)  # a starting point: the user picks below, and the check refuses an id column
         text_col = st.selectbox("Text column", columns, index=columns.index(guessed[0]))
         label_col = st.selectbox("Label column", columns, index=columns.index(guessed[1]))
         with guard(f"Checking {upload.name}"):

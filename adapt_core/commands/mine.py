@@ -60,7 +60,8 @@ def add_mining_options(parser: argparse.ArgumentParser) -> None:
     fields = MiningConfig.__dataclass_fields__
     defaults = MiningConfig()
     parser.add_argument("--mode", choices=MODES, default=defaults.mode, help=fields["mode"].metadata["help"])
-    for name, kind in (("min_support", float), ("support_floor", int), ("min_len", int), ("max_len", int)):
+    knobs = (("min_support", float), ("support_floor", int), ("min_len", int), ("max_len", int), ("max_patterns", int))
+    for name, kind in knobs:
         parser.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
@@ -143,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         support_floor=args.support_floor,
         min_len=args.min_len,
         max_len=args.max_len,
+        max_patterns=args.max_patterns,
         max_examples=0 if args.sequences is not None else MiningConfig.max_examples,
     )
     if args.dataset is not None:

@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--stc-base", default=None, help="STC on a finetuned run's model (its run folder).")
     out = parser.add_argument_group("output")
     out.add_argument("--run-dir", type=Path, default=None, help="Run folder (default: a new one under runs/).")
+    out.add_argument("--overwrite", action="store_true", help="Replace the run already in --run-dir (cleared first).")
     out.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 
@@ -105,19 +106,23 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from adapt_core.pipeline import Cancelled, RunConfig, run_training
+    from adapt_core.pipeline import Cancelled, check_run_request, read_config_file, run_training
     from adapt_core.runs import new_run_dir
+    from adapt_core.train import Diverged
 
-    config = RunConfig.from_dict(json.loads(args.config.read_text())) if args.config else build_config(args)
+    # every input is checked before the run folder exists or anything loads: a bad request is one line, exit 2
+    config = read_config_file(args.config) if args.config else build_config(args)
     run_dir = args.run_dir or new_run_dir(label=f"{config.method.method}-{Path(config.dataset).stem}")
+    check_run_request(config, run_dir, args.overwrite)
     print(f"run folder: {run_dir}", file=sys.stderr)
     try:
-        report = run_training(config, run_dir, progress=not args.quiet)
+        report = run_training(config, run_dir, progress=not args.quiet, overwrite=args.overwrite)
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
         return 130
+    except Diverged as err:  # recorded as failed in the run folder; no model saved
+        print(f"failed: {err}", file=sys.stderr)
+        return 1
     test = report.get("test", {})
     print(
         f"test macro-F1 {test.get('macro_f1', float('nan')):.4f}  accuracy {test.get('accuracy', float('nan')):.4f}"
