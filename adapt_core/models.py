@@ -163,11 +163,11 @@ def load_classifier(
         model = AutoModelForSequenceClassification.from_config(config)
     else:
         check_local_weights(resolve(name))
-        kwargs = dict(num_labels=num_labels, ignore_mismatched_sizes=True, use_safetensors=True)
+        kwargs = dict(num_labels=num_labels, ignore_mismatched_sizes=True)
         if id2label:
             kwargs.update(id2label=id2label, label2id=label2id)
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(resolve(name), **kwargs)
+            model = AutoModelForSequenceClassification.from_pretrained(resolve(name), use_safetensors=True, **kwargs)
         except (OSError, ValueError) as err:
             raise AdaptError(_load_failure(name, err)) from err
     if model.config.pad_token_id is None:  # decoders pool the last non-pad token and must know the pad id

@@ -48,6 +48,8 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
         raise AdaptError(f"{path.name}: unknown file type; use .csv, .tsv, .jsonl, .json or .parquet")
     try:
         frame = _read(path, fmt)
+    except AdaptError:
+        raise  # already says which line or column
     except UnicodeDecodeError as err:
         raise AdaptError(f"{path.name} is not UTF-8 text (byte {err.start}): save it as UTF-8 and try again") from err
     except (ValueError, pd.errors.ParserError, OSError) as err:
@@ -142,7 +144,7 @@ def pick_columns(frame: pd.DataFrame, text_col: str | None, label_col: str | Non
     label_col = label_col or _guess(frame, LABEL_NAMES, "label", exclude=text_col)
     if text_col == label_col:
         raise AdaptError(f"the text and label columns are both '{text_col}': name them with --text-col / --label-col")
-    check_text_column(frame, text_col)
+    check_text_column(frame, text_col, exclude=label_col)
     return text_col, label_col
 
 
@@ -160,10 +162,10 @@ def is_text_column(values: pd.Series) -> bool:
     return not present.str.fullmatch(ID_LIKE).all()
 
 
-def check_text_column(frame: pd.DataFrame, column: str) -> None:
+def check_text_column(frame: pd.DataFrame, column: str, exclude: str | None = None) -> None:
     """The one check the CLI and the studio both make: the text column holds words, not numbers or ids."""
     if not is_text_column(frame[column]):
-        others = [str(c) for c in frame.columns if c != column and is_text_column(frame[c])]
+        others = [str(c) for c in frame.columns if c not in (column, exclude) and is_text_column(frame[c])]
         hint = f" (the text may be in: {', '.join(others[:3])})" if others else ""
         raise AdaptError(
             f"column '{column}' holds only numbers or ids, not text{hint}: name the text column with --text-col"
