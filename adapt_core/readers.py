@@ -151,15 +151,19 @@ def pick_columns(frame: pd.DataFrame, text_col: str | None, label_col: str | Non
 ID_LIKE = re.compile(r"^[\w.:#/-]*\d[\w.:#/-]*$")  # one "word" holding a digit: 17, TX-0042, 3f2a9c…
 
 
+ID_NAME = re.compile(r"^(id|ids|uuid|guid|key|index|idx|row|no|number)$|(_id|id|_key|_no|_idx)$", re.IGNORECASE)
+
+
 def is_text_column(values: pd.Series) -> bool:
-    """Whether a column holds text: not only numbers, and not only ids (single words that contain a digit)."""
+    """Whether a column holds text: not only numbers, and not an id column (named like one, e.g. `id` or `ticket_id`,
+    and holding single words that contain a digit). Short made-up texts such as "t1" in a column named `text` pass."""
     present = values.dropna().astype(str).str.strip()
     present = present[present != ""]
     if present.empty:
         return False
     if pd.to_numeric(present, errors="coerce").notna().all():
         return False
-    return not present.str.fullmatch(ID_LIKE).all()
+    return not (ID_NAME.search(str(values.name)) and present.str.fullmatch(ID_LIKE).all())
 
 
 def check_text_column(frame: pd.DataFrame, column: str, exclude: str | None = None) -> None:

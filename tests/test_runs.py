@@ -105,11 +105,13 @@ def test_train_from_config_file_gives_same_run(tmp_path):
 
 
 def test_failed_run_keeps_its_error(tmp_path, capsys):
+    one_class = tmp_path / "one_class.csv"
+    one_class.write_text("text,label\n" + "\n".join(f"text {i},a" for i in range(10)))
     code = main(
         [
             "train",
             "--dataset",
-            str(tmp_path / "nope.csv"),
+            str(one_class),
             "--model",
             "tiny-bert",
             "--run-dir",
@@ -117,9 +119,9 @@ def test_failed_run_keeps_its_error(tmp_path, capsys):
             "--quiet",
         ]
     )
-    assert code == 2 and "file not found" in capsys.readouterr().err
+    assert code == 2 and "single class" in capsys.readouterr().err
     run = load_run(tmp_path / "r")
-    assert run.state == "failed" and "file not found" in run.status["error"]
+    assert run.state == "failed" and "single class" in run.status["error"]
 
 
 def test_list_runs_newest_first(tmp_path):
