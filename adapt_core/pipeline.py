@@ -110,7 +110,7 @@ def _check_finite(payload, where: str = "") -> None:
 
 def _check_file(path: str | None, what: str, folder_ok: bool = False) -> None:
     if path and not (Path(path).is_file() or (folder_ok and Path(path).is_dir())):
-        raise AdaptError(f"the {what} {path} does not exist: check the path")
+        raise AdaptError(f"file not found: {path}, given as the {what}; check the path")
 
 
 def run_training(config: RunConfig, run_dir: Path | str, progress: bool = True, overwrite: bool = False) -> dict:

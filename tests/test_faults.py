@@ -171,7 +171,10 @@ def test_every_page_shows_damaged_runs_and_keeps_working(page, runs_dir, shared_
         (["--max-train", "-3"], "error: max_train must be a positive number of examples or empty (got -3)"),
         (["--device", "gpu"], "error: device must be auto, cpu, cuda[:N] or mps"),
         (["--dtype", "int8"], "error: dtype must be one of auto, fp32"),
-        (["--method", "adapt", "--tokens", "missing.json"], "error: the token list (--tokens) missing.json does not"),
+        (
+            ["--method", "adapt", "--tokens", "missing.json"],
+            "error: file not found: missing.json, given as the token list (--tokens)",
+        ),
         (["--config", "missing.json"], "error: config file missing.json not found"),
     ],
 )
