@@ -87,9 +87,9 @@ RUN_MARKERS = ("config.json", "status.json")
 
 
 def check_run_dir(run_dir: Path | str, overwrite: bool = False) -> None:
-    """Refuse a folder this run may not write into, without touching it: it must be new, empty, a run queued for
-    this process (the studio prepares those), or, with `overwrite`, an earlier run (cleared when claimed). A folder
-    that holds anything but a run is never written into."""
+    """Refuse a folder this run may not write into, without touching it: it must be new, empty, a run prepared for
+    this process (the studio's launcher makes those), or, with `overwrite`, an earlier run (cleared when claimed). A
+    folder that holds anything but a run is never written into."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise AdaptError(f"--run-dir {run_dir} is a file: choose a new or empty folder")
@@ -101,7 +101,7 @@ def check_run_dir(run_dir: Path | str, overwrite: bool = False) -> None:
             f"--run-dir {run_dir} is not empty and is not a run folder ({', '.join(sorted(entries)[:3])}…): "
             "nothing is written there; choose a new or empty folder"
         )
-    if read_json(run_dir / "status.json").get("state") == "queued" or overwrite:
+    if _prepared_for_me(run_dir) or overwrite:
         return
     raise AdaptError(
         f"--run-dir {run_dir} already holds a run: choose a new folder, or pass --overwrite to replace that run"
@@ -118,9 +118,16 @@ def claim_run_dir(run_dir: Path | str, overwrite: bool = False) -> Iterator[Path
     busy = f"run folder {run_dir} is being written by another process: wait for it to end, or choose another --run-dir"
     with exclusive_lock(run_dir / LOCK_NAME, wait=False, message=busy):
         check_run_dir(run_dir, overwrite)  # again, now that no one else can change it
-        if overwrite and read_json(run_dir / "status.json").get("state") != "queued":
+        if overwrite and not _prepared_for_me(run_dir):
             _clear(run_dir)
         yield run_dir
+
+
+def _prepared_for_me(run_dir: Path) -> bool:
+    """A run the studio's launcher prepared for this process: queued, or already marked running with our pid (the
+    launcher records the child's pid as soon as it starts it)."""
+    status = read_json(run_dir / "status.json")
+    return status.get("state") == "queued" or status.get("pid") == os.getpid()
 
 
 def _clear(run_dir: Path) -> None:

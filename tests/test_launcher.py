@@ -14,6 +14,7 @@ import pytest
 
 from adapt_core import launcher
 from adapt_core.data import DataConfig
+from adapt_core.errors import AdaptError
 from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import RunConfig
 from adapt_core.runs import list_runs, load_run
@@ -95,12 +96,20 @@ def test_a_child_killed_without_a_word_is_marked_interrupted(runs_dir, corpus):
     assert json.loads((run_dir / "status.json").read_text())["state"] == "interrupted"  # on disk, not only read so
 
 
+def test_a_missing_file_is_refused_before_a_run_folder_exists(runs_dir, tmp_path):
+    with pytest.raises(AdaptError, match=r"^file not found: .*missing.csv, given as the dataset"):
+        launcher.launch(config(tmp_path / "missing.csv"))
+    assert list_runs() == []
+
+
 def test_bad_input_fails_the_run_with_a_message(runs_dir, tmp_path):
-    run_dir = launcher.launch(config(tmp_path / "missing.csv"))
+    one_class = tmp_path / "one_class.csv"
+    one_class.write_text("text,label\n" + "\n".join(f"text {i},a" for i in range(10)))
+    run_dir = launcher.launch(config(one_class))
     wait_for(lambda: state(run_dir) in launcher.TERMINAL)
     info = load_run(run_dir)
-    assert info.state == "failed" and "missing.csv" in info.status["error"]
-    assert "failed" in launcher.describe(info) and "missing.csv" in launcher.describe(info)
+    assert info.state == "failed" and "single class" in info.status["error"]
+    assert "failed" in launcher.describe(info) and "single class" in launcher.describe(info)
 
 
 def test_a_vetted_token_file_is_copied_into_the_run(runs_dir, corpus, tmp_path):
