@@ -71,14 +71,14 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
 
     from adapt_core.pipeline import check_run_request
 
+    if config.tokens and not Path(config.tokens).is_file():
+        raise AdaptError(f"the vetted token file {config.tokens} is missing: vet tokens on the Tokens page first")
     check_run_request(config)  # the checks the CLI makes, before a folder exists
     root = _root(root)
     run_dir = new_run_dir(root, label=label or f"{config.method.method}-{Path(config.dataset).stem}").resolve()
     run_dir.mkdir(parents=True)
     if config.tokens:
         source = Path(config.tokens)
-        if not source.is_file():
-            raise AdaptError(f"the vetted token file {source} is missing: vet tokens on the Tokens page first")
         copy = run_dir / f"tokens{source.suffix}"
         shutil.copyfile(source, copy)
         config = replace(config, tokens=str(copy))

@@ -127,6 +127,7 @@ def test_a_missing_token_file_is_a_clear_error(runs_dir, corpus, tmp_path):
     bad = replace(config(corpus), tokens=str(tmp_path / "nope.json"))
     with pytest.raises(AdaptError, match="Tokens page"):
         launcher.launch(bad)
+    assert list_runs() == [] and not any(runs_dir.glob("*-full-*"))  # refused before a folder was made
 
 
 def test_concurrent_ticks_start_a_queued_run_once(runs_dir, corpus, monkeypatch):
