@@ -7,6 +7,7 @@ Exit status: 0 completed, 1 failed, 2 bad input, 130 cancelled (SIGTERM / Ctrl-C
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     # every input is checked before the run folder exists or anything loads: a bad request is one line, exit 2
     config = read_config_file(args.config) if args.config else build_config(args)
     run_dir = args.run_dir or new_run_dir(label=f"{config.method.method}-{Path(config.dataset).stem}")
-    check_run_request(config, run_dir, args.overwrite)
+    # under `accelerate launch` only rank 0 writes the folder: another rank could find rank 0's run already there
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    check_run_request(config, run_dir if main_rank else None, args.overwrite)
     print(f"run folder: {run_dir}", file=sys.stderr)
     try:
         report = run_training(config, run_dir, progress=not args.quiet, overwrite=args.overwrite)
