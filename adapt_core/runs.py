@@ -7,8 +7,14 @@ A run folder holds
     metrics.jsonl   one JSON object per logged step (at least step and loss; eval lines carry dev_* metrics)
     report.json     per split accuracy / macro_f1 / micro_f1, and the costs (seconds, parameters, memory)
     model/          a Hugging Face folder (safetensors only) with its tokenizer
+    .lock           held (fcntl) by the process writing the run, so a second writer is refused
 JSON files are replaced by rename, so a reader never sees half a file; metrics lines are appended and flushed.
 Run ids are generated here, never taken from user text, so a run name can never become a path.
+
+Reading never fails on one run's account: a damaged file (truncated, empty, wrong shape, a broken metrics line, a
+completed model without weights) makes that run read as `unreadable` with `<file>: <reason>`, and the listing goes
+on. A `running` run whose process is gone, or whose pid now belongs to another process, is recorded `interrupted`
+by the next reader.
 """
 
 from __future__ import annotations
