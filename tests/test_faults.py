@@ -493,6 +493,22 @@ def test_the_studio_refuses_an_id_column_with_the_same_check(id_corpus):
         load_dataset(str(id_corpus), DataConfig(text_col="id", label_col="label"))  # what the Data page calls
 
 
+def test_the_data_page_guesses_the_text_and_refuses_an_id_column(id_corpus, runs_dir, shared_data):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
+    at.session_state["model"] = "tiny-bert"
+    at.run()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader[0].set_value(("tickets.csv", id_corpus.read_bytes(), "text/csv")).run()
+    text_picker = next(s for s in at.selectbox if s.label == "Text column")
+    assert text_picker.value == "message" and not at.error  # the first guess is the text, not `id`
+    text_picker.set_value("id").run()
+    errors = [e.value for e in at.error]
+    assert not at.exception and any("column 'id' holds only numbers or ids, not text" in e for e in errors), errors
+
+
 def test_mine_max_patterns_reaches_the_miner(tmp_path, capsys):
     sequences = tmp_path / "seqs.txt"
     sequences.write_text("1 2 3 4 5\n1 3 5 2 4\n2 4 1 3 5\n" * 3)
