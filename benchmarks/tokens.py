@@ -67,7 +67,6 @@ def train_f1(task: str, tokens: str | None, run_dir: Path) -> dict:
     return {
         "dev_macro_f1": report["dev"]["macro_f1"],
         "test_macro_f1": report["test"]["macro_f1"],
-        "steps": report.get("steps"),
         "tokens_added": report.get("tokens", {}).get("added", 0),
         "seconds": time.perf_counter() - started,
     }
@@ -209,6 +208,19 @@ def tables(results: dict) -> str:
     return "\n".join(lines)
 
 
+def example_tables(results: dict) -> str:
+    """Ten accepted and ten rejected candidates per task with the policy's reasons (markdown)."""
+    lines = []
+    for task, r in results["tasks"].items():
+        lines += [f"**{task}**", "", "| decision | candidate | support | reason |", "|---|---|---:|---|"]
+        for decision in ("accepted", "rejected"):
+            for e in r[f"{decision}_examples"]:
+                reason = e["reason"].replace("|", "/")
+                lines.append(f"| {decision} | `{e['text']}` | {e['support']} | {reason} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
@@ -228,6 +240,7 @@ def main() -> None:
             path.write_text(json.dumps(results, indent=1, ensure_ascii=False))
             print(json.dumps({k: v for k, v in results["tasks"][task].items() if "examples" not in k}, indent=1))
     print(tables(results))
+    print(example_tables(results))
 
 
 if __name__ == "__main__":
