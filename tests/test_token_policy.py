@@ -137,6 +137,19 @@ def test_run_tokens_drops_a_token_that_never_fires_and_counts_fires(tmp_path):
         run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=str(empty), policy=POLICY)
 
 
+def test_run_tokens_without_a_list_applies_the_policy():
+    from adapt_core.models import load_classifier
+
+    task = planted({0: ["routing number"], 1: ["card declined"]})
+    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
+    record = run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=None, policy=POLICY, seed=0)
+    assert record.source == "policy:auto"
+    assert set(record.accepted) == {"routing number", "card declined"} and record.augment["added"] == 2
+    assert all(c.reason for c in record.vetted)
+    assert len(tokenizer) == record.augment["offset"] + 2  # added to the run's own tokenizer, in place
+    assert record.summary()["candidates"]["accepted"] == 2
+
+
 def test_mine_accept_auto_then_train_tokens(tmp_path):
     from adapt_core.cli import main
     from adapt_core.vetting import load_vetted
