@@ -202,7 +202,9 @@ def _accept_auto(args, data, config: MiningConfig, scoring, progress) -> int:
     tokenizer = load_tokenizer(model)
     if scoring is not None:
         scoring = replace(scoring, max_new_tokens=None, max_new_share=1.0, threshold=None)  # the policy cuts
-    found, _ = mine_candidates(data, model, config, scoring, progress, tokenizer=tokenizer)
+    found, min_count = mine_candidates(data, model, config, scoring, progress, tokenizer=tokenizer)
+    if policy.min_fires is None:
+        policy = replace(policy, min_fires=min_count)  # a fractional --min-support, resolved on this corpus
     vetted = decide_by_policy(found, data["train"], tokenizer, policy, data.num_labels)
     vetted.save(args.out)
     counts = vetted.counts()
