@@ -7,7 +7,8 @@ One function, so the `mine --dataset` command, the studio's Tokens page and scri
    (`vocab_candidates.candidates`);
 4. score PPLu with the scoring LM (optional) and keep the lowest first, at most `max_new_tokens` (default 10 % of
    the base vocabulary) and under the optional threshold; without scoring, keep the most frequent up to that cap.
-The result is a `VettedList` of pending candidates.
+The result is a `VettedList` of pending candidates. `mine_candidates` stops after scoring (no cap, no cut): the
+automatic acceptance policy (`token_policy`) decides on every candidate itself.
 """
 
 from __future__ import annotations
@@ -50,6 +51,45 @@ def _nothing_left(why: str) -> AdaptError:
     )
 
 
+def _mine(task_data: TaskData, model_name: str, mining_config: MiningConfig | None, tokenizer):
+    """(word-bounded candidates, the train split, tokenizer, resolved min support) for `model_name`'s tokenizer."""
+    from adapt_core.models import load_tokenizer
+
+    config = mining_config or MiningConfig()
+    if config.mode != "contiguous":
+        config = replace(config, mode="contiguous")  # only contiguous patterns can become one token
+    split = task_data["train"]
+    if len(split) == 0:
+        raise AdaptError("the train split is empty: give at least one training text to mine tokens from")
+    tokenizer = tokenizer or load_tokenizer(model_name)
+    enc = tokenizer(list(split.texts), add_special_tokens=False, return_offsets_mapping=True)
+    sequences = enc["input_ids"]
+    result = mine(sequences, config, labels=split.labels, texts=split.texts, num_classes=task_data.num_labels)
+    # surface texts from the original texts' character offsets: exactly what an added token must match
+    cands = candidates(result, tokenizer, sequences, texts=split.texts, offsets=enc["offset_mapping"])
+    if not cands:
+        raise _nothing_left(
+            f"{len(result)} frequent patterns at min support {result.min_count}, none usable as a whole-word token"
+        )
+    return cands, split, tokenizer, result.min_count
+
+
+def mine_candidates(
+    task_data: TaskData,
+    model_name: str,
+    mining_config: MiningConfig | None = None,
+    perplexity_config: PerplexityConfig | None = None,
+    progress: Progress | None = None,
+    tokenizer=None,
+) -> tuple[VettedList, int]:
+    """(every word-bounded candidate, pending, in mining order with PPLu where scored; the resolved min support).
+
+    No cap and no PPLu cut: the automatic acceptance policy (`token_policy`) decides on all of them."""
+    cands, split, _, min_count = _mine(task_data, model_name, mining_config, tokenizer)
+    pplu = [None] * len(cands) if perplexity_config is None else score(cands, split.texts, perplexity_config, progress)
+    return _vetted(cands, pplu, task_data.label_names), min_count
+
+
 def find_candidates(
     task_data: TaskData,
     model_name: str,
@@ -63,22 +103,7 @@ def find_candidates(
     `perplexity_config=None` skips PPLu scoring. `progress(done, total)` reports scoring. `tokenizer` (optional)
     is the classification tokenizer if the caller already has it (it is only read, never changed).
     """
-    from adapt_core.models import load_tokenizer
-
-    config = mining_config or MiningConfig()
-    if config.mode != "contiguous":
-        config = replace(config, mode="contiguous")  # only contiguous patterns can become one token
-    split = task_data["train"]
-    if len(split) == 0:
-        raise AdaptError("the train split is empty: give at least one training text to mine tokens from")
-    tokenizer = tokenizer or load_tokenizer(model_name)
-    sequences = tokenizer(list(split.texts), add_special_tokens=False)["input_ids"]
-    result = mine(sequences, config, labels=split.labels, texts=split.texts, num_classes=task_data.num_labels)
-    cands = candidates(result, tokenizer, sequences)
-    if not cands:
-        raise _nothing_left(
-            f"{len(result)} frequent patterns at min support {result.min_count}, none usable as a whole-word token"
-        )
+    cands, split, tokenizer, _ = _mine(task_data, model_name, mining_config, tokenizer)
     base_vocab = tokenizer.vocab_size
     if perplexity_config is None:
         cap = max(1, int(DEFAULT_SHARE * base_vocab))

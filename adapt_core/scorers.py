@@ -17,8 +17,7 @@ import torch
 
 from adapt_core.errors import AdaptError
 from adapt_core.safeload import check_local_weights
-
-_WORD_MARKS = ("Ġ", "▁")
+from adapt_core.word_marks import WORD_START_MARKS
 
 
 @dataclass
@@ -74,7 +73,7 @@ def _needs_leading_space(tokenizer) -> bool:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         return tokenizer.convert_ids_to_tokens(ids[:1])[0] if ids else ""
 
-    return not first_piece("hello").startswith(_WORD_MARKS) and first_piece(" hello").startswith(_WORD_MARKS)
+    return not first_piece("hello").startswith(WORD_START_MARKS) and first_piece(" hello").startswith(WORD_START_MARKS)
 
 
 @functools.lru_cache(maxsize=2)

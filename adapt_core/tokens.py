@@ -37,9 +37,9 @@ from torch import nn
 
 from adapt_core.errors import AdaptError
 from adapt_core.vetting import VettedList, load_vetted  # noqa: F401  (the run pipeline imports them from here)
+from adapt_core.word_marks import WORD_START_MARKS
 
 INITS = ("random", "mean")
-_WORD_MARKS = ("Ġ", "▁")
 
 
 class NewTokenEmbedding(nn.Module):
@@ -94,7 +94,7 @@ def _backend(tokenizer):
 def _word_start(tokenizer) -> bool:
     """True for tokenizers whose pieces carry a word-start mark (byte-level BPE "Ġ", SentencePiece "▁")."""
     ids = tokenizer(" hello world", add_special_tokens=False)["input_ids"]
-    return any(p.startswith(_WORD_MARKS) for p in tokenizer.convert_ids_to_tokens(ids))
+    return any(p.startswith(WORD_START_MARKS) for p in tokenizer.convert_ids_to_tokens(ids))
 
 
 def added_token(tokenizer, text: str, word_start: bool | None = None):

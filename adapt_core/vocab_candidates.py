@@ -11,6 +11,7 @@ BPE / SentencePiece ("Ġ" / "▁" start one).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import numpy as np
 from adapt_core.bide import flatten
 from adapt_core.errors import AdaptError
 from adapt_core.mining import MiningResult, Pattern
+from adapt_core.word_marks import WORD_MARKS, WORD_START_MARKS, WORDPIECE_CONTINUATION
 
 # Function words only (not sklearn's list, which drops domain words such as "bill", "interest", "top" and "amount").
 _STOP_WORD_TEXT = """a about above after again against all am an and any are aren as at be because been before being below between
@@ -29,7 +31,6 @@ _STOP_WORD_TEXT = """a about above after again against all am an and any are are
     those through to too under until up ve very was wasn we were weren what when where which while who whom why will
     with won would wouldn you your yours yourself yourselves"""
 STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
-_WORD_MARKS = ("##", "Ġ", "▁")  # WordPiece continuation; byte-level BPE and SentencePiece word start
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,12 @@ class Candidate:
 def _continuation_pieces(tokenizer) -> tuple[str | None, np.ndarray]:
     """The tokenizer's word mark and a (vocab,) bool: True where a piece continues the previous word."""
     pieces = [p or "" for p in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
-    counts = [sum(p.startswith(m) for p in pieces) for m in _WORD_MARKS]
+    counts = [sum(p.startswith(m) for p in pieces) for m in WORD_MARKS]
     if max(counts) == 0:
         return None, np.zeros(len(pieces), dtype=bool)  # no marks: every piece may start a word
-    mark = _WORD_MARKS[int(np.argmax(counts))]
-    if mark == "##":
-        return mark, np.array([p.startswith("##") for p in pieces])
+    mark = WORD_MARKS[int(np.argmax(counts))]
+    if mark == WORDPIECE_CONTINUATION:
+        return mark, np.array([p.startswith(mark) for p in pieces])
     # With a word-start mark, an unmarked piece that starts with a letter or digit glues onto the word before it.
     return mark, np.array([not p.startswith(mark) and p[:1].isalnum() for p in pieces])
 
@@ -91,11 +92,46 @@ def _boundary_share(patterns: list[Pattern], sequences, continues: np.ndarray) -
 
 
 def _surface(tokenizer, ids: tuple[int, ...]) -> str:
+    """Decoded pieces: only for callers without the texts and offsets (decoding spaces out "i ' d")."""
     return " ".join(tokenizer.decode(list(ids), skip_special_tokens=True).split())
 
 
+_JOINERS = "'’-"  # characters that glue two words into one: a text span bounded by them is part of a longer word
+
+
+def _find(seq: Sequence[int], ids: tuple[int, ...]) -> list[int]:
+    """Start positions of `ids` inside `seq`."""
+    n = len(ids)
+    return [i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == ids]
+
+
+def surface_from_text(
+    ids: tuple[int, ...], rows: Sequence[int], sequences, offsets, texts: Sequence[str]
+) -> tuple[str | None, bool]:
+    """(surface text, glued) of a pattern from the original texts: the exact substring its pieces span (character
+    offsets of the first and last piece), whitespace runs made single spaces; the most common spelling over the
+    occurrences in `rows`. `glued` is True when an occurrence touches a letter, digit or joiner outside the span
+    ("d like to" inside "i'd like to"): such a span is part of a longer word and cannot be a token of its own."""
+    spellings: Counter = Counter()
+    glued = False
+    for row in rows:
+        text, spans = texts[row], offsets[row]
+        for start in _find(sequences[row], ids):
+            begin, end = spans[start][0], spans[start + len(ids) - 1][1]
+            span = text[begin:end]
+            stripped = span.strip()
+            begin += len(span) - len(span.lstrip())  # BPE offsets may include the space before a word
+            end = begin + len(stripped)
+            before, after = text[begin - 1 : begin], text[end : end + 1]
+            glued |= any(c.isalnum() or c in _JOINERS for c in before + after)
+            spellings[" ".join(stripped.split())] += 1
+    if not spellings:
+        return None, glued
+    return spellings.most_common(1)[0][0], glued
+
+
 def _is_single_token(tokenizer, text: str, mark: str | None) -> bool:
-    variants = [text, " " + text] if mark in ("Ġ", "▁") else [text]
+    variants = [text, " " + text] if mark in WORD_START_MARKS else [text]
     return any(len(tokenizer.encode(v, add_special_tokens=False)) <= 1 for v in variants)
 
 
@@ -116,13 +152,19 @@ def candidates(
     min_boundary_share: float = 1.0,
     stop_words: frozenset[str] = STOP_WORDS,
     punctuation_edges: bool = False,
+    texts: Sequence[str] | None = None,
+    offsets: Sequence[Sequence[tuple[int, int]]] | None = None,
 ) -> list[Candidate]:
     """Vocabulary candidates among contiguous patterns mined from `sequences` with `tokenizer`: on word boundaries
     in at least `min_boundary_share` of their occurrences (1.0: all, since an added token also matches inside a
     longer word), free of special tokens, not already one token, not only stop-words, punctuation or digits, and
     (unless `punctuation_edges`) neither starting nor ending with punctuation. Two
     id sequences with the same text (BPE: "my card" at the start of a text and " my card" inside one) give one
-    candidate, the more frequent one, with its own statistics. Order: the result's (support first)."""
+    candidate, the more frequent one, with its own statistics. Order: the result's (support first).
+
+    With `texts` and `offsets` (the tokenizer's `offset_mapping` of each sequence) a candidate's text is the exact
+    substring of the texts it was mined from ("i'd like to", not the decoded "i ' d like to"), and a span glued to a
+    longer word ("d like to" inside "i'd like to") is dropped; without them the pieces are decoded."""
     if result.config.mode != "contiguous":
         raise AdaptError("only contiguous patterns can become vocabulary: mine with mode='contiguous'")
     if result.n_sequences == 0:
@@ -136,7 +178,13 @@ def candidates(
     for p, share in zip(result.patterns, shares, strict=True):
         if share < min_boundary_share or special.intersection(p.ids):
             continue
-        text = _surface(tokenizer, p.ids)
+        if offsets is not None and texts is not None:
+            rows = p.examples or [i for i, seq in enumerate(sequences) if _find(seq, p.ids)][:3]
+            text, glued = surface_from_text(p.ids, rows, sequences, offsets, texts)
+            if glued:
+                continue
+        else:
+            text = _surface(tokenizer, p.ids)
         if not text or text in seen or _only_stop_words(text, stop_words):
             continue
         if not punctuation_edges and _punctuation_edge(text):

@@ -8,6 +8,7 @@ from adapt_core.candidates import find_candidates
 from adapt_core.mining import MiningConfig
 from adapt_core.perplexity import PerplexityConfig
 from adapt_core.plots.tokens import pplu_histogram
+from adapt_core.token_policy import TokenPolicy
 from adapt_core.tokens import preview, tokenization_stats
 from adapt_core.vetting import CandidateFilter, merge_decisions
 from studio import resources, state, vetting
@@ -63,6 +64,19 @@ for col, (label, decision) in zip(
         width="stretch",
     ):
         vetting.decide(path, vetted, shown, decision)
+        st.rerun()
+with st.popover(
+    "Accept by policy",
+    icon=":material/auto_awesome:",
+    help="Decide every candidate by the policy a run "
+    "without a vetted list uses (class-specific first, generic phrases out, one token per phrase, "
+    "every token must fire), each with its reason; then vet the proposal.",
+):
+    policy = config_form(TokenPolicy, "policy", exclude=("scorer", "min_support"), columns=2)
+    if st.button("Decide all candidates", type="primary", disabled=policy is None, key="accept_policy"):
+        with st.spinner("Applying the policy…"), guard("Accepting by policy"):
+            decided = vetting.accept_by_policy(path, vetted, task, tokenizer, policy)
+        st.toast(f"Policy: {decided['accepted']} accepted, {decided['rejected']} rejected (reasons in the table)")
         st.rerun()
 with bulk[3]:
     sort_by = st.selectbox("Sort by", ["support", "pplu", "purity", "mutual_info", "text"], key="sort_by")

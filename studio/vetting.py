@@ -1,5 +1,5 @@
 """The Tokens page's vetting widgets: the vetted list read from (and saved to) its file after every decision, the
-editable candidate table, and export / import.
+editable candidate table, the "accept by policy" proposal, and export / import.
 
 The list lives in a file under the runs root (`workspace.vetted_path`), never only in the session, so decisions
 survive reruns, reloads and new tabs; the session keeps a parsed copy while the file is unchanged.
@@ -49,6 +49,16 @@ def decide(path: Path, vetted: VettedList, texts: list[str], decision: str) -> i
     return changed
 
 
+def accept_by_policy(path: Path, vetted: VettedList, task, tokenizer, policy) -> dict[str, int]:
+    """Decide every candidate by the automatic acceptance policy (the one a run without a list uses), each with
+    its reason, and save at once: a proposal the expert then vets. Returns the new decision counts."""
+    from adapt_core.token_policy import decide_by_policy
+
+    decided = decide_by_policy(vetted, task["train"], tokenizer, policy, task.num_labels)
+    save(path, decided)
+    return decided.counts()
+
+
 def editor(vetted: VettedList, texts: list[str], path: Path, sort_by: str, descending: bool) -> None:
     """The candidate table: change a row's decision in place (saved at once); every column sorts."""
     frame = candidate_frame(vetted, texts).sort_values(sort_by, ascending=not descending, na_position="last")
@@ -70,6 +80,7 @@ def editor(vetted: VettedList, texts: list[str], path: Path, sort_by: str, desce
             "purity": column.NumberColumn("purity", format="%.2f"),
             "mutual_info": column.NumberColumn("MI (nats)", format="%.4f"),
             "pplu": column.NumberColumn("PPLu", format="%.3g"),
+            "reason": column.TextColumn("reason", width="medium"),
             "example": column.TextColumn("example", width="large"),
         },
     )

@@ -150,6 +150,15 @@ def test_mining_vetting_and_reload():
     assert metric(again, "Accepted") == str(found - 1) and metric(again, "Rejected") == "1"
 
 
+def test_accept_by_policy_decides_every_candidate_with_a_reason():
+    at = mine(make_app())
+    found = int(metric(at, "Candidates"))
+    click(at, "Decide all candidates")
+    no_errors(at)
+    assert metric(at, "Pending") == "0"
+    assert int(metric(at, "Accepted")) + int(metric(at, "Rejected")) == found
+
+
 def test_sensitivity_redraws_on_a_slider_without_measuring_again(monkeypatch):
     at = make_app()
     at.switch_page("app_pages/sensitivity.py").run()

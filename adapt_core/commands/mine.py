@@ -8,6 +8,10 @@ Dataset form: `--dataset NAME_OR_FILE --model NAME [--scorer NAME|none] [--max-n
 --out FILE.csv` mines vocabulary candidates for that model's tokenizer (`candidates.find_candidates`) and writes them
 as a vetted list of pending candidates (CSV, or JSON by suffix): surface text, ids, support, per-class support,
 purity, mutual information and PPLu when scored. Vet it, then `train --tokens FILE`.
+
+`--accept auto` decides every candidate by the automatic acceptance policy (`token_policy.TokenPolicy`, the one
+`train --method adapt` uses without a list; its settings are the `--policy-…` flags) and writes the list with each
+decision and its reason, so `train --tokens FILE` takes it as it is: `mine` → `train` without editing JSON.
 """
 
 from __future__ import annotations
@@ -53,6 +57,52 @@ def add_candidate_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--text-col", default=None, help="Text column (guessed when omitted).")
     g.add_argument("--label-col", default=None, help="Label column (guessed when omitted).")
     g.add_argument("--max-train", type=int, default=None, help="Mine a stratified slice of at most N train examples.")
+    g.add_argument(
+        "--accept",
+        choices=("none", "auto"),
+        default="none",
+        help="none: every candidate pending (vet it yourself); auto: decided by the acceptance policy, with reasons.",
+    )
+    add_policy_options(parser)
+
+
+# TokenPolicy fields that the --dataset form already sets through its own flags (--scorer, --min-support, …)
+_SHARED = ("scorer", "min_support", "max_new_tokens")
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """One `--policy-<field>` flag per TokenPolicy field (default, help and choices from the field)."""
+    from dataclasses import fields
+
+    from adapt_core.token_policy import TokenPolicy
+
+    g = parser.add_argument_group("acceptance policy (with --accept auto)")
+    for f in fields(TokenPolicy):
+        if f.name in _SHARED:
+            continue
+        kind = int if "int" in str(f.type) else float if "float" in str(f.type) else str
+        g.add_argument(
+            "--policy-" + f.name.replace("_", "-"),
+            dest="policy_" + f.name,
+            type=kind,
+            default=f.default,
+            choices=f.metadata.get("choices"),
+            help=f.metadata["help"],
+        )
+
+
+def policy_from_args(args: argparse.Namespace, config: MiningConfig):
+    """The TokenPolicy the flags describe (the scorer, the min support and the cap come from the shared flags)."""
+    from dataclasses import fields
+
+    from adapt_core.token_policy import TokenPolicy
+
+    own = {f.name: getattr(args, "policy_" + f.name) for f in fields(TokenPolicy) if f.name not in _SHARED}
+    if own["pplu_threshold"] is None:
+        own["pplu_threshold"] = args.threshold  # --threshold is the PPLu bound in both forms
+    scorer = None if args.scorer.lower() == "none" else args.scorer
+    support = int(config.min_support) if config.min_support >= 1 else None
+    return TokenPolicy(scorer=scorer, min_support=support, max_new_tokens=args.max_new_tokens, **own)
 
 
 def add_mining_options(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +174,8 @@ def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
+        if args.accept == "auto":
+            return _accept_auto(args, data, config, scoring, progress)
         vetted = find_candidates(data, args.model or DEFAULT_MODEL, config, scoring, progress)
     if scoring is None and args.max_new_tokens is not None:
         vetted.candidates = vetted.candidates[: args.max_new_tokens]
@@ -132,6 +184,34 @@ def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
         f"{len(vetted)} candidates from {len(data['train'])} train texts "
         f"({'by PPLu, ' + args.scorer if scoring else 'most frequent first, unscored'}) -> {args.out}"
     )
+    return 0
+
+
+def _accept_auto(args, data, config: MiningConfig, scoring, progress) -> int:
+    """--accept auto: every candidate scored, then decided by the acceptance policy; a list `train --tokens` takes."""
+    from dataclasses import replace
+
+    from adapt_core.candidates import mine_candidates
+    from adapt_core.models import DEFAULT_MODEL, load_tokenizer
+    from adapt_core.token_policy import decide_by_policy
+
+    policy = policy_from_args(args, config)
+    model = args.model or DEFAULT_MODEL
+    tokenizer = load_tokenizer(model)
+    if scoring is not None:
+        scoring = replace(scoring, max_new_tokens=None, max_new_share=1.0, threshold=None)  # the policy cuts
+    found, min_count = mine_candidates(data, model, config, scoring, progress, tokenizer=tokenizer)
+    if policy.min_fires is None:
+        policy = replace(policy, min_fires=min_count)  # a fractional --min-support, resolved on this corpus
+    vetted = decide_by_policy(found, data["train"], tokenizer, policy, data.num_labels)
+    vetted.save(args.out)
+    counts = vetted.counts()
+    print(
+        f"{counts['accepted']} of {len(vetted)} candidates accepted by the policy "
+        f"({counts['rejected']} rejected, each with its reason) -> {args.out}"
+    )
+    if not counts["accepted"]:
+        raise AdaptError("the policy accepted no candidate: lower --min-support or --policy-min-specificity")
     return 0
 
 

@@ -64,7 +64,8 @@ def token_html(pieces: Sequence[tuple[str, bool]], label: str | None = None) -> 
 
 def candidate_frame(vetted, texts: Sequence[str] | None = None) -> pd.DataFrame:
     """The vetting table: one row per candidate (those in `texts`, in that order, or all): decision, text, support,
-    per-class support (a list, for a bar column), the top class, purity, mutual information, PPLu, an example."""
+    per-class support (a list, for a bar column), the top class, purity, mutual information, PPLu, the decision's
+    reason (the acceptance policy writes one for every candidate), an example."""
     frame = vetted.to_frame().set_index("text", drop=False)
     if texts is not None:
         frame = frame.loc[list(texts)]
@@ -86,6 +87,7 @@ def candidate_frame(vetted, texts: Sequence[str] | None = None) -> pd.DataFrame:
             "purity": frame["purity"],
             "mutual_info": frame["mutual_info"],
             "pplu": frame["pplu"],
+            "reason": frame["reason"],
             "example": [e[0] if e else "" for e in frame["examples"]],
         }
     ).reset_index(drop=True)

@@ -1,0 +1,20 @@
+"""The marks tokenizers put on their pieces to say where words start or continue: the one copy of these lists.
+
+Three families are recognised: WordPiece marks a piece that *continues* the previous word ("##ing"); byte-level BPE
+("Ġ") and SentencePiece ("▁") mark a piece that *starts* a word. Mining (word-boundary filter), vocabulary
+augmentation (does an added token absorb the space before it) and PPLu scoring (does a candidate get a leading
+space) all read the marks from here, so a new family is added in one place.
+"""
+
+from __future__ import annotations
+
+WORDPIECE_CONTINUATION = "##"
+BPE_WORD_START = "Ġ"  # byte-level BPE (GPT-2, Llama 3, SmolLM2): the piece begins with a space
+SENTENCEPIECE_WORD_START = "▁"  # SentencePiece (T5, Gemma, Llama 2)
+WORD_START_MARKS = (BPE_WORD_START, SENTENCEPIECE_WORD_START)
+WORD_MARKS = (WORDPIECE_CONTINUATION, *WORD_START_MARKS)
+
+
+def marks_word_start(piece: str) -> bool:
+    """True when `piece` carries a word-start mark (BPE or SentencePiece)."""
+    return piece.startswith(WORD_START_MARKS)

