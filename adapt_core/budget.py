@@ -53,7 +53,7 @@ class Anatomy:
 def anatomy(model) -> Anatomy:
     """Read the layout of `model` (read only: nothing is changed)."""
     from adapt_core.anatomy import block_linears, find_blocks, head_parameter_names, non_embedding_parameters
-    from adapt_core.methods import lora_target_modules
+    from adapt_core.methods.lora import lora_target_modules
     from adapt_core.models import count_parameters
 
     _, blocks = find_blocks(model)
@@ -73,14 +73,20 @@ def anatomy(model) -> Anatomy:
     )
 
 
-def matched_layers(anat: Anatomy, top_k: float) -> int:
-    """The largest L whose top-L blocks hold ≤ top_k % of the non-embedding parameters; at least 1
-    (the rule `methods.matched_layers` applies to a model)."""
-    budget = top_k / 100.0 * anat.non_embedding_params
+def matched_layer_count(block_params, non_embedding_params: int, top_k: float) -> int:
+    """The largest L whose top-L blocks (sizes bottom first) hold ≤ top_k % of the non-embedding parameters; at
+    least 1. The one rule for layer selection: the `layers` method and the budget table both call it."""
+    budget = top_k / 100.0 * non_embedding_params
+    sizes = list(block_params)
     count = 1
-    while count < anat.num_layers and sum(anat.block_params[-(count + 1) :]) <= budget:
+    while count < len(sizes) and sum(sizes[-(count + 1) :]) <= budget:
         count += 1
     return count
+
+
+def matched_layers(anat: Anatomy, top_k: float) -> int:
+    """`matched_layer_count` on an Anatomy."""
+    return matched_layer_count(anat.block_params, anat.non_embedding_params, top_k)
 
 
 def lora_params(anat: Anatomy, rank: int) -> int:
