@@ -45,10 +45,9 @@ def load_predictor(run_dir: Path | str) -> Predictor:
         raise AdaptError(f"run {run.id} has no saved model (state: {run.state}); pick a completed run")
     max_length = run.config.get("train", {}).get("max_length", 128)
     from adapt_core.methods import get_method, load_trained
+    from adapt_core.runs import method_name
 
-    method = run.config.get("method", "full")
-    method = method.get("method", "full") if isinstance(method, dict) else method  # a config.json before the registry
-    spec = get_method(method)
+    spec = get_method(method_name(run.config) or "full")
     if spec.load is not None:  # a method with its own model folder format (STC)
         return spec.load(model_dir)
 
