@@ -40,17 +40,20 @@ def cache_argument(backbone_class: type) -> str | None:
     return next((name for name in CACHE_ARGUMENTS if name in params), None)
 
 
-def check_model(model_name: str) -> None:
-    """AdaptError naming the model class when its backbone cannot take a prefix (reads the config only)."""
+def _backbone_class(model_name: str) -> type | None:
+    """The bare backbone class (e.g. BertModel) of a model, from its config alone; None when unknown here."""
     from transformers import MODEL_MAPPING
 
     from adapt_core.models import model_config
 
     config = model_config(model_name)
-    if config is None:  # unreadable here: loading the model later says why
-        return
-    backbone = MODEL_MAPPING.get(type(config))
-    if backbone is not None and cache_argument(backbone) is None:
+    return None if config is None else MODEL_MAPPING.get(type(config), None)
+
+
+def check_model(model_name: str) -> None:
+    """AdaptError naming the model class when its backbone cannot take a prefix (reads the config only)."""
+    backbone = _backbone_class(model_name)
+    if backbone is not None and cache_argument(backbone) is None:  # unknown here: loading the model says why
         raise AdaptError(
             f"prefix tuning needs a model that takes past keys/values; {backbone.__name__} does not: pick lora instead"
         )
