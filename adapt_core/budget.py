@@ -105,12 +105,14 @@ def _ratio(depth: float, share: float) -> float:
     return (1.0 + depth + share) / 3.0
 
 
-def _row(method: str, detail: str, trainable: int, anat: Anatomy, ratio: float) -> dict:
+def _row(method: str, detail: str, trainable: int, anat: Anatomy, ratio: float, budget: int) -> dict:
+    """`budget_percent`: the parameters that count against the budget (modules, adapters, blocks; not the head or
+    new-token embeddings) as % of the non-embedding parameters, the one denominator of the budget everywhere."""
     return {
         "method": method,
         "detail": detail,
         "trainable_params": int(trainable),
-        "trainable_percent": 100.0 * trainable / anat.total_params,
+        "budget_percent": 100.0 * budget / anat.non_embedding_params,
         "optimizer_mib": ADAMW_BYTES_PER_PARAM * trainable / 2**20,
         "step_time_ratio": ratio,
     }
@@ -124,7 +126,7 @@ def adapt_row(anat: Anatomy, selection, new_token_params: int = 0) -> dict:
     share = selection.params / max(sum(anat.block_params), 1)
     trainable = selection.params + anat.head_params + new_token_params
     detail = f"β {selection.beta:g}, top-k {selection.top_k:g} %: {len(selection.rows)} modules"
-    return _row("AdaPT", detail, trainable, anat, _ratio(depth, share))
+    return _row("AdaPT", detail, trainable, anat, _ratio(depth, share), selection.params)
 
 
 def lora_row(anat: Anatomy, rank: int, label: str = "LoRA") -> dict:
@@ -134,7 +136,7 @@ def lora_row(anat: Anatomy, rank: int, label: str = "LoRA") -> dict:
     targets = [lin for lin in anat.linears if lin.name in set(anat.lora_targets)]
     o = adapters / max(sum(anat.block_params), 1)
     detail = f"rank {rank} on {len(targets)} modules"
-    return _row(label, detail, adapters + anat.head_params, anat, (2.0 + 3.0 * o) / 3.0)
+    return _row(label, detail, adapters + anat.head_params, anat, (2.0 + 3.0 * o) / 3.0, adapters)
 
 
 def layers_row(anat: Anatomy, count: int) -> dict:
@@ -146,11 +148,12 @@ def layers_row(anat: Anatomy, count: int) -> dict:
         params + anat.head_params,
         anat,
         _ratio(count / anat.num_layers, share),
+        params,
     )
 
 
 def full_row(anat: Anatomy) -> dict:
-    return _row("Full finetuning", "every parameter", anat.total_params, anat, 1.0)
+    return _row("Full finetuning", "every parameter", anat.total_params, anat, 1.0, anat.non_embedding_params)
 
 
 def budget_table(anat: Anatomy, selection, lora_rank: int = 8, new_token_params: int = 0) -> pd.DataFrame:

@@ -33,7 +33,6 @@ KINDS = ("bool", "int", "float", "str", "choice", "list")
 CHOICES = {  # fields whose module has no constant listing their values
     "device": ("auto", "cpu", "cuda", "mps"),
     "dtype": ("auto", "fp32", "bf16", "fp16"),
-    "token_init": ("random", "mean"),
 }
 
 

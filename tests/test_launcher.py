@@ -13,7 +13,6 @@ import pytest
 
 from adapt_core import launcher
 from adapt_core.data import DataConfig
-from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import RunConfig
 from adapt_core.runs import list_runs, load_run
 from adapt_core.train import TrainConfig
@@ -27,12 +26,12 @@ def corpus(tmp_path):
     return path
 
 
-def config(corpus, max_steps: int = 2, **method) -> RunConfig:
+def config(corpus, max_steps: int = 2, method: str = "full") -> RunConfig:
     return RunConfig(
         dataset=str(corpus),
         model="tiny-bert",
         data=DataConfig(),
-        method=MethodConfig(**method),
+        method=method,
         train=TrainConfig(max_steps=max_steps, batch_size=8, device="cpu", eval_every=1),
     )
 

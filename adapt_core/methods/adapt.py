@@ -29,6 +29,8 @@ from adapt_core.methods.registry import register_method
 from adapt_core.selection import DEFAULT_TOP_K, GROUPINGS
 from adapt_core.sensitivity import POSITIONS, SensitivityConfig, measure
 
+SENSITIVITY_FIELDS = ("calibration_size", "positions", "grouping", "head_warmup_steps")  # what a measurement depends on
+
 
 @dataclass(frozen=True)
 class AdaptConfig(BaseMethodConfig):
