@@ -209,6 +209,18 @@ def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
     assert at.metric and at.get("html")
 
 
+def test_switching_method_switches_its_form_and_defaults():
+    at = make_app()
+    at.switch_page("app_pages/train.py").run()
+    for method, lr in (("lora", 1e-3), ("prefix", 1e-2), ("full", 1e-4), ("adapt", 3e-4)):
+        at.selectbox(key="method").set_value(method).run()
+        no_errors(at)
+        assert at.number_input(key=f"_w_form:method:{method}:lr").value == pytest.approx(lr)
+    at.selectbox(key="method").set_value("stc").run()  # STC's options are a form like any method's
+    no_errors(at)
+    assert at.text_input(key="_w_form:method:stc:etas").value.startswith("0.01, 0.1")
+
+
 def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs_dir):
     """Measure on the Sensitivity page, launch AdaPT (no tokens) from the Train page: the run gets the page's
     measurement (it does not measure again) and trains exactly the outlined modules."""
