@@ -110,7 +110,7 @@ class SensitivityReport:
         g = np.array([r.G for r in rows], dtype=np.float64)
         return _minmax(d) + beta * _minmax(g)
 
-    def select(self, beta: float = 1.0, top_k: float = 10.0) -> Selection:
+    def select(self, beta: float = 1.0, top_k: float = DEFAULT_TOP_K) -> Selection:
         """Rank rows by S (ties: model order); walk down the ranking and take every row that still fits.
 
         The budget is `top_k` % of the non-embedding parameters and is never exceeded: a row too large for what
@@ -172,7 +172,7 @@ class SensitivityReport:
             "trainable_modules": list(selection.modules),
         }
 
-    def to_frame(self, beta: float = 1.0, top_k: float | None = 10.0) -> pd.DataFrame:
+    def to_frame(self, beta: float = 1.0, top_k: float | None = DEFAULT_TOP_K) -> pd.DataFrame:
         """module, layer, type, params, D, G, S, selected (selected is all False when top_k is None)."""
         rows = self.rows
         chosen = set(self.select(beta, top_k).rows) if top_k is not None else set()
