@@ -52,6 +52,10 @@ class RunConfig:
         elif type(settings) is not spec.config:
             raise AdaptError(f"method {self.method!r} takes a {spec.config.__name__}, not a {type(settings).__name__}")
         object.__setattr__(self, "settings", settings)
+        if self.tokens and not spec.uses_tokens:
+            raise AdaptError(f"method {self.method} adds no new tokens: drop the vetted list (--tokens)")
+        if self.sensitivity and not spec.uses_sensitivity:
+            raise AdaptError(f"method {self.method} selects no modules by sensitivity: drop the report (--sensitivity)")
 
     @property
     def spec(self):
@@ -180,8 +184,6 @@ def _given_sensitivity(config: RunConfig):
 def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter) -> dict:
     """Add the run's new tokens (vetted list, else the method's policy); tokens.json records them."""
     if not config.spec.uses_tokens:
-        if config.tokens:
-            raise AdaptError(f"method {config.method} adds no new tokens: drop the vetted list (--tokens)")
         return {"added": 0}
     from adapt_core.token_policy import run_tokens
 

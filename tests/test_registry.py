@@ -121,7 +121,11 @@ def test_train_with_a_vetted_list_uses_exactly_its_accepted_tokens(tmp_path):
     added = set(tokenizer.get_added_vocab()) - set(tokenizer.all_special_tokens)
     assert added == {"river stone", "data model"}
     refused = ["train", "--dataset", str(data), "--tokens", str(path), "--run-dir", str(tmp_path / "full"), *FAST]
-    assert main(refused) != 0  # a method without new tokens refuses a vetted list
+    assert main(refused) == 2 and not (tmp_path / "full").exists()  # refused before the run folder exists
+    with pytest.raises(AdaptError, match="selects no modules by sensitivity"):
+        from adapt_core.pipeline import RunConfig
+
+        RunConfig(method="lora", sensitivity="s.json")
 
 
 def test_a_given_sensitivity_report_is_what_the_run_selects_from(tmp_path):
