@@ -3,6 +3,12 @@
 `run_training(RunConfig, run_dir)` is what `python -m adapt_core train` does, and what the studio's child process
 does, so a run started from either produces the same folder. SIGTERM and Ctrl-C end a run as `cancelled` with its
 metrics so far intact; any other exception ends it as `failed` with the message.
+
+The method comes from the registry (`RunConfig.method` names it, `settings` is its config): a method that uses new
+tokens gets them first (`token_policy.run_tokens`: the vetted list `tokens`, else its config's policy; recorded in
+`tokens.json`), a method that selects by sensitivity gets the report named by `sensitivity` (measuring only when there
+is none; its choice goes to `selection.json`), and a method outside the training loop (STC) runs its own `fit`. The
+learning rate is TrainConfig.lr when given, else the method's own (`RunConfig.lr`).
 """
 
 from __future__ import annotations
