@@ -356,7 +356,8 @@ def test_stc_finds_the_blocks_wherever_adapt_does():
     assert layers.down_proj[0] is model.stack[0].mlp.down_proj
 
 
-def test_stc_runs_through_the_registry_and_the_cli(tmp_path):
+@pytest.mark.parametrize("model", ["tiny-bert", "tiny-llama"])
+def test_stc_runs_through_the_registry_and_the_cli(model, tmp_path):
     """STC is a registered method: `train --method stc` with its options as flags, reloaded by `predict`."""
     from helpers_toy import write_toy_jsonl
 
@@ -377,7 +378,7 @@ def test_stc_runs_through_the_registry_and_the_cli(tmp_path):
         "--max-layers",
         "1",
     ]
-    args = ["train", "--dataset", str(data), "--model", "tiny-bert", "--method", "stc", *flags, "--quiet"]
+    args = ["train", "--dataset", str(data), "--model", model, "--method", "stc", *flags, "--quiet"]
     assert main([*args, "--run-dir", str(run_dir)]) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["method"] == "stc" and config["settings"]["etas"] == [0.5, 1.0]
