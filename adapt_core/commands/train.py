@@ -20,7 +20,6 @@ from adapt_core.errors import AdaptError
 
 NAME = "train"
 HELP = "Train (finetune) a model on a dataset with one method; writes a run folder."
-RUN_FLAGS = ("config", "model", "method", "tokens", "sensitivity", "run_dir", "quiet", "dataset")
 
 
 def _help(name: str) -> str:
@@ -42,10 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens", default=None, help=_help("tokens"))
     parser.add_argument("--sensitivity", default=None, help=_help("sensitivity"))
     train = add_spec_arguments(parser.add_argument_group("training (TrainConfig)"), field_specs(TrainConfig))
-    parser.set_defaults(_train_flags=train, _method_flags=add_method_arguments(parser, set(train) | set(RUN_FLAGS)))
     out = parser.add_argument_group("output")
     out.add_argument("--run-dir", type=Path, default=None, help="Run folder (default: a new one under runs/).")
     out.add_argument("--quiet", action="store_true", help="No progress bar.")
+    taken = {action.dest for action in parser._actions}  # a method's field never shadows a run or training flag
+    parser.set_defaults(_train_flags=train, _method_flags=add_method_arguments(parser, taken))
 
 
 def add_method_arguments(parser: argparse.ArgumentParser, taken: set[str]) -> dict:
