@@ -152,7 +152,7 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
     for name in spec.get("variants", {}):
         from adapt_core.methods import get_method
 
-        lines.append(f"variant `{name}`: {get_method(name).help} (run only where the table shows it);")
+        lines.append(f"`{name}`: {get_method(name).help} (run only where the table shows it);")
     return [" ".join(lines)]
 
 
