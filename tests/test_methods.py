@@ -175,8 +175,11 @@ def test_layers_match_the_budget():
 
 def test_layers_explicit_and_too_many(task):
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
-    info = prepare(model, tokenizer, method_config("layers", layers=2)).info
-    assert info["blocks"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    prepared = prepare(model, tokenizer, method_config("layers", layers=2))
+    assert prepared.info["blocks"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    selection = prepared.selection  # what selection.json records for a layers run
+    assert [m["module"] for m in selection["modules"]] == prepared.info["blocks"]
+    assert selection["grouping"] == "layer" and all(m["size"] > 0 for m in selection["modules"])
     with pytest.raises(AdaptError, match="has 2 blocks"):
         prepare(model, tokenizer, method_config("layers", layers=3))
 

@@ -67,6 +67,7 @@ def prepare_layers(model, tokenizer, config: LayersConfig, data, *, report=None,
         "non_embedding_params": total,
         "percent": 100.0 * params / total,
         "modules": [{"module": m, "size": s, "D": None, "G": None, "S": None} for m, s in sizes.items()],
+        "trainable_modules": list(sizes),
     }
     return Prepared(model, info, selection)
 
