@@ -75,7 +75,7 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
         source = Path(config.tokens)
         if not source.is_file():
             raise AdaptError(f"the vetted token file {source} is missing: vet tokens on the Tokens page first")
-        copy = run_dir / f"tokens{source.suffix}"
+        copy = run_dir / f"vetted{source.suffix}"  # not tokens.json: that is what the run writes (what it used)
         shutil.copyfile(source, copy)
         config = replace(config, tokens=str(copy))
     if config.sensitivity:  # the measurement the user saw travels with the run, which then does not measure again

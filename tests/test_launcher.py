@@ -105,15 +105,15 @@ def test_a_vetted_token_file_is_copied_into_the_run(runs_dir, corpus, tmp_path):
     tokens = tmp_path / "vetted.json"
     tokens.write_text('["my card"]')
     run_dir = launcher.launch(replace(config(corpus, method="full+tokens"), tokens=str(tokens)), start=False)
-    assert load_run(run_dir).config["tokens"] == str(run_dir / "tokens.json")
-    assert (run_dir / "tokens.json").read_text() == '["my card"]'
+    assert load_run(run_dir).config["tokens"] == str(run_dir / "vetted.json")
+    assert (run_dir / "vetted.json").read_text() == '["my card"]'
     launcher.cancel(run_dir)
 
 
 def test_a_missing_token_file_is_a_clear_error(runs_dir, corpus, tmp_path):
     from adapt_core.errors import AdaptError
 
-    bad = replace(config(corpus), tokens=str(tmp_path / "nope.json"))
+    bad = replace(config(corpus, method="full+tokens"), tokens=str(tmp_path / "nope.json"))
     with pytest.raises(AdaptError, match="Tokens page"):
         launcher.launch(bad)
 
