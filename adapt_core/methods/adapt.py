@@ -28,6 +28,7 @@ from adapt_core.methods.base import (
 from adapt_core.methods.registry import register_method
 from adapt_core.selection import DEFAULT_TOP_K, GROUPINGS
 from adapt_core.sensitivity import POSITIONS, SensitivityConfig, measure
+from adapt_core.token_policy import TokenPolicy
 
 SENSITIVITY_FIELDS = ("calibration_size", "positions", "grouping", "head_warmup_steps")  # what a measurement depends on
 
@@ -57,7 +58,7 @@ class AdaptConfig(BaseMethodConfig):
         default=0,
         metadata={"help": "Train the head alone this many steps before measuring gradients (undone afterwards)."},
     )
-    tokens: object = token_policy_field()
+    tokens: TokenPolicy = token_policy_field()
     token_init: str = token_init_field()
 
     def __post_init__(self):

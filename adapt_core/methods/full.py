@@ -14,6 +14,7 @@ from adapt_core.methods.base import (
     token_policy_field,
 )
 from adapt_core.methods.registry import register_method
+from adapt_core.token_policy import TokenPolicy
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class FullConfig(BaseMethodConfig):
 class FullTokensConfig(FullConfig):
     """Every parameter trains, after the new tokens are added (the ablation: AdaPT's vocabulary, dense training)."""
 
-    tokens: object = token_policy_field()
+    tokens: TokenPolicy = token_policy_field()
     token_init: str = token_init_field()
 
     def __post_init__(self):
