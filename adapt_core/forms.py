@@ -10,11 +10,11 @@ tuples of those ("list": comma-separated in a text box). A field whose default i
 `tokens: TokenPolicy`) is flattened: its fields appear as `tokens.scorer`, … (the CLI writes `--tokens-scorer`).
 Fields of other types (dicts) are left out of forms. A text field's choices come, first found:
 from its metadata (`field(..., metadata={"help": ..., "choices": (...)})`), from the tuple constant that the
-config's module defines for it, named after the field in capitals, singular or plural (method → METHODS,
+config's module defines for it, named after the field in capitals, singular or plural (grouping → GROUPINGS,
 positions → POSITIONS, mode → MODES), or from `CHOICES` below (by "Class.field", then by field name).
 
 `method_specs(method)` are the form fields of a registered method (its config class with the variant's defaults,
-without the fields that do not apply to it): the Train page, the CLI and the grid all read the registry this way.
+without the fields that do not apply to it): the Train page and the CLI read the registry this way.
 """
 
 from __future__ import annotations
