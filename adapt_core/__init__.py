@@ -5,7 +5,12 @@ fast; torch loads on first use):
 
     load_dataset, DataConfig, TaskData            data.py      corpora, splits, validation
     load_classifier, count_parameters             models.py    registry of models
-    MethodConfig, prepare                         methods.py   full / adapt / lora / prefix / layers / ablations
+    FullConfig, AdaptConfig, LoraConfig, …        methods/     one config class per method (StcConfig for STC)
+    register_method, get_method, method_names     methods/     the one registry of methods (and their variants)
+    method_config, prepare                        methods/     a method's config; set what trains
+    TokenPolicy, run_tokens                       token_policy the run's new tokens (vetted list or the policy)
+    measure, SensitivityConfig, SensitivityReport sensitivity  AdaPT's sensitivity pass, measured once
+    field_specs, build_config, method_specs       forms.py     forms (and CLI flags) from the config dataclasses
     TrainConfig, train_steps, train               train.py     the one training loop
     evaluate                                      evaluate.py  metrics
     RunConfig, run_training                       pipeline.py  a whole run into a run folder
@@ -26,8 +31,32 @@ _EXPORTS = {
     "load_classifier": "models",
     "load_tokenizer": "models",
     "count_parameters": "models",
-    "MethodConfig": "methods",
+    "BaseMethodConfig": "methods",
+    "FullConfig": "methods",
+    "FullTokensConfig": "methods",
+    "AdaptConfig": "methods",
+    "LoraConfig": "methods",
+    "PrefixConfig": "methods",
+    "LayersConfig": "methods",
+    "StcConfig": "methods",
+    "MethodSpec": "methods",
+    "REGISTRY": "methods",
+    "register_method": "methods",
+    "get_method": "methods",
+    "method_names": "methods",
+    "method_config": "methods",
     "prepare": "methods",
+    "save_trained": "methods",
+    "load_trained": "methods",
+    "TokenPolicy": "token_policy",
+    "TokenRecord": "token_policy",
+    "run_tokens": "token_policy",
+    "measure": "sensitivity",
+    "SensitivityConfig": "sensitivity",
+    "SensitivityReport": "sensitivity",
+    "field_specs": "forms",
+    "build_config": "forms",
+    "method_specs": "forms",
     "TrainConfig": "train",
     "train_steps": "train",
     "train": "train",

@@ -53,7 +53,7 @@ class Anatomy:
 def anatomy(model) -> Anatomy:
     """Read the layout of `model` (read only: nothing is changed)."""
     from adapt_core.anatomy import block_linears, find_blocks, head_parameter_names, non_embedding_parameters
-    from adapt_core.methods import lora_target_modules
+    from adapt_core.methods.lora import lora_target_modules
     from adapt_core.models import count_parameters
 
     _, blocks = find_blocks(model)
@@ -73,14 +73,20 @@ def anatomy(model) -> Anatomy:
     )
 
 
-def matched_layers(anat: Anatomy, top_k: float) -> int:
-    """The largest L whose top-L blocks hold ≤ top_k % of the non-embedding parameters; at least 1
-    (the rule `methods.matched_layers` applies to a model)."""
-    budget = top_k / 100.0 * anat.non_embedding_params
+def matched_layer_count(block_params, non_embedding_params: int, top_k: float) -> int:
+    """The largest L whose top-L blocks (sizes bottom first) hold ≤ top_k % of the non-embedding parameters; at
+    least 1. The one rule for layer selection: the `layers` method and the budget table both call it."""
+    budget = top_k / 100.0 * non_embedding_params
+    sizes = list(block_params)
     count = 1
-    while count < anat.num_layers and sum(anat.block_params[-(count + 1) :]) <= budget:
+    while count < len(sizes) and sum(sizes[-(count + 1) :]) <= budget:
         count += 1
     return count
+
+
+def matched_layers(anat: Anatomy, top_k: float) -> int:
+    """`matched_layer_count` on an Anatomy."""
+    return matched_layer_count(anat.block_params, anat.non_embedding_params, top_k)
 
 
 def lora_params(anat: Anatomy, rank: int) -> int:
@@ -99,12 +105,14 @@ def _ratio(depth: float, share: float) -> float:
     return (1.0 + depth + share) / 3.0
 
 
-def _row(method: str, detail: str, trainable: int, anat: Anatomy, ratio: float) -> dict:
+def _row(method: str, detail: str, trainable: int, anat: Anatomy, ratio: float, budget: int) -> dict:
+    """`budget_percent`: the parameters that count against the budget (modules, adapters, blocks; not the head or
+    new-token embeddings) as % of the non-embedding parameters, the one denominator of the budget everywhere."""
     return {
         "method": method,
         "detail": detail,
         "trainable_params": int(trainable),
-        "trainable_percent": 100.0 * trainable / anat.total_params,
+        "budget_percent": 100.0 * budget / anat.non_embedding_params,
         "optimizer_mib": ADAMW_BYTES_PER_PARAM * trainable / 2**20,
         "step_time_ratio": ratio,
     }
@@ -118,7 +126,7 @@ def adapt_row(anat: Anatomy, selection, new_token_params: int = 0) -> dict:
     share = selection.params / max(sum(anat.block_params), 1)
     trainable = selection.params + anat.head_params + new_token_params
     detail = f"β {selection.beta:g}, top-k {selection.top_k:g} %: {len(selection.rows)} modules"
-    return _row("AdaPT", detail, trainable, anat, _ratio(depth, share))
+    return _row("AdaPT", detail, trainable, anat, _ratio(depth, share), selection.params)
 
 
 def lora_row(anat: Anatomy, rank: int, label: str = "LoRA") -> dict:
@@ -128,7 +136,7 @@ def lora_row(anat: Anatomy, rank: int, label: str = "LoRA") -> dict:
     targets = [lin for lin in anat.linears if lin.name in set(anat.lora_targets)]
     o = adapters / max(sum(anat.block_params), 1)
     detail = f"rank {rank} on {len(targets)} modules"
-    return _row(label, detail, adapters + anat.head_params, anat, (2.0 + 3.0 * o) / 3.0)
+    return _row(label, detail, adapters + anat.head_params, anat, (2.0 + 3.0 * o) / 3.0, adapters)
 
 
 def layers_row(anat: Anatomy, count: int) -> dict:
@@ -140,11 +148,12 @@ def layers_row(anat: Anatomy, count: int) -> dict:
         params + anat.head_params,
         anat,
         _ratio(count / anat.num_layers, share),
+        params,
     )
 
 
 def full_row(anat: Anatomy) -> dict:
-    return _row("Full finetuning", "every parameter", anat.total_params, anat, 1.0)
+    return _row("Full finetuning", "every parameter", anat.total_params, anat, 1.0, anat.non_embedding_params)
 
 
 def budget_table(anat: Anatomy, selection, lora_rank: int = 8, new_token_params: int = 0) -> pd.DataFrame:

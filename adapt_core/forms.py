@@ -5,13 +5,16 @@
 `AdaptError` with what to fix). The studio renders the specs with Streamlit widgets (`studio/widgets.py`); this
 module never imports streamlit, so the mapping from a dataclass to a form is tested on its own.
 
-Kinds come from the type hints: bool, int, float, str, and `X | None` (optional: the form may leave it empty).
-Fields of other types (dicts, nested configs) are left out of forms. A text field's choices come, first found:
+Kinds come from the type hints: bool, int, float, str, `X | None` (optional: the form may leave it empty) and
+tuples of those ("list": comma-separated in a text box). A field whose default is itself a frozen dataclass (AdaPT's
+`tokens: TokenPolicy`) is flattened: its fields appear as `tokens.scorer`, … (the CLI writes `--tokens-scorer`).
+Fields of other types (dicts) are left out of forms. A text field's choices come, first found:
 from its metadata (`field(..., metadata={"help": ..., "choices": (...)})`), from the tuple constant that the
-config's module defines for it, named after the field in capitals, singular or plural (method → METHODS,
+config's module defines for it, named after the field in capitals, singular or plural (grouping → GROUPINGS,
 positions → POSITIONS, mode → MODES), or from `CHOICES` below (by "Class.field", then by field name).
 
-`method_fields(method)` says which MethodConfig fields a method reads, so the Train page shows only those.
+`method_specs(method)` are the form fields of a registered method (its config class with the variant's defaults,
+without the fields that do not apply to it): the Train page and the CLI read the registry this way.
 """
 
 from __future__ import annotations
@@ -26,11 +29,10 @@ from typing import Any
 
 from adapt_core.errors import AdaptError
 
-KINDS = ("bool", "int", "float", "str", "choice")
+KINDS = ("bool", "int", "float", "str", "choice", "list")
 CHOICES = {  # fields whose module has no constant listing their values
     "device": ("auto", "cpu", "cuda", "mps"),
     "dtype": ("auto", "fp32", "bf16", "fp16"),
-    "token_init": ("random", "mean"),
 }
 
 
@@ -44,10 +46,16 @@ class FieldSpec:
     help: str
     choices: tuple | None = None
     optional: bool = False  # None ("empty") is a valid value
+    item: str | None = None  # the element kind of a "list" field (int, float or str)
 
     @property
     def label(self) -> str:
-        return self.name.replace("_", " ").capitalize()
+        return self.name.replace(".", " ").replace("_", " ").capitalize()
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag: `tokens.max_new_tokens` → `--tokens-max-new-tokens`."""
+        return "--" + self.name.replace(".", "-").replace("_", "-")
 
     @property
     def step(self) -> float | int:
@@ -64,7 +72,7 @@ def _base_type(hint) -> tuple[type | None, bool]:
     if typing.get_origin(hint) in (typing.Union, UnionType) and type(None) in args:
         rest = [a for a in args if a is not type(None)]
         return (rest[0] if len(rest) == 1 else None), True
-    return (hint if isinstance(hint, type) else None), False
+    return (hint if isinstance(hint, type) or typing.get_origin(hint) is tuple else None), False
 
 
 def _choices(cls: type, f: dataclasses.Field) -> tuple | None:
@@ -78,14 +86,50 @@ def _choices(cls: type, f: dataclasses.Field) -> tuple | None:
     return CHOICES.get(f"{cls.__name__}.{name}") or CHOICES.get(name)
 
 
-def _spec(cls: type, f: dataclasses.Field, hint) -> FieldSpec | None:
+def _default(f: dataclasses.Field):
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def _spec(cls: type, f: dataclasses.Field, hint, name: str) -> FieldSpec | None:
     base, optional = _base_type(hint)
+    default = _default(f)
+    if typing.get_origin(base) is tuple or base is tuple:
+        args = [a for a in typing.get_args(base) if a is not Ellipsis]
+        item = args[0] if args else type(default[0]) if default else str
+        if item not in (int, float, str):
+            return None
+        return FieldSpec(name, "list", default, f.metadata.get("help", ""), None, optional, item.__name__)
     if base not in (bool, int, float, str):
         return None
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     choices = _choices(cls, f) if base is str else None
     kind = "choice" if choices else base.__name__
-    return FieldSpec(f.name, kind, default, f.metadata.get("help", ""), choices, optional)
+    return FieldSpec(name, kind, default, f.metadata.get("help", ""), choices, optional)
+
+
+def _flat_specs(cls: type, prefix: str = "") -> list[FieldSpec]:
+    """Every form field of `cls`, nested dataclass fields flattened as `field.subfield`."""
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for f in dataclasses.fields(cls):
+        default = _default(f)
+        if dataclasses.is_dataclass(default):
+            specs.extend(_flat_specs(type(default), f"{prefix}{f.name}."))
+            continue
+        spec = _spec(cls, f, hints[f.name], prefix + f.name)
+        if spec is not None:
+            specs.append(spec)
+    return specs
+
+
+def _flat_values(config, prefix: str = "") -> dict:
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_flat_values(value, f"{prefix}{f.name}."))
+        else:
+            out[prefix + f.name] = value
+    return out
 
 
 def field_specs(
@@ -93,23 +137,26 @@ def field_specs(
 ) -> list[FieldSpec]:
     """The form fields of config class `cls`, in declaration order (or the order of `only`).
 
-    `defaults`: an instance (or dict) whose values replace the class defaults (e.g. the current data slice).
+    `only` / `exclude` name fields (a nested config's name stands for all its fields). `defaults`: an instance (or
+    a flat dict) whose values replace the class defaults (e.g. the current data slice).
     """
-    hints = typing.get_type_hints(cls)
-    by_name = {f.name: f for f in dataclasses.fields(cls)}
-    names = list(only) if only is not None else list(by_name)
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise AdaptError(f"{cls.__name__} has no field {unknown[0]!r}")
-    given = dataclasses.asdict(defaults) if dataclasses.is_dataclass(defaults) else dict(defaults or {})
-    specs = []
-    for name in names:
-        if name in exclude:
-            continue
-        spec = _spec(cls, by_name[name], hints[name])
-        if spec is not None:
-            specs.append(dataclasses.replace(spec, default=given[name]) if name in given else spec)
-    return specs
+    specs = _flat_specs(cls)
+    by_name = {s.name: s for s in specs}
+    top = {f.name for f in dataclasses.fields(cls)}
+
+    def matches(spec: FieldSpec, name: str) -> bool:
+        return spec.name == name or spec.name.startswith(name + ".")
+
+    if only is not None:
+        only = list(only)
+        unknown = [n for n in only if n not in top and n not in by_name]
+        if unknown:
+            raise AdaptError(f"{cls.__name__} has no field {unknown[0]!r}")
+        specs = [s for n in only for s in specs if matches(s, n)]
+    exclude = list(exclude)
+    specs = [s for s in specs if not any(matches(s, n) for n in exclude)]
+    given = _flat_values(defaults) if dataclasses.is_dataclass(defaults) else dict(defaults or {})
+    return [dataclasses.replace(s, default=given[s.name]) if s.name in given else s for s in specs]
 
 
 def coerce(spec: FieldSpec, value: Any) -> Any:
@@ -120,6 +167,13 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         raise AdaptError(f"{spec.label} needs a value ({spec.help})")
     if isinstance(value, str) and spec.optional and spec.kind == "str" and not value.strip():
         return None
+    if spec.kind == "list":
+        items = value.split(",") if isinstance(value, str) else list(value)
+        items = [i.strip() if isinstance(i, str) else i for i in items if not (isinstance(i, str) and not i.strip())]
+        if not items and spec.optional:
+            return None
+        item = FieldSpec(spec.name, spec.item or "str", None, spec.help)
+        return tuple(coerce(item, i) for i in items)
     try:
         if spec.kind == "bool":
             return bool(value)
@@ -139,22 +193,45 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
 
 
 def build_config(cls: type, values: dict[str, Any], base: Any = None):
-    """`base` (or the class defaults) with `values` applied and validated; AdaptError says what to fix."""
-    specs = {s.name: s for s in field_specs(cls, only=list(values))}  # unknown names raise here
-    skipped = [n for n in values if n not in specs]
-    if skipped:
-        raise AdaptError(f"{cls.__name__}.{skipped[0]} is not a form field (its type has no widget)")
-    changes = {name: coerce(specs[name], value) for name, value in values.items()}
+    """`base` (or the class defaults) with `values` applied and validated; AdaptError says what to fix.
+
+    `values` are flat: a nested config's fields come as `tokens.scorer`, ….
+    """
+    specs = {s.name: s for s in field_specs(cls)}
+    unknown = [n for n in values if n not in specs]
+    if unknown:
+        top = {f.name for f in dataclasses.fields(cls)}
+        what = "is not a form field (its type has no widget)" if unknown[0] in top else "is not a field"
+        raise AdaptError(f"{cls.__name__}.{unknown[0]} {what}")
+    flat = {**(_flat_values(base) if base is not None else {}), **{n: coerce(specs[n], v) for n, v in values.items()}}
+    return _build(cls, flat)
+
+
+def _build(cls: type, flat: dict, prefix: str = ""):
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        default = _default(f)
+        if dataclasses.is_dataclass(default):
+            inner = {k: v for k, v in flat.items() if k.startswith(f"{prefix}{f.name}.")}
+            if inner:
+                kwargs[f.name] = _build(type(default), flat, f"{prefix}{f.name}.")
+        elif prefix + f.name in flat:
+            kwargs[f.name] = flat[prefix + f.name]
     try:
-        return dataclasses.replace(base, **changes) if base is not None else cls(**changes)
+        return cls(**kwargs)
     except TypeError as err:
         raise AdaptError(f"{cls.__name__}: {err}") from None
 
 
-def method_fields(method: str) -> tuple[str, ...]:
-    """The MethodConfig fields that `method` reads (the Train page shows only these)."""
-    from adapt_core.methods import METHOD_FIELDS  # imported here: methods pulls in torch, forms stays light
+def method_specs(method: str) -> list[FieldSpec]:
+    """The form fields of registered method `method`: its config's, with the variant's defaults, less the fields
+    that do not apply to it (the token settings of a method without new tokens)."""
+    from adapt_core.methods import get_method  # imported here: methods pulls in torch, forms stays light
 
-    if method not in METHOD_FIELDS:
-        raise AdaptError(f"unknown method {method!r}: choose one of {', '.join(METHOD_FIELDS)}")
-    return METHOD_FIELDS[method]
+    spec = get_method(method)
+    return field_specs(spec.config, exclude=spec.hidden, defaults=spec.make())
+
+
+def method_fields(method: str) -> tuple[str, ...]:
+    """The names of the form fields of registered method `method`."""
+    return tuple(s.name for s in method_specs(method))

@@ -3,8 +3,11 @@
 Resumable by construction: a cell whose row in the CSV says `completed` is skipped; a `failed` one is retried once
 (then left failed, with its error in the CSV). Hyperparameters live in one spec file (benchmarks/grid.json): one
 training setting per method, the same for every task, and profiles (cpu / gpu) that set the data slice and the step
-budget. Methods that use new tokens get them from an automatic vetting of the task's candidates (every candidate
-that survives the PPLu filter is accepted), cached per task and model, so every seed sees the same vocabulary.
+budget. The methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields
+and its defaults (learning rate included) are the config's, so the spec only says what differs; `validate_spec`
+builds them all before a cell runs. Methods that use new tokens get them by the runs' own automatic policy
+(`token_policy.auto_vet`, settings under `tokens`), accepted once per task, model and profile and cached as a vetted
+list, so every seed sees the same vocabulary.
 Dev decides everything (best checkpoint, STC's choices); test is only read for the table.
 """
 
@@ -23,8 +26,7 @@ import pandas as pd
 
 from adapt_core.data import DataConfig, load_dataset
 from adapt_core.fileio import atomic_write_text, exclusive_lock
-from adapt_core.methods import MethodConfig
-from adapt_core.pipeline import TOKEN_METHODS, Cancelled, RunConfig, run_training
+from adapt_core.pipeline import Cancelled, RunConfig, run_training
 from adapt_core.train import TrainConfig
 
 SCORES = ("macro_f1", "micro_f1", "accuracy")  # from the report's test split
@@ -89,6 +91,7 @@ def cells(spec: dict, profile: str, tasks=None, methods=None, seeds=None, models
     methods = methods or list(spec["methods"])
     for name in methods:
         method_spec(spec, name)  # an unknown name fails here, before anything runs
+    validate_spec(spec, profile)
     seeds = seeds or prof.get("seeds", spec["seeds"])
     models = models or prof.get("models", spec["models"])
     return [Cell(t, m, mo, s) for mo in models for t in tasks for s in seeds for m in methods]
@@ -105,55 +108,85 @@ def _write_results(path: Path, frame: pd.DataFrame) -> None:
 
 
 def method_spec(spec: dict, name: str) -> dict:
-    """A grid method's settings: one of `methods`, or a named variant of one (`variants`: a `base` method plus
-    changed settings, e.g. AdaPT with another token initialisation), run only when asked for by name."""
-    if name in spec["methods"]:
-        return {"base": name, **spec["methods"][name]}
-    if name in spec.get("variants", {}):
-        return spec["variants"][name]
-    raise ValueError(
-        f"unknown grid method {name!r}: choose from {', '.join([*spec['methods'], *spec.get('variants', {})])}"
-    )
+    """A grid method's settings: `{"method": {config fields}, "train": {TrainConfig fields}}`, for a registered
+    method listed under `methods` (run by default) or `variants` (run only when asked for by name)."""
+    from adapt_core.methods import method_names
+
+    entry = spec["methods"].get(name, spec.get("variants", {}).get(name))
+    if entry is None or name not in method_names():
+        known = [m for m in [*spec["methods"], *spec.get("variants", {})] if m in method_names()]
+        raise ValueError(f"unknown grid method {name!r}: choose from {', '.join(known)}")
+    return entry
 
 
 def uses_tokens(spec: dict, name: str) -> bool:
-    return method_spec(spec, name)["base"] in TOKEN_METHODS
+    from adapt_core.methods import get_method
+
+    return get_method(name).uses_tokens
+
+
+def token_policy(spec: dict, profile: str):
+    """The automatic acceptance policy of the grid's token-using methods: `tokens` (TokenPolicy fields), then the
+    profile's `tokens`."""
+    from adapt_core.token_policy import TokenPolicy
+
+    return TokenPolicy(**{**spec.get("tokens", {}), **spec["profiles"][profile].get("tokens", {})})
+
+
+def validate_spec(spec: dict, profile: str) -> None:
+    """Build every method's config, TrainConfig and DataConfig of the spec, so a typo fails before anything runs
+    (AdaptError / ValueError naming the method and the setting)."""
+    prof = spec["profiles"][profile]
+    DataConfig(**prof.get("data", {}))
+    token_policy(spec, profile)
+    for name in [*spec["methods"], *spec.get("variants", {})]:
+        entry = method_spec(spec, name)
+        unknown = set(entry) - {"method", "train"}
+        if unknown:
+            raise ValueError(f"grid method {name!r}: unknown key {sorted(unknown)[0]!r} (use 'method' and 'train')")
+        method_settings(spec, profile, name)
+        TrainConfig(**{**spec.get("train", {}), **prof.get("train", {}), **entry.get("train", {})})
+
+
+def method_settings(spec: dict, profile: str, name: str):
+    """The config of grid method `name`: its registered defaults with the spec's `method` settings."""
+    from dataclasses import replace
+
+    from adapt_core.methods import get_method
+
+    method = get_method(name)
+    settings = method.make(method_spec(spec, name).get("method", {}))
+    return replace(settings, tokens=token_policy(spec, profile)) if method.uses_tokens else settings
 
 
 def run_config(spec: dict, profile: str, cell: Cell, tokens: str | None) -> RunConfig:
-    prof, method = spec["profiles"][profile], method_spec(spec, cell.method)
+    prof, entry = spec["profiles"][profile], method_spec(spec, cell.method)
     train = TrainConfig(
-        **{**spec.get("train", {}), **prof.get("train", {}), **method.get("train", {}), "seed": cell.seed}
+        **{**spec.get("train", {}), **prof.get("train", {}), **entry.get("train", {}), "seed": cell.seed}
     )
     return RunConfig(
         dataset=cell.task,
         model=cell.model,
         data=DataConfig(**prof.get("data", {})),
-        method=MethodConfig(method=method["base"], **method.get("method", {})),
+        method=cell.method,
+        settings=method_settings(spec, profile, cell.method),
         train=train,
         tokens=tokens if uses_tokens(spec, cell.method) else None,
-        stc=method.get("stc", {}),
-        **method.get("run", {}),
     )
 
 
 def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callable[[str], None]) -> str:
-    """The auto-vetted token list for (task, model, profile): mined once, every surviving candidate accepted."""
+    """The tokens of (task, model, profile), accepted once by the runs' own automatic policy (`token_policy`) and
+    cached as a vetted list, so every seed and every token-using method sees the same vocabulary."""
     path = root / "tokens" / f"{cell.task_name}-{Path(cell.model).name}-{profile}.json"
     if path.exists():
         return str(path)
-    from adapt_core.candidates import find_candidates
-    from adapt_core.mining import MiningConfig
-    from adapt_core.perplexity import PerplexityConfig
+    from adapt_core.token_policy import auto_vet
 
-    prof = spec["profiles"][profile]
-    tok = {**spec.get("tokens", {}), **prof.get("tokens", {})}
-    task = load_dataset(cell.task, DataConfig(**prof.get("data", {})))
-    scorer = tok.get("scorer")
-    pconf = PerplexityConfig(scorer=scorer, **tok.get("perplexity", {})) if scorer else None
-    log(f"mining tokens for {cell.task} / {cell.model} (scorer: {scorer or 'none'})")
-    vetted = find_candidates(task, cell.model, MiningConfig(**tok.get("mining", {})), pconf)
-    vetted.decide_where("accepted", reason="auto-vetted by the benchmark grid (PPLu filter)")
+    policy = token_policy(spec, profile)
+    task = load_dataset(cell.task, DataConfig(**spec["profiles"][profile].get("data", {})))
+    log(f"accepting tokens for {cell.task} / {cell.model} (policy: {policy})")
+    vetted = auto_vet(task, cell.model, policy)
     path.parent.mkdir(parents=True, exist_ok=True)
     vetted.save(path)
     return str(path)
@@ -290,35 +323,15 @@ RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per task and method: macro-F1 mean ± std over seeds, the winner, and cost ratios to `full` (`*_vs_full`)."""
-    ok = frame[frame["state"] == "completed"].copy()
-    if ok.empty:
+    """Per task and method: macro-F1 mean ± std over seeds (`comparison.mean_over_seeds`, as the studio), the
+    winner, and cost ratios to `full` (`time_vs_full`, `step_vs_full`, `memory_vs_full`, `optimizer_vs_full`)."""
+    from adapt_core.comparison import mean_over_seeds, ratios_to, winners
+
+    agg = mean_over_seeds(frame, ["task", "model", "method"], "macro_f1", ["trainable_params", *RATIOS])
+    if agg.empty:
         return pd.DataFrame()
-    for column in RATIOS:
-        if column not in ok:
-            ok[column] = float("nan")
-    agg = (
-        ok.groupby(["task", "model", "method"])
-        .agg(
-            macro_f1_mean=("macro_f1", "mean"),
-            macro_f1_std=("macro_f1", "std"),
-            seeds=("seed", "nunique"),
-            trainable_params=("trainable_params", "mean"),
-            **{c: (c, "mean") for c in RATIOS},
-        )
-        .reset_index()
-    )
-    full = agg[agg["method"] == "full"][["task", "model", *RATIOS]]
-    agg = agg.merge(full, on=["task", "model"], how="left", suffixes=("", "_full"))
-    for column in RATIOS:
-        agg[f"{column.split('_')[0]}_vs_full"] = agg[column] / agg.pop(f"{column}_full")
-    agg = agg.rename(
-        columns={
-            "train_vs_full": "time_vs_full",
-            "peak_vs_full": "memory_vs_full",
-            "optimizer_vs_full": "optimizer_vs_full",
-        }
-    )
-    best = agg.loc[agg.groupby(["task", "model"])["macro_f1_mean"].idxmax(), ["task", "model", "method"]]
-    agg["winner"] = agg.merge(best, on=["task", "model"], suffixes=("", "_best"))["method_best"].eq(agg["method"])
+    agg = ratios_to(agg, ["task", "model"], RATIOS)
+    names = {"train_seconds": "time", "step_seconds": "step", "peak_memory_bytes": "memory"}
+    agg = agg.rename(columns={f"{c}_vs_full": f"{names.get(c, c.split('_')[0])}_vs_full" for c in RATIOS})
+    agg["winner"] = winners(agg, ["task", "model"])
     return agg

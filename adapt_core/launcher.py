@@ -64,8 +64,8 @@ def _locked(root: Path):
 def launch(config, root: Path | str | None = None, label: str | None = None, start: bool = True) -> Path:
     """Write a queued run folder for `config` (a RunConfig) and start it if nothing else is running.
 
-    A vetted token file named by `config.tokens` is copied into the run folder, so later vetting does not change
-    what this run used. Returns the run folder.
+    A vetted token file named by `config.tokens` and a sensitivity report named by `config.sensitivity` are copied
+    into the run folder, so later vetting or measuring does not change what this run used. Returns the run folder.
     """
     from dataclasses import replace
 
@@ -75,13 +75,18 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
         raise AdaptError(f"the vetted token file {config.tokens} is missing: vet tokens on the Tokens page first")
     check_run_request(config)  # the checks the CLI makes, before a folder exists
     root = _root(root)
-    run_dir = new_run_dir(root, label=label or f"{config.method.method}-{Path(config.dataset).stem}").resolve()
+    run_dir = new_run_dir(root, label=label or f"{config.method}-{Path(config.dataset).stem}").resolve()
     run_dir.mkdir(parents=True)
     if config.tokens:
         source = Path(config.tokens)
-        copy = run_dir / f"tokens{source.suffix}"
+        copy = run_dir / f"vetted{source.suffix}"  # not tokens.json: that is what the run writes (what it used)
         shutil.copyfile(source, copy)
         config = replace(config, tokens=str(copy))
+    if config.sensitivity:  # the measurement the user saw travels with the run, which then does not measure again
+        source = Path(config.sensitivity)
+        copy = run_dir / "sensitivity.json"
+        shutil.copyfile(source, copy)
+        config = replace(config, sensitivity=str(copy))
     write_json(run_dir / "config.json", config.to_dict())
     write_json(run_dir / "status.json", {"state": "queued", "step": 0, "total": None, "queued": time.time()})
     if start:

@@ -55,7 +55,10 @@ def load_trained(folder: Path | str):
 
         if not (adapter / "adapter_model.safetensors").exists():
             raise AdaptError(f"{adapter} has no adapter_model.safetensors; only safetensors are loaded")
+        from adapt_core.methods.prefix import use_cache_argument
+
         model = PeftModel.from_pretrained(model, adapter)
+        use_cache_argument(model)  # transformers 5 names the prefix's argument `cache` (see methods/prefix.py)
     model.eval()
     return model, tokenizer
 

@@ -116,6 +116,20 @@ def load_tokenizer(name: str = DEFAULT_MODEL):
     return tok
 
 
+def model_config(name: str):
+    """The transformers config of a model, read without its weights (None when it cannot be read here)."""
+    from transformers import AutoConfig, BertConfig, LlamaConfig
+
+    if name == "tiny-bert":
+        return BertConfig()
+    if name in ("tiny-llama", "smollm2-135m"):  # SmolLM2 is a Llama; its folder may not be converted yet
+        return LlamaConfig()
+    try:
+        return AutoConfig.from_pretrained(resolve(name))
+    except (OSError, ValueError):
+        return None
+
+
 def _load_failure(name: str, err: Exception) -> str:
     return (
         f"cannot load model '{name}': it is not a registry name ({', '.join(REGISTRY)}), not a local folder, and "

@@ -3,6 +3,12 @@
 `run_training(RunConfig, run_dir)` is what `python -m adapt_core train` does, and what the studio's child process
 does, so a run started from either produces the same folder. SIGTERM and Ctrl-C end a run as `cancelled` with its
 metrics so far intact; any other exception ends it as `failed` with the message.
+
+The method comes from the registry (`RunConfig.method` names it, `settings` is its config): a method that uses new
+tokens gets them first (`token_policy.run_tokens`: the vetted list `tokens`, else its config's policy; recorded in
+`tokens.json`), a method that selects by sensitivity gets the report named by `sensitivity` (measuring only when there
+is none; its choice goes to `selection.json`), and a method outside the training loop (STC) runs its own `fit`. The
+learning rate is TrainConfig.lr when given, else the method's own (`RunConfig.lr`).
 """
 
 from __future__ import annotations
@@ -12,20 +18,26 @@ import math
 import signal
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from adapt_core.data import BENCHMARKS, DEFAULT_DATASET, DataConfig, TaskData, check_hub_id, load_dataset
 from adapt_core.errors import AdaptError
-from adapt_core.methods import MethodConfig, prepare, save_trained
+from adapt_core.methods import get_method, prepare, save_trained
 from adapt_core.models import DEFAULT_MODEL, count_parameters, load_classifier, pick_device
-from adapt_core.runs import RunWriter, Unreadable, check_config_shape, check_run_dir, claim_run_dir, read_object
+from adapt_core.runs import (
+    RunWriter,
+    Unreadable,
+    check_config_shape,
+    check_run_dir,
+    claim_run_dir,
+    read_object,
+    write_json,
+)
 from adapt_core.safeload import check_local_weights
 from adapt_core.train import TrainConfig, evaluate_split, make_accelerator, train_steps
-
-TOKEN_METHODS = ("adapt", "full+tokens")  # the methods that use vetted new tokens; the rest run on the base vocab
 
 
 @dataclass(frozen=True)
@@ -35,24 +47,68 @@ class RunConfig:
     dataset: str = field(default=DEFAULT_DATASET, metadata={"help": "Benchmark name or path to a data file."})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "Registry name, local folder or Hub id."})
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Columns, splits, slicing."})
-    method: MethodConfig = field(default_factory=MethodConfig, metadata={"help": "Method and its knobs."})
+    method: str = field(default="full", metadata={"help": "A registered method (methods.method_names())."})
+    settings: object = field(
+        default=None, metadata={"help": "The method's config (its registered class); empty = its defaults."}
+    )
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "Optimisation."})
-    tokens: str | None = field(default=None, metadata={"help": "Vetted token list (JSON/CSV) for adapt / full+tokens."})
-    token_init: str = field(default="random", metadata={"help": "New-token embeddings: random (the paper) or mean."})
-    stc: dict = field(default_factory=dict, metadata={"help": "Sparsify-then-Classify options (StcConfig fields)."})
+    tokens: str | None = field(
+        default=None,
+        metadata={"help": "Vetted token list (JSON/CSV) for a method with new tokens; empty = its automatic policy."},
+    )
+    sensitivity: str | None = field(
+        default=None,
+        metadata={"help": "A saved sensitivity report (JSON) for AdaPT to select from; empty = measure in the run."},
+    )
+
+    def __post_init__(self):
+        spec = get_method(self.method)
+        settings = self.settings
+        if settings is None or isinstance(settings, dict):
+            settings = spec.make(_nested(spec.config, settings or {}))
+        elif type(settings) is not spec.config:
+            raise AdaptError(f"method {self.method!r} takes a {spec.config.__name__}, not a {type(settings).__name__}")
+        object.__setattr__(self, "settings", settings)
+        if self.tokens and not spec.uses_tokens:
+            raise AdaptError(f"method {self.method} adds no new tokens: drop the vetted list (--tokens)")
+        if self.sensitivity and not spec.uses_sensitivity:
+            raise AdaptError(f"method {self.method} selects no modules by sensitivity: drop the report (--sensitivity)")
+
+    @property
+    def spec(self):
+        return get_method(self.method)
+
+    @property
+    def lr(self) -> float | None:
+        """The learning rate the run trains with: TrainConfig.lr when given, else the method's own."""
+        return self.train.lr if self.train.lr is not None else getattr(self.settings, "lr", None)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
-        nested = {"data": DataConfig, "method": MethodConfig, "train": TrainConfig}
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
-        for key, kind in nested.items():
+        for key, kind in {"data": DataConfig, "train": TrainConfig}.items():
             if key in kwargs:
                 kwargs[key] = kind(**{k: v for k, v in kwargs[key].items() if k in {f.name for f in fields(kind)}})
+        if isinstance(kwargs.get("method"), dict):  # a config.json written before the registry
+            kwargs["method"] = kwargs["method"].get("method", "full")
         return cls(**kwargs)
+
+
+def _nested(cls, values: dict) -> dict:
+    """`values` with the dicts of nested dataclass fields (AdaPT's `tokens`) built into their classes."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = dict(values)
+    for f in fields(cls):
+        if isinstance(out.get(f.name), dict):
+            kind = type(f.default_factory()) if callable(f.default_factory) else hints[f.name]
+            out[f.name] = kind(**out[f.name])
+    return out
 
 
 class Cancelled(Exception):
@@ -88,6 +144,9 @@ def check_run_request(config: RunConfig, run_dir: Path | str | None = None, over
     _check_finite(config.to_dict())
     pick_device(config.train.device)  # AdaptError when the device is absent
     _check_file(config.tokens, "token list (--tokens)")
+    _check_file(config.sensitivity, "sensitivity report (--sensitivity)")
+    if config.spec.check_model is not None:
+        config.spec.check_model(config.model)  # e.g. prefix tuning on a model that cannot take a prefix
     if config.dataset not in BENCHMARKS and not config.dataset.startswith("hf:"):
         _check_file(config.dataset, "dataset (--dataset)", folder_ok=True)
     if config.dataset.startswith("hf:"):
@@ -148,27 +207,29 @@ def _run_claimed(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
 
 
 def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
+    spec = config.spec
     data = load_dataset(config.dataset, config.data)
-    if config.method.method == "stc":
-        from adapt_core.stc import StcConfig, fit_run
-
-        # the training device is the run's device unless the STC options name their own
-        stc = StcConfig(**{"device": config.train.device, **config.stc})
-        report = fit_run(writer, data, config.model, stc, config.train.seed)
+    if spec.fit is not None:  # a method outside the training loop (STC)
+        report = spec.fit(writer, data, config)
         writer.write_report(report)
         return report
     model, tokenizer = load_classifier(config.model, data.num_labels, data.label_names, seed=config.train.seed)
-    token_info = _apply_tokens(model, tokenizer, config)
-    prepared = prepare(model, tokenizer, config.method, data)
-    acc = make_accelerator(config.train)
+    token_info = _apply_tokens(model, tokenizer, data, config, writer)
+    train = replace(config.train, lr=config.lr)
+    report_in = _given_sensitivity(config) if spec.uses_sensitivity else None
+    prepared = prepare(model, tokenizer, config.settings, data, report=report_in, train=train)
+    if prepared.selection is not None and writer.enabled:
+        write_json(writer.dir / "selection.json", prepared.selection)
+    acc = make_accelerator(train)
     started = time.perf_counter()
-    summary = _train(prepared.model, tokenizer, data, config, writer, acc, progress)
+    summary = _train(prepared.model, tokenizer, data, config, train, writer, acc, progress)
     report = {
         "train_seconds": time.perf_counter() - started,
         **summary,
         **_evaluate(prepared.model, tokenizer, data, config, writer),
         **count_report(prepared.model),
-        "method_info": prepared.info,
+        "lr": train.lr,
+        "method_info": {"method": config.method, **prepared.info},
         "tokens": token_info,
         "data_notes": data.notes,
         "device": str(acc.device),
@@ -179,22 +240,50 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     return report
 
 
-def _apply_tokens(model, tokenizer, config: RunConfig) -> dict:
-    if config.method.method not in TOKEN_METHODS or not config.tokens:
+def _given_sensitivity(config: RunConfig):
+    """The SensitivityReport the run was handed (`--sensitivity FILE`, or the studio's cached one), or None."""
+    if not config.sensitivity:
+        return None
+    import json
+
+    from adapt_core.selection import SensitivityReport
+
+    try:
+        return SensitivityReport.from_dict(json.loads(Path(config.sensitivity).read_text()))
+    except FileNotFoundError:
+        raise AdaptError(f"sensitivity report {config.sensitivity} not found: check the path or drop it") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise AdaptError(
+            f"{config.sensitivity} is not a sensitivity report ({err}): save one with `sensitivity --save-report`"
+        ) from None
+
+
+def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter) -> dict:
+    """Add the run's new tokens (vetted list, else the method's policy); tokens.json records them."""
+    if not config.spec.uses_tokens:
         return {"added": 0}
-    from adapt_core.tokens import augment, load_vetted
+    from adapt_core.token_policy import run_tokens
 
-    accepted = load_vetted(config.tokens).accepted()
-    if not accepted:
-        raise AdaptError(f"{config.tokens} has no accepted token: accept some in the Tokens page or drop --tokens")
-    info = augment(model, tokenizer, accepted, init=config.token_init)
-    return {"added": len(accepted), "init": config.token_init, **(info if isinstance(info, dict) else {})}
+    settings = config.settings
+    record = run_tokens(
+        model,
+        tokenizer,
+        data,
+        config.model,
+        vetted_path=config.tokens,
+        policy=settings.tokens,
+        init=settings.token_init,
+        seed=config.train.seed,
+    )
+    if writer.enabled:
+        write_json(writer.dir / "tokens.json", record.to_dict())
+    return record.summary()
 
 
-def _train(model, tokenizer, data, config, writer, acc, progress) -> dict:
+def _train(model, tokenizer, data, config, train, writer, acc, progress) -> dict:
     bar = _progress_bar(progress and acc.is_main_process)
     summary, tokens_per_s = {}, []
-    for log in train_steps(model, tokenizer, data, config.train, accelerator=acc):
+    for log in train_steps(model, tokenizer, data, train, accelerator=acc):
         tokens_per_s.append(log.tokens_per_s)
         writer.log(log.to_dict())
         writer.progress(log.step, log.total_steps)
@@ -218,8 +307,6 @@ def _progress_bar(enabled: bool):
 
 def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWriter) -> dict:
     """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json."""
-    from adapt_core.runs import write_json
-
     out, details = {}, {}
     for split in ("dev", "test"):
         result = evaluate_split(

@@ -1,6 +1,7 @@
 """Reload a finished run and predict with it: the CLI's `predict` / `evaluate`, and the studio's Playground.
 
-A gradient-trained run's `model/` is a plain Hugging Face folder; an STC run's is its own format, read by `stc.py`.
+A gradient-trained run's `model/` is a plain Hugging Face folder; a method with its own format (STC) registers its
+loader (`MethodSpec.load`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ def load_predictor(run_dir: Path | str) -> Predictor:
     if not model_dir.exists():
         raise AdaptError(f"run {run.id} has no saved model (state: {run.state}); pick a completed run")
     max_length = run.config.get("train", {}).get("max_length", 128)
-    if run.config.get("method", {}).get("method") == "stc":
-        from adapt_core.stc import load_predictor as load_stc
+    from adapt_core.methods import get_method, load_trained
+    from adapt_core.runs import method_name
 
-        return load_stc(model_dir)
-    from adapt_core.methods import load_trained
+    spec = get_method(method_name(run.config) or "full")
+    if spec.load is not None:  # a method with its own model folder format (STC)
+        return spec.load(model_dir)
 
     model, tokenizer = load_trained(model_dir)
     model.eval()

@@ -239,7 +239,7 @@ class RunInfo:
             "state": self.state,
             "dataset": cfg.get("dataset"),
             "model": cfg.get("model"),
-            "method": cfg.get("method", {}).get("method"),
+            "method": method_name(cfg),
             "seed": cfg.get("train", {}).get("seed"),
             "test_macro_f1": test.get("macro_f1"),
             "test_accuracy": test.get("accuracy"),
@@ -444,3 +444,9 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
         return []
     dirs = [d for d in root.iterdir() if d.is_dir() and (d / "status.json").exists()]
     return [load_run(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
+
+
+def method_name(config: dict) -> str | None:
+    """The method of a config.json: a registered name (older run folders hold {"method": name, ...})."""
+    method = config.get("method")
+    return method.get("method") if isinstance(method, dict) else method

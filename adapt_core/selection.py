@@ -19,6 +19,14 @@ from adapt_core.anatomy import block_kind
 from adapt_core.errors import AdaptError
 
 GROUPINGS = ("linear", "block", "layer")
+DEFAULT_TOP_K = 10.0  # % of the non-embedding parameters: AdaPT's budget unless a config says otherwise
+
+SELECTION_RULE = (
+    "Modules are ranked by S = norm(D) + β · norm(G). Walking down the ranking, a module is taken when its parameters "
+    "still fit in what is left of the budget (top-k % of the non-embedding parameters) and skipped otherwise. So a "
+    "smaller module with a lower score can be in while a larger, higher-scored one is out; and a larger top-k can "
+    "drop a module: a large higher-ranked module that now fits takes the room the smaller one had used."
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class SensitivityReport:
         g = np.array([r.G for r in rows], dtype=np.float64)
         return _minmax(d) + beta * _minmax(g)
 
-    def select(self, beta: float = 1.0, top_k: float = 10.0) -> Selection:
+    def select(self, beta: float = 1.0, top_k: float = DEFAULT_TOP_K) -> Selection:
         """Rank rows by S (ties: model order); walk down the ranking and take every row that still fits.
 
         The budget is `top_k` % of the non-embedding parameters and is never exceeded: a row too large for what
@@ -136,7 +144,35 @@ class SensitivityReport:
             self.grouping,
         )
 
-    def to_frame(self, beta: float = 1.0, top_k: float | None = 10.0) -> pd.DataFrame:
+    def selection_record(self, beta: float, top_k: float, source: str) -> dict:
+        """What selection.json holds: the rule, the budget and every trained row with its D, G, S and size."""
+        selection = self.select(beta, top_k)
+        scores = dict(zip([r.module for r in self.rows], self.score(beta), strict=True))
+        by_name = {r.module: r for r in self.rows}
+        return {
+            "rule": SELECTION_RULE,
+            "beta": beta,
+            "top_k": top_k,
+            "grouping": self.grouping,
+            "params": selection.params,
+            "non_embedding_params": self.non_embedding_params,
+            "percent": selection.percent,
+            "sensitivity_source": source,
+            "modules": [
+                {
+                    "module": name,
+                    "D": by_name[name].D,
+                    "G": by_name[name].G,
+                    "S": float(scores[name]),
+                    "size": by_name[name].params,
+                    "members": list(by_name[name].members),
+                }
+                for name in selection.rows
+            ],
+            "trainable_modules": list(selection.modules),
+        }
+
+    def to_frame(self, beta: float = 1.0, top_k: float | None = DEFAULT_TOP_K) -> pd.DataFrame:
         """module, layer, type, params, D, G, S, selected (selected is all False when top_k is None)."""
         rows = self.rows
         chosen = set(self.select(beta, top_k).rows) if top_k is not None else set()

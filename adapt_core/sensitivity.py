@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adapt_core.anatomy import block_linears, head_parameter_names, non_embedding_parameters
+from adapt_core.config_base import check_finite
 from adapt_core.data import Split, TaskData
 from adapt_core.errors import AdaptError
 from adapt_core.models import pick_device
@@ -93,6 +94,7 @@ class SensitivityConfig:
     )
 
     def __post_init__(self):
+        check_finite(self)
         checks = [
             (
                 self.calibration_size is None or self.calibration_size >= 2,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, fields
 
+from adapt_core.config_base import BaseMethodConfig
 from adapt_core.data import TaskData
 from adapt_core.errors import AdaptError
 from adapt_core.stc_features import POOLINGS, REPRESENTATIONS
@@ -20,7 +21,7 @@ METRICS = ("macro_f1", "accuracy")
 
 
 @dataclass(frozen=True)
-class StcConfig:
+class StcConfig(BaseMethodConfig):
     """Sparsify-then-Classify options. Every grid is searched on dev."""
 
     representations: tuple[str, ...] = field(
@@ -103,7 +104,10 @@ class StcConfig:
     base_run: str | None = field(
         default=None, metadata={"help": "A finetuned run's folder: STC on its model instead of the frozen base model."}
     )
-    device: str = field(default="auto", metadata={"help": "auto (CUDA > MPS > CPU), cuda, mps or cpu."})
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto (the run's device: CUDA > MPS > CPU unless the run names one), cuda, mps or cpu."},
+    )
     keep_features: bool = field(
         default=False, metadata={"help": "Keep the feature cache (run folder's stc_features/) after fitting."}
     )
@@ -115,6 +119,7 @@ class StcConfig:
     def __post_init__(self):
         for name in ("representations", "poolings", "etas", "probe_cs", "head_cs"):  # JSON gives lists
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        super().__post_init__()
         for message in _config_problems(self):
             raise AdaptError(message)
 

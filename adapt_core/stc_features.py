@@ -1,10 +1,10 @@
 """STC features: one pass of a frozen transformer, per layer hidden states and MLP activations, pooled three ways.
 
 Sparsify-then-Classify (SPIN) probes the *internal neurons* of every layer. This module is its data side:
-- `model_layers(model)` finds the list of transformer blocks and, in each, the MLP down-projection whose *input* is
-  the post-activation intermediate (BERT: `output.dense`, i.e. act(intermediate); Llama: `mlp.down_proj`, i.e.
-  act(gate) * up). Found by the module names of the common families (BERT, RoBERTa, DistilBERT, GPT-2, Llama-style
-  decoders, Phi); tested on BERT and Llama; anything unrecognised gets an `AdaptError` that says what to use.
+- `model_layers(model)` finds the list of transformer blocks (by type, as `anatomy.find_blocks` does for AdaPT) and,
+  in each, the MLP down-projection whose *input* is the post-activation intermediate (BERT: `output.dense`, i.e.
+  act(intermediate); Llama: `mlp.down_proj`, i.e. act(gate) * up), found by the module names of the common families
+  (BERT, RoBERTa, DistilBERT, GPT-2, Llama-style decoders, Phi); a block without one has no "mlp" features.
 - `LayerCapture` hooks them: "hidden" = the output of block i (the residual stream after layer i; the embedding
   output is left out so that layer i always means block i for both representations), "mlp" = the input of block
   i's down-projection. It pools while the batch is still in memory and can stop the forward pass after the last
@@ -32,8 +32,6 @@ from adapt_core.errors import AdaptError
 
 POOLINGS = ("mean", "max", "token")
 REPRESENTATIONS = ("hidden", "mlp")
-# Block lists (the ModuleList of transformer layers), relative to the bare backbone (`model.base_model`).
-_BLOCK_PATHS = ("encoder.layer", "layers", "h", "transformer.layer", "decoder.layers", "encoder.layers", "blocks")
 # The MLP's output projection inside a block; its input is the intermediate activation we probe.
 _DOWN_PATHS = (
     "mlp.down_proj",
@@ -60,19 +58,12 @@ class ModelLayers:
 
 
 def model_layers(backbone: nn.Module) -> ModelLayers:
-    """Blocks and MLP down-projections of a bare backbone; AdaptError when it cannot be hooked."""
-    for path in _BLOCK_PATHS:
-        try:
-            blocks = backbone.get_submodule(path)
-        except AttributeError:
-            continue
-        if isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
-            return ModelLayers(blocks, [_down_proj(b) for b in blocks], path)
-    raise AdaptError(
-        f"STC cannot hook the layers of a {type(backbone).__name__}: no list of transformer blocks at any of "
-        f"{', '.join(_BLOCK_PATHS)}. Pick a BERT-, RoBERTa-, GPT-2- or Llama-style model (e.g. minilm-l6 or "
-        "smollm2-135m)"
-    )
+    """Blocks and MLP down-projections of a bare backbone. The blocks are found as AdaPT finds them
+    (`anatomy.find_blocks`), so every model AdaPT supports can be probed; AdaptError when there are none."""
+    from adapt_core.anatomy import find_blocks
+
+    path, blocks = find_blocks(backbone)
+    return ModelLayers(blocks, [_down_proj(b) for b in blocks], path)
 
 
 def _down_proj(block: nn.Module) -> nn.Module | None:

@@ -36,7 +36,9 @@ class TrainConfig:
         default=None, metadata={"help": "Stop after this many optimizer steps (overrides epochs)."}
     )
     batch_size: int = field(default=32, metadata={"help": "Examples per optimizer step (per process)."})
-    lr: float = field(default=5e-5, metadata={"help": "Peak learning rate of AdamW."})
+    lr: float | None = field(
+        default=None, metadata={"help": "Peak learning rate of AdamW; empty = the method's own rate (its config's lr)."}
+    )
     weight_decay: float = field(
         default=0.01, metadata={"help": "AdamW decoupled weight decay (not on biases, norms, new embeddings)."}
     )
@@ -64,7 +66,7 @@ class TrainConfig:
             (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}"),
             (self.epochs > 0, "epochs must be > 0"),
             (self.batch_size >= 1, "batch_size must be ≥ 1"),
-            (self.lr > 0, "lr must be > 0"),
+            (self.lr is None or self.lr > 0, "lr must be > 0 or empty (the method's rate)"),
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.max_length >= 8, "max_length must be ≥ 8 tokens"),
             (self.eval_every >= 0, "eval_every must be ≥ 0"),
@@ -232,6 +234,8 @@ def train_steps(
         collate_fn=batches.collate,
         generator=torch.Generator().manual_seed(config.seed),
     )
+    if config.lr is None:
+        raise AdaptError("TrainConfig.lr is empty: give a learning rate (run_training fills in the method's own)")
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
     model, optimizer, loader = acc.prepare(model, optimizer, loader)
     per_epoch = len(loader)

@@ -1,6 +1,7 @@
 """Train: pick a method and its hyperparameters, launch it in the background (a child process writing a run
-folder), and watch the loss and dev macro-F1 live with progress and ETA; cancel a run; queue several. Everything
-shown is read from the run folders, so a run is found again after a reload or in a new tab."""
+folder), and watch the loss and dev macro-F1 live with progress and ETA; cancel a run; queue several. The methods,
+their forms and their defaults (learning rate included) come from the method registry. An AdaPT run gets the vetted
+tokens and the sensitivity measurement the other pages show, so it trains what they outlined."""
 
 from dataclasses import replace
 
@@ -8,64 +9,71 @@ import streamlit as st
 
 from adapt_core import launcher
 from adapt_core.forms import method_fields
-from adapt_core.methods import METHODS, MethodConfig
-from adapt_core.pipeline import TOKEN_METHODS, RunConfig
+from adapt_core.methods import get_method, method_names
+from adapt_core.pipeline import RunConfig
 from adapt_core.train import TrainConfig
-from studio import live, state, vetting
+from studio import live, measurement, state, vetting
 from studio.widgets import config_form, guard
 
 st.title("Train")
 st.caption("Step 4 · every method runs through the same training loop, one run at a time; the rest wait in the queue.")
 choice = state.current()
-
+names = method_names()
 method = st.selectbox(
-    "Method",
-    METHODS,
-    index=METHODS.index("adapt"),
-    key="method",
-    help="adapt = AdaPT (sparse modules + new tokens); full, lora, prefix, layers = baselines; "
-    "full+tokens, adapt-no-tokens = ablations; stc = Sparsify-then-Classify.",
+    "Method", names, index=names.index("adapt"), key="method", help=" · ".join(get_method(m).help for m in names)
 )
-fields = [f for f in method_fields(method) if f not in ("beta", "top_k")]
-if {"beta", "top_k"} & set(method_fields(method)):
-    st.caption(f"β = {choice.beta:g} and top-k = {choice.top_k:g} % come from the sidebar.")
-method_config = config_form(
-    MethodConfig,
+spec = get_method(method)
+sidebar = {k: getattr(choice, k) for k in ("beta", "top_k") if k in method_fields(method)}
+shared = measurement.SENSITIVITY_FIELDS if spec.uses_sensitivity else ()
+if sidebar:
+    st.caption(" and ".join(f"{k} = {v:g}" for k, v in sidebar.items()) + " come from the sidebar.")
+settings = config_form(
+    spec.config,
     f"method:{method}",
-    only=fields,
+    exclude=(*spec.hidden, *sidebar, *shared),
+    defaults=spec.make(),
     columns=4,
-    base=MethodConfig(method=method, beta=choice.beta, top_k=choice.top_k),
+    base=spec.make(sidebar),
 )
+if shared:
+    with st.expander("Sensitivity settings (shared with the Sensitivity page)", icon=":material/science:"):
+        sensitivity = measurement.settings_form()
+    if settings is not None and sensitivity is not None:
+        settings = replace(settings, **{k: getattr(sensitivity, k) for k in shared})
 with st.expander("Training hyperparameters", icon=":material/tune:"):
-    train_config = config_form(TrainConfig, "train", exclude=("device", "seed"), columns=4)
+    train_config = config_form(TrainConfig, measurement.TRAIN_FORM, exclude=("device", "seed", "lr"), columns=4)
 seeds = st.columns([1, 3])[0].number_input(
     "Seeds (one run each: 0, 1, …)", min_value=1, max_value=10, value=1, key="seeds"
 )
 
 tokens_path, vetted = vetting.load(choice.dataset, choice.model)
-use_tokens = method in TOKEN_METHODS and bool(vetted.accepted())
-if method in TOKEN_METHODS:
+use_tokens = spec.uses_tokens and bool(vetted.accepted())
+if spec.uses_tokens:
     if use_tokens:
         st.caption(f"Adds the {len(vetted.accepted())} accepted tokens from the Tokens page.")
     else:
-        st.warning(
-            "No accepted tokens for this dataset and model: the run will use the base vocabulary. "
-            "Vet tokens on the Tokens page first.",
-            icon=":material/warning:",
-        )
+        st.caption("No vetted tokens for this dataset and model: the run accepts them by its automatic policy.")
 
-if st.button(
-    "Launch", type="primary", icon=":material/play_arrow:", disabled=method_config is None or train_config is None
-):
+if st.button("Launch", type="primary", icon=":material/play_arrow:", disabled=settings is None or train_config is None):
     with guard("Launching"):
         for seed in range(int(seeds)):
+            train = replace(train_config, seed=seed, device=choice.device)
+            report = None
+            # the measurement the Sensitivity page saved for exactly these settings and tokens (policy tokens are
+            # only known once the run has accepted them: that run measures itself)
+            if spec.uses_sensitivity and (use_tokens or not spec.uses_tokens):
+                config = measurement.measure_config(settings, choice.device, seed, train.max_length)
+                path = measurement.report_path(choice, vetted.accepted() if use_tokens else [], config)
+                report = str(path) if path.is_file() else None
             config = RunConfig(
                 dataset=choice.dataset,
                 model=choice.model,
                 data=choice.data,
-                method=method_config,
+                method=method,
+                settings=settings,
                 tokens=str(tokens_path) if use_tokens else None,
-                train=replace(train_config, seed=seed, device=choice.device),
+                sensitivity=report,
+                train=train,
             )
             launcher.launch(config)
     st.toast(f"Queued {int(seeds)} {method} run(s)", icon=":material/schedule:")

@@ -140,12 +140,19 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
             f"Settings (`{name}`): data {json.dumps(prof.get('data', {}))}; training "
             f"{json.dumps(common)}; every method, every task:"
         )
+    from adapt_core.grid import method_settings
+
     for method, conf in spec["methods"].items():
-        parts = [f"{k} {v}" for k, v in {**conf.get("train", {}), **conf.get("method", {})}.items()]
+        lr = getattr(method_settings(spec, profiles[0], method), "lr", None)
+        parts = [
+            f"{k} {v}"
+            for k, v in {**({"lr": lr} if lr else {}), **conf.get("train", {}), **conf.get("method", {})}.items()
+        ]
         lines.append(f"`{method}` {', '.join(parts) or '(frozen model; its choices made on dev)'};")
-    for name, conf in spec.get("variants", {}).items():
-        changed = ", ".join(f"{k} {v}" for k, v in conf.get("run", {}).items())
-        lines.append(f"variant `{name}`: `{conf['base']}` with {changed} (run only where the table shows it);")
+    for name in spec.get("variants", {}):
+        from adapt_core.methods import get_method
+
+        lines.append(f"`{name}`: {get_method(name).help} (run only where the table shows it);")
     return [" ".join(lines)]
 
 

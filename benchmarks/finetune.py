@@ -17,7 +17,6 @@ from pathlib import Path
 from _env import environment
 
 from adapt_core.data import DataConfig
-from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import RunConfig, run_training
 from adapt_core.runs import read_metrics
 
@@ -45,7 +44,7 @@ def main() -> None:
         dataset=args.dataset,
         model=model,
         data=data,
-        method=MethodConfig("full"),
+        method="full",
         train=TrainConfig(
             epochs=epochs,
             lr=args.lr,

@@ -63,7 +63,6 @@ def start_training(root: Path, model: str):
     """A long training run started by the studio's launcher (a child process, as the Train page does)."""
     from adapt_core import launcher
     from adapt_core.data import DataConfig
-    from adapt_core.methods import MethodConfig
     from adapt_core.pipeline import RunConfig
     from adapt_core.runs import load_run
     from adapt_core.train import TrainConfig
@@ -72,7 +71,7 @@ def start_training(root: Path, model: str):
         dataset="banking77",
         model=model,
         data=DataConfig(max_train=2000, max_eval=200),
-        method=MethodConfig(method="full"),
+        method="full",
         train=TrainConfig(max_steps=100_000, batch_size=16, max_length=64, device="cpu"),
     )
     run_dir = launcher.launch(config, root)

@@ -53,14 +53,13 @@ def train_f1(task: str, tokens: str | None, run_dir: Path) -> dict:
     """Dev macro-F1 of one AdaPT run at the grid's cpu budget: with `tokens` (a vetted list) or without tokens.
 
     The one place that builds run configs (the config classes may change; keep this small)."""
-    from adapt_core.methods import MethodConfig
     from adapt_core.pipeline import RunConfig, run_training
     from adapt_core.train import TrainConfig
 
     train = TrainConfig(
         epochs=3, batch_size=32, lr=3e-4, max_length=64, warmup_ratio=0.06, weight_decay=0.01, seed=0, device="cpu"
     )
-    method = MethodConfig("adapt" if tokens else "adapt-no-tokens", top_k=10, beta=1.0)
+    method = "adapt" if tokens else "adapt-no-tokens"  # their defaults: top_k 10, beta 1.0, random token init
     config = RunConfig(dataset=task, model=MODEL, data=DataConfig(**SLICE), method=method, train=train, tokens=tokens)
     started = time.perf_counter()
     report = run_training(config, run_dir, progress=False)

@@ -38,13 +38,12 @@ import torch
 from _env import environment
 
 from adapt_core.data import DataConfig, Split, TaskData, load_dataset
-from adapt_core.methods import MethodConfig, prepare
+from adapt_core.methods import get_method, method_config, prepare
 from adapt_core.models import load_classifier
 from adapt_core.train import TrainConfig, evaluate_split, train_steps
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("full", "adapt", "lora", "prefix", "layers", "full+tokens", "adapt-no-tokens")
-TOKEN_METHODS = ("adapt", "full+tokens")
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,7 +92,7 @@ def mined_tokens(task: TaskData, model: str, cap: int | None) -> list[str]:
 def build(method: str, task: TaskData, tokens: list[str], seed: int, args) -> tuple:
     """(model, tokenizer, prepare seconds) for one method: fresh model, new tokens where the method uses them."""
     model, tokenizer = load_classifier(args.model, task.num_labels, task.label_names, seed=seed)
-    if method in TOKEN_METHODS and tokens:
+    if get_method(method).uses_tokens and tokens:
         from adapt_core.tokens import augment
 
         tokenizer = copy.deepcopy(tokenizer)
@@ -102,10 +101,17 @@ def build(method: str, task: TaskData, tokens: list[str], seed: int, args) -> tu
     prepared = prepare(
         model,
         tokenizer,
-        MethodConfig(method=method, top_k=args.top_k, beta=args.beta, calibration_size=args.calibration_size),
+        _settings(method, args),
         task,
     )
     return prepared.model, tokenizer, time.perf_counter() - started, prepared.info
+
+
+def _settings(method: str, args):
+    """The method's config with this benchmark's AdaPT budget where the method has those fields."""
+    wanted = {"top_k": args.top_k, "beta": args.beta, "calibration_size": args.calibration_size}
+    fields = get_method(method).config.__dataclass_fields__
+    return method_config(method, **{k: v for k, v in wanted.items() if k in fields})
 
 
 def train_config(method: str, steps: int, seed: int, args) -> TrainConfig:

@@ -15,6 +15,7 @@ import streamlit as st
 from adapt_core.data import BENCHMARKS, DEFAULT_DATASET, DataConfig
 from adapt_core.forms import CHOICES
 from adapt_core.models import DEFAULT_MODEL, REGISTRY
+from adapt_core.selection import DEFAULT_TOP_K
 
 DATASET, MODEL, DEVICE, BETA, TOP_K = "dataset", "model", "device", "beta", "top_k"
 DATA_CONFIG = "data_config"  # DataConfig fields (slices, splits, seed) for whichever dataset is chosen
@@ -24,7 +25,7 @@ DEFAULTS = {
     MODEL: DEFAULT_MODEL,
     DEVICE: "auto",
     BETA: 1.0,
-    TOP_K: 10.0,
+    TOP_K: DEFAULT_TOP_K,
     DATA_CONFIG: {},
     SOURCES: {},
 }

@@ -38,7 +38,8 @@ def guard(what: str, stop: bool = True):
 
 def _widget(spec: FieldSpec, key: str):
     state_key, widget_key = f"form:{key}:{spec.name}", f"_w_form:{key}:{spec.name}"
-    st.session_state.setdefault(state_key, spec.default)
+    default = ", ".join(map(str, spec.default or ())) if spec.kind == "list" else spec.default  # a list is text
+    st.session_state.setdefault(state_key, default)
     st.session_state[widget_key] = st.session_state[state_key]
     common = dict(key=widget_key, help=spec.help, on_change=_copy_back, args=(widget_key, state_key))
     if spec.kind == "bool":

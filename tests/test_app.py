@@ -196,12 +196,14 @@ def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
 
     at = make_app()
     at.switch_page("app_pages/train.py").run()
+    at.text_input(key="_w_form:method:adapt:tokens.scorer").set_value("").run()  # policy tokens, no PPLu model
     at.number_input(key="_w_form:train:max_steps").set_value(3).run()
     at.number_input(key="_w_form:train:batch_size").set_value(8).run()
     click(at, "Launch")
     no_errors(at)
     runs = list_runs(runs_dir)
     assert len(runs) == 1 and runs[0].config["model"] == "tiny-bert"
+    assert runs[0].config["settings"]["lr"] == 3e-4  # AdaPT's own rate, not a shared default
     wait_for(lambda: list_runs(runs_dir)[0].state in ("completed", "failed", "cancelled"))
     info = list_runs(runs_dir)[0]
     assert info.state == "completed", info.status
@@ -214,6 +216,47 @@ def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
     at.switch_page("app_pages/playground.py").run()
     no_errors(at)
     assert at.metric and at.get("html")
+
+
+def test_switching_method_switches_its_form_and_defaults():
+    at = make_app()
+    at.switch_page("app_pages/train.py").run()
+    for method, lr in (("lora", 1e-3), ("prefix", 1e-2), ("full", 1e-4), ("adapt", 3e-4)):
+        at.selectbox(key="method").set_value(method).run()
+        no_errors(at)
+        assert at.number_input(key=f"_w_form:method:{method}:lr").value == pytest.approx(lr)
+    at.selectbox(key="method").set_value("stc").run()  # STC's options are a form like any method's
+    no_errors(at)
+    assert at.text_input(key="_w_form:method:stc:etas").value.startswith("0.01, 0.1")
+
+
+def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs_dir):
+    """Measure on the Sensitivity page, launch AdaPT (no tokens) from the Train page: the run gets the page's
+    measurement (it does not measure again) and trains exactly the outlined modules."""
+    import json
+
+    from adapt_core.runs import list_runs
+
+    at = make_app(top_k=30.0)
+    at.switch_page("app_pages/sensitivity.py").run()
+    click(at, "Measure sensitivity")
+    no_errors(at)
+    at.selectbox(key="_w_form:adapt-sensitivity:grouping").set_value("block").run()  # the Train form's setting too
+    frame = next(d.value for d in at.dataframe if "selected" in d.value.columns)
+    outlined = set(frame.loc[frame["selected"], "module"])
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="method").set_value("adapt-no-tokens").run()
+    at.number_input(key="_w_form:train:max_steps").set_value(2).run()
+    at.number_input(key="_w_form:train:batch_size").set_value(8).run()
+    click(at, "Launch")
+    no_errors(at)
+    run = list_runs(runs_dir)[0]
+    assert run.config["settings"]["grouping"] == "block" and (run.dir / "sensitivity.json").is_file()
+    wait_for(lambda: list_runs(runs_dir)[0].state in ("completed", "failed", "cancelled"))
+    report = json.loads((run.dir / "report.json").read_text())
+    assert report["method_info"]["sensitivity_source"] == "given"
+    selection = json.loads((run.dir / "selection.json").read_text())
+    assert {m["module"] for m in selection["modules"]} == outlined and selection["grouping"] == "block"
 
 
 def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):

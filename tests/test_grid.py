@@ -204,8 +204,9 @@ def test_a_variant_runs_only_when_named_and_changes_only_its_settings(tmp_path):
         grid.run_config(spec, "smoke", c, "tokens.json")
         for c in (cell, grid.Cell(*cell.key[:1], "adapt", "tiny-bert", 0))
     )
-    assert variant.method == plain.method and variant.tokens == plain.tokens == "tokens.json"
-    assert (variant.token_init, plain.token_init) == ("mean", "random")
+    assert type(variant.settings) is type(plain.settings) and variant.tokens == plain.tokens == "tokens.json"
+    assert (variant.settings.token_init, plain.settings.token_init) == ("mean", "random")
+    assert variant.settings.tokens == plain.settings.tokens == grid.token_policy(spec, "smoke")
     results = tmp_path / "compare.csv"
     frame = grid.run_grid(
         spec, "smoke", results, tmp_path / "runs", methods=["adapt-mean-init"], seeds=[0], log=lambda _: None

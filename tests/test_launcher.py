@@ -15,7 +15,6 @@ import pytest
 from adapt_core import launcher
 from adapt_core.data import DataConfig
 from adapt_core.errors import AdaptError
-from adapt_core.methods import MethodConfig
 from adapt_core.pipeline import RunConfig
 from adapt_core.runs import list_runs, load_run
 from adapt_core.train import TrainConfig
@@ -29,12 +28,12 @@ def corpus(tmp_path):
     return path
 
 
-def config(corpus, max_steps: int = 2, **method) -> RunConfig:
+def config(corpus, max_steps: int = 2, method: str = "full") -> RunConfig:
     return RunConfig(
         dataset=str(corpus),
         model="tiny-bert",
         data=DataConfig(),
-        method=MethodConfig(**method),
+        method=method,
         train=TrainConfig(max_steps=max_steps, batch_size=8, device="cpu", eval_every=1),
     )
 
@@ -116,15 +115,15 @@ def test_a_vetted_token_file_is_copied_into_the_run(runs_dir, corpus, tmp_path):
     tokens = tmp_path / "vetted.json"
     tokens.write_text('["my card"]')
     run_dir = launcher.launch(replace(config(corpus, method="full+tokens"), tokens=str(tokens)), start=False)
-    assert load_run(run_dir).config["tokens"] == str(run_dir / "tokens.json")
-    assert (run_dir / "tokens.json").read_text() == '["my card"]'
+    assert load_run(run_dir).config["tokens"] == str(run_dir / "vetted.json")
+    assert (run_dir / "vetted.json").read_text() == '["my card"]'
     launcher.cancel(run_dir)
 
 
 def test_a_missing_token_file_is_a_clear_error(runs_dir, corpus, tmp_path):
     from adapt_core.errors import AdaptError
 
-    bad = replace(config(corpus), tokens=str(tmp_path / "nope.json"))
+    bad = replace(config(corpus, method="full+tokens"), tokens=str(tmp_path / "nope.json"))
     with pytest.raises(AdaptError, match="Tokens page"):
         launcher.launch(bad)
     assert list_runs() == [] and not any(runs_dir.glob("*-full-*"))  # refused before a folder was made

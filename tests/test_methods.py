@@ -1,4 +1,4 @@
-"""The method contract, for every method `prepare` handles, on tiny BERT and Llama models.
+"""The method contract, for every registered method that trains in the loop, on tiny BERT and Llama models.
 
 Each method: builds with defaults, prepares a tiny model, trains fewer parameters than the model holds (except
 full / full+tokens), lowers the loss on a separable toy task within a few steps of the one training loop, leaves
@@ -19,13 +19,24 @@ from helpers_toy import mean_loss, one_thread, snapshot, tiny_model, toy_task
 from adapt_core.data import Split, TaskData
 from adapt_core.errors import AdaptError
 from adapt_core.evaluate import predict_proba
-from adapt_core.methods import METHODS, MethodConfig, load_trained, matched_layers, prepare, save_trained
+from adapt_core.forms import method_specs
+from adapt_core.methods import (
+    REGISTRY,
+    StcConfig,
+    get_method,
+    load_trained,
+    matched_layers,
+    method_config,
+    method_names,
+    prepare,
+    save_trained,
+)
 from adapt_core.methods_io import PREFIX_DIR
 from adapt_core.models import count_parameters, load_classifier
 from adapt_core.sensitivity import measure
 from adapt_core.train import TrainConfig, train_steps
 
-PREPARED = [m for m in METHODS if m != "stc"]
+PREPARED = [m for m in method_names() if get_method(m).trains]
 TRAIN = TrainConfig(
     max_steps=24,
     batch_size=8,
@@ -63,10 +74,10 @@ class RecordingAdamW(torch.optim.AdamW):
 @pytest.mark.parametrize("method", PREPARED)
 def test_contract(method, model_name, task, tmp_path, monkeypatch):
     model, tokenizer = tiny_model(model_name)
-    prepared = prepare(model, tokenizer, MethodConfig(method=method), task)
+    prepared = prepare(model, tokenizer, method_config(method), task)
     net = prepared.model
     counts = count_parameters(net)
-    if method in ("full", "full+tokens"):
+    if get_method(method).config.__name__.startswith("Full"):
         assert counts.trainable == counts.total
     else:
         assert 0 < counts.trainable < counts.total
@@ -100,7 +111,7 @@ def test_contract(method, model_name, task, tmp_path, monkeypatch):
 
 def test_adapt_trains_exactly_selection_and_head(task):
     model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
-    prepared = prepare(model, tokenizer, MethodConfig(method="adapt", top_k=20), task)
+    prepared = prepare(model, tokenizer, method_config("adapt", top_k=20), task)
     selection = prepared.info["selection"]
     assert 0 < selection["percent"] <= 20
     assert prepared.info["sensitivity"]["linears"]  # the whole table travels to report.json
@@ -114,7 +125,7 @@ def test_adapt_trains_exactly_selection_and_head(task):
 def test_adapt_reuses_a_report(task):
     model, tokenizer = load_classifier("tiny-llama", 2, task.label_names, seed=0)
     report = measure(model, tokenizer, task)
-    config = MethodConfig(method="adapt", top_k=30, grouping="block")
+    config = method_config("adapt", top_k=30, grouping="block")
     via_report = prepare(model, tokenizer, config, report=report).info["selection"]
     model2, _ = load_classifier("tiny-llama", 2, task.label_names, seed=0)
     measured = prepare(model2, tokenizer, config, task).info["selection"]
@@ -135,7 +146,7 @@ def test_new_token_embeddings_train_and_save(method, task, tmp_path):
     tokenizer = copy.deepcopy(tokenizer)  # augment changes the tokenizer; never touch a shared one
     assert augment(model, tokenizer, ["alphazq", "betazq"], init="random", seed=0)["added"] == 2
     assert len(tokenizer.tokenize("alphazq river")) == 2
-    config = MethodConfig(method=method, top_k=20, positions="tokens")
+    config = method_config(method, **({"top_k": 20, "positions": "tokens"} if method == "adapt" else {}))
     prepared = prepare(model, tokenizer, config, task)
     new = {n: p for n, p in model.named_parameters() if "new_token" in n}
     assert new and all(p.requires_grad for p in new.values()) and prepared.info["new_token_params"]
@@ -164,18 +175,21 @@ def test_layers_match_the_budget():
 
 def test_layers_explicit_and_too_many(task):
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
-    info = prepare(model, tokenizer, MethodConfig(method="layers", layers=2)).info
-    assert info["blocks"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    prepared = prepare(model, tokenizer, method_config("layers", layers=2))
+    assert prepared.info["blocks"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    selection = prepared.selection  # what selection.json records for a layers run
+    assert [m["module"] for m in selection["modules"]] == prepared.info["blocks"]
+    assert selection["grouping"] == "layer" and all(m["size"] > 0 for m in selection["modules"])
     with pytest.raises(AdaptError, match="has 2 blocks"):
-        prepare(model, tokenizer, MethodConfig(method="layers", layers=3))
+        prepare(model, tokenizer, method_config("layers", layers=3))
 
 
 def test_lora_targets_stay_inside_the_blocks(task):
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
-    info = prepare(model, tokenizer, MethodConfig(method="lora"), task).info
+    info = prepare(model, tokenizer, method_config("lora"), task).info
     assert info["lora_target_types"] == ["query", "value"] and info["lora_target_count"] == 4
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
-    wrapped = prepare(model, tokenizer, MethodConfig(method="lora", lora_targets="all"), task).model
+    wrapped = prepare(model, tokenizer, method_config("lora", lora_targets="all"), task).model
     lora_names = [n for n, _ in wrapped.named_parameters() if "lora_A" in n]
     assert len(lora_names) == 12 and not any("pooler" in n for n in lora_names)
 
@@ -184,7 +198,7 @@ def test_prefix_folder_holds_a_plain_model_and_the_adapter(task, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
-    wrapped = prepare(model, tokenizer, MethodConfig(method="prefix", prefix_len=4), task).model
+    wrapped = prepare(model, tokenizer, method_config("prefix", prefix_len=4), task).model
     save_trained(wrapped, tokenizer, tmp_path)
     assert (tmp_path / PREFIX_DIR / "adapter_model.safetensors").exists()
     plain = AutoModelForSequenceClassification.from_pretrained(tmp_path)
@@ -192,36 +206,76 @@ def test_prefix_folder_holds_a_plain_model_and_the_adapter(task, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("method", "kwargs", "message"),
     [
-        ({"method": "nope"}, "unknown method"),
-        ({"top_k": 0}, r"top_k must be in \(0, 100\]"),
-        ({"top_k": 120}, r"top_k must be in \(0, 100\]"),
-        ({"beta": -1}, "beta must be ≥ 0"),
-        ({"lora_r": 0}, "lora_r"),
-        ({"lora_dropout": 1.0}, "lora_dropout"),
-        ({"lora_targets": "everything"}, "lora_targets"),
-        ({"prefix_len": 0}, "prefix_len"),
-        ({"layers": 0}, "layers"),
-        ({"positions": "some"}, "positions"),
-        ({"grouping": "head"}, "grouping"),
-        ({"calibration_size": 1}, "calibration_size"),
+        ("nope", {}, "unknown method"),
+        ("adapt", {"top_k": 0}, r"top_k must be in \(0, 100\]"),
+        ("layers", {"top_k": 120}, r"top_k must be in \(0, 100\]"),
+        ("adapt", {"beta": -1}, "beta must be ≥ 0"),
+        ("lora", {"lora_r": 0}, "lora_r"),
+        ("lora", {"lora_dropout": 1.0}, "lora_dropout"),
+        ("lora", {"lora_targets": "everything"}, "lora_targets"),
+        ("prefix", {"prefix_len": 0}, "prefix_len"),
+        ("layers", {"layers": 0}, "layers"),
+        ("adapt", {"positions": "some"}, "positions"),
+        ("adapt", {"grouping": "head"}, "grouping"),
+        ("adapt", {"calibration_size": 1}, "calibration_size"),
+        ("adapt", {"token_init": "zeros"}, "token_init"),
+        ("lora", {"prefix_len": 3}, "method 'lora' has no setting 'prefix_len'"),
     ],
 )
-def test_bad_config(kwargs, message):
+def test_bad_config(method, kwargs, message):
     with pytest.raises(AdaptError, match=message):
-        MethodConfig(**kwargs)
+        method_config(method, **kwargs)
+
+
+FLOAT_FIELDS = [(m, s.name) for m in REGISTRY for s in method_specs(m) if s.kind == "float" and "." not in s.name]
+
+
+@pytest.mark.parametrize(("method", "name"), FLOAT_FIELDS, ids=lambda v: str(v))
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+def test_non_finite_numbers_are_refused_by_every_method(method, name, bad):
+    with pytest.raises(AdaptError, match=f"^{name} must be a finite number"):
+        method_config(method, **{name: bad})
+
+
+def test_non_finite_numbers_in_lists_are_refused():
+    with pytest.raises(AdaptError, match="etas must be a finite number"):
+        StcConfig(etas=(0.1, float("nan")))
+
+
+def test_every_method_has_a_documented_default_that_builds_and_its_own_lr():
+    rates = {"full": 1e-4, "adapt": 3e-4, "lora": 1e-3, "prefix": 1e-2, "layers": 1e-4}
+    for name, spec in REGISTRY.items():
+        config = spec.make()
+        assert all(s.help for s in method_specs(name)), name
+        if spec.trains:
+            assert config.lr > 0
+    assert {m: method_config(m).lr for m in rates} == rates
 
 
 def test_adapt_needs_data_and_stc_is_not_prepared_here():
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
     with pytest.raises(AdaptError, match="pass the TaskData"):
-        prepare(model, tokenizer, MethodConfig(method="adapt"))
-    with pytest.raises(AdaptError, match="not prepared by methods.prepare"):
-        prepare(model, tokenizer, MethodConfig(method="stc"))
+        prepare(model, tokenizer, method_config("adapt"))
+    with pytest.raises(AdaptError, match="does not train in the loop"):
+        prepare(model, tokenizer, StcConfig())
+
+
+def test_prefix_refuses_a_model_without_past_key_values_before_loading(monkeypatch):
+    from adapt_core.methods import prefix
+
+    class NoCache:
+        def forward(self, input_ids=None, attention_mask=None):
+            return None
+
+    assert prefix.cache_argument(NoCache) is None
+    monkeypatch.setattr(prefix, "_backbone_class", lambda name: NoCache)
+    with pytest.raises(AdaptError, match="NoCache does not"):
+        get_method("prefix").check_model("some-model")
 
 
 def test_adapt_budget_below_smallest_module(task):
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
     with pytest.raises(AdaptError, match="smaller than the smallest linear module"):
-        prepare(model, tokenizer, MethodConfig(method="adapt", top_k=1), task)
+        prepare(model, tokenizer, method_config("adapt", top_k=1), task)

@@ -315,7 +315,7 @@ def test_a_dev_split_missing_one_class_is_noted_not_refused():
 
 
 def test_models_that_cannot_be_hooked():
-    with pytest.raises(AdaptError, match="cannot hook the layers"):
+    with pytest.raises(AdaptError, match="cannot find the transformer blocks"):
         model_layers(nn.Sequential(nn.Linear(4, 4)))
 
     class Block(nn.Module):
@@ -333,6 +333,57 @@ def test_models_that_cannot_be_hooked():
     with pytest.raises(AdaptError, match="MLP down-projection"):
         LayerCapture(layers, ("hidden", "mlp"), 2, "first")
     LayerCapture(layers, ("hidden",), 2, "first")  # the hidden states alone still work
+
+
+def test_stc_finds_the_blocks_wherever_adapt_does():
+    """One block finder (anatomy.find_blocks): a block list at a path no family uses is still found by both."""
+    from adapt_core.anatomy import find_blocks
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = nn.Module()
+            self.mlp.down_proj = nn.Linear(4, 4)
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stack = nn.ModuleList([Block() for _ in range(3)])
+
+    model = Odd()
+    layers = model_layers(model)
+    assert find_blocks(model)[0] == layers.path == "stack" and len(layers) == 3
+    assert layers.down_proj[0] is model.stack[0].mlp.down_proj
+
+
+@pytest.mark.parametrize("model", ["tiny-bert", "tiny-llama"])
+def test_stc_runs_through_the_registry_and_the_cli(model, tmp_path):
+    """STC is a registered method: `train --method stc` with its options as flags, reloaded by `predict`."""
+    from helpers_toy import write_toy_jsonl
+
+    from adapt_core.cli import main
+    from adapt_core.predictor import load_predictor as load_run_predictor
+
+    data = write_toy_jsonl(tmp_path / "toy.jsonl", n=90)
+    run_dir = tmp_path / "run"
+    flags = [
+        "--etas",
+        "0.5,1.0",
+        "--probe-cs",
+        "0.3",
+        "--head-cs",
+        "0.3",
+        "--timing-examples",
+        "0",
+        "--max-layers",
+        "1",
+    ]
+    args = ["train", "--dataset", str(data), "--model", model, "--method", "stc", *flags, "--quiet"]
+    assert main([*args, "--run-dir", str(run_dir)]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["method"] == "stc" and config["settings"]["etas"] == [0.5, 1.0]
+    predictor = load_run_predictor(run_dir)
+    assert len(predictor.predict(["alpha river stone"])) == 1
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 Measures D and G once (AdaPT's sensitivity pass, `adapt_core.sensitivity`), then applies β and top-k: writes the
 table (module, layer, type, params, D, G, S, selected) as CSV, optionally the whole measurement as JSON (reusable
-by the studio and by `prepare(..., report=...)`), and prints the selection.
+by the studio, by `train --sensitivity FILE` and by `prepare(..., report=...)`), and prints the selection. The flags
+are derived from SensitivityConfig and from AdaPT's config (β, top-k, token_init), so their defaults are written once.
+A report saved here is used by `train --method adapt` only when its settings match the run's (max_length, seed).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from adapt_core.commands.options import add_data_arguments, data_config
+from adapt_core.commands.options import add_data_arguments, add_spec_arguments, data_config, spec_values
 from adapt_core.errors import AdaptError
 
 NAME = "sensitivity"
@@ -20,31 +22,19 @@ HELP = "Score every module (dispersion + beta x gradient norm) and show what a t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from adapt_core.forms import field_specs
+    from adapt_core.methods import AdaptConfig
+    from adapt_core.models import DEFAULT_MODEL
+    from adapt_core.sensitivity import SensitivityConfig
+
     add_data_arguments(parser)
-    parser.add_argument("--model", default="minilm-l6", help="Registry name, local folder or Hub id.")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="Registry name, local folder or Hub id.")
     parser.add_argument("--tokens", default=None, help="Vetted token list (JSON or CSV) to add before measuring.")
-    parser.add_argument(
-        "--token-init",
-        default="random",
-        choices=("random", "mean"),
-        help="Initial embeddings of the new tokens.",
-    )
-    s = parser.add_argument_group("sensitivity")
-    s.add_argument("--calibration-size", type=int, default=None, help="Calibration examples (default 512 or all).")
-    s.add_argument(
-        "--positions",
-        default="all",
-        choices=("all", "tokens"),
-        help="Positions for the dispersion: all non-pad tokens, or only the new tokens.",
-    )
-    s.add_argument("--grouping", default="linear", choices=("linear", "block", "layer"), help="Unit of selection.")
-    s.add_argument("--head-warmup-steps", type=int, default=0, help="Train the head alone first (undone after).")
-    s.add_argument("--batch-size", type=int, default=16)
-    s.add_argument("--max-length", type=int, default=128)
-    s.add_argument("--seed", type=int, default=0, help="Seed of the head initialisation and calibration sample.")
-    b = parser.add_argument_group("budget")
-    b.add_argument("--beta", type=float, default=1.0, help="Score S = norm(D) + beta * norm(G).")
-    b.add_argument("--top-k", type=float, default=10.0, help="Budget, %% of non-embedding parameters.")
+    # the measurement's settings, and β / top-k / token_init as AdaPT's config has them (one default each)
+    measuring = add_spec_arguments(parser.add_argument_group("sensitivity"), field_specs(SensitivityConfig))
+    adapt = field_specs(AdaptConfig, only=["beta", "top_k", "token_init"])
+    budget = add_spec_arguments(parser.add_argument_group("budget (AdaPT)"), adapt)
+    parser.set_defaults(_measuring=measuring, _budget=budget)
     o = parser.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, help="Write the table as CSV here.")
     o.add_argument("--save-report", type=Path, default=None, help="Write the whole measurement as JSON here.")
@@ -53,25 +43,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from adapt_core.data import load_dataset
+    from adapt_core.forms import build_config
     from adapt_core.models import load_classifier
     from adapt_core.sensitivity import SensitivityConfig, measure
 
-    config = SensitivityConfig(
-        calibration_size=args.calibration_size,
-        batch_size=args.batch_size,
-        positions=args.positions,
-        grouping=args.grouping,
-        head_warmup_steps=args.head_warmup_steps,
-        max_length=args.max_length,
-        seed=args.seed,
-    )
+    config = build_config(SensitivityConfig, spec_values(args, args._measuring))
+    budget = spec_values(args, args._budget)
+    beta, top_k = budget["beta"], budget["top_k"]
     task = load_dataset(args.dataset, data_config(args))
-    model, tokenizer = load_classifier(args.model, task.num_labels, task.label_names, seed=args.seed)
+    model, tokenizer = load_classifier(args.model, task.num_labels, task.label_names, seed=config.seed)
     if args.tokens:
-        _add_tokens(model, tokenizer, args.tokens, args.token_init)
+        _add_tokens(model, tokenizer, args.tokens, budget["token_init"])
     report = measure(model, tokenizer, task, config, progress=_progress(not args.quiet))
-    frame = report.to_frame(args.beta, args.top_k)
-    selection = report.select(args.beta, args.top_k)
+    frame = report.to_frame(beta, top_k)
+    selection = report.select(beta, top_k)
     if args.out:
         frame.to_csv(args.out, index=False)
     if args.save_report:

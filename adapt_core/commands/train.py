@@ -1,6 +1,11 @@
 """`python -m adapt_core train`: one run into a run folder (the same folder the studio writes).
 
 Either flags, or `--config FILE` with a config.json (the studio writes one into the run folder, then starts this).
+Every training and method flag is derived from the config dataclasses: TrainConfig's fields, and the fields of every
+registered method's config (`methods.registry`), flattened (`--tokens-scorer` for AdaPT's `tokens.scorer`). A method
+flag that is not given takes the chosen method's default (its own learning rate included: `--lr` overrides it); one
+that the chosen method lacks is refused. A method's field whose name a training flag already uses gets the method's
+name as prefix (`--stc-batch-size`).
 Exit status: 0 completed, 1 failed, 2 bad input, 130 cancelled (SIGTERM / Ctrl-C).
 """
 
@@ -11,98 +16,97 @@ import os
 import sys
 from pathlib import Path
 
-from adapt_core.commands.options import add_data_arguments, data_config
-from adapt_core.methods import METHODS
+from adapt_core.commands.options import add_data_arguments, add_spec_arguments, data_config, spec_values
+from adapt_core.errors import AdaptError
 
 NAME = "train"
 HELP = "Train (finetune) a model on a dataset with one method; writes a run folder."
 
 
+def _help(name: str) -> str:
+    from adapt_core.pipeline import RunConfig
+
+    return RunConfig.__dataclass_fields__[name].metadata["help"]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from adapt_core.forms import field_specs
+    from adapt_core.methods import method_names
+    from adapt_core.models import DEFAULT_MODEL
+    from adapt_core.train import TrainConfig
+
     add_data_arguments(parser)
     parser.add_argument("--config", type=Path, default=None, help="A config.json to run as is (flags below ignored).")
-    parser.add_argument("--model", default="minilm-l6", help="Registry name, local folder or Hub id.")
-    parser.add_argument("--method", default="full", choices=METHODS, help="How to adapt the model.")
-    t = parser.add_argument_group("training")
-    t.add_argument("--epochs", type=float, default=3.0)
-    t.add_argument("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=5e-5)
-    t.add_argument("--max-length", type=int, default=128)
-    t.add_argument("--eval-every", type=int, default=0, help="Dev evaluation every N steps (0: each epoch).")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", help="auto, cuda, mps or cpu.")
-    t.add_argument("--dtype", default="auto", help="auto, fp32, bf16 or fp16.")
-    m = parser.add_argument_group("method")
-    m.add_argument("--top-k", type=float, default=10.0, help="AdaPT budget, %% of non-embedding parameters.")
-    m.add_argument("--beta", type=float, default=1.0, help="AdaPT score: norm(D) + beta * norm(G).")
-    m.add_argument("--lora-r", type=int, default=8)
-    m.add_argument("--prefix-len", type=int, default=20)
-    m.add_argument("--lora-alpha", type=float, default=16.0, help="LoRA scaling alpha.")
-    m.add_argument("--lora-dropout", type=float, default=0.1, help="LoRA dropout.")
-    m.add_argument(
-        "--lora-targets",
-        default="auto",
-        choices=("auto", "attention", "all"),
-        help="LoRA modules: peft's default per architecture, every attention projection, or all.",
-    )
-    m.add_argument("--layers", type=int, default=None, help="Layer selection: top L blocks (default: AdaPT's budget).")
-    m.add_argument("--calibration-size", type=int, default=None, help="AdaPT calibration examples (512 or all).")
-    m.add_argument("--calibration-seed", type=int, default=0, help="AdaPT calibration sample seed.")
-    m.add_argument("--positions", default="all", choices=("all", "tokens"), help="AdaPT dispersion positions.")
-    m.add_argument("--grouping", default="linear", choices=("linear", "block", "layer"), help="AdaPT selection unit.")
-    m.add_argument("--head-warmup-steps", type=int, default=0, help="AdaPT: warm the head up before measuring.")
-    m.add_argument("--tokens", default=None, help="Vetted token list (JSON or CSV) for adapt / full+tokens.")
-    m.add_argument("--token-init", default="random", choices=("random", "mean"))
-    m.add_argument("--stc-base", default=None, help="STC on a finetuned run's model (its run folder).")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=_help("model"))
+    parser.add_argument("--method", default="full", choices=method_names(), help="How to adapt the model.")
+    parser.add_argument("--tokens", default=None, help=_help("tokens"))
+    parser.add_argument("--sensitivity", default=None, help=_help("sensitivity"))
+    train = add_spec_arguments(parser.add_argument_group("training (TrainConfig)"), field_specs(TrainConfig))
     out = parser.add_argument_group("output")
     out.add_argument("--run-dir", type=Path, default=None, help="Run folder (default: a new one under runs/).")
     out.add_argument("--overwrite", action="store_true", help="Replace the run already in --run-dir (cleared first).")
     out.add_argument("--quiet", action="store_true", help="No progress bar.")
+    taken = {action.dest for action in parser._actions}  # a method's field never shadows a run or training flag
+    parser.set_defaults(_train_flags=train, _method_flags=add_method_arguments(parser, taken))
+
+
+def add_method_arguments(parser: argparse.ArgumentParser, taken: set[str]) -> dict:
+    """The flags of every registered method's config: {dest: {method: FieldSpec}} (one flag per shared field)."""
+    from adapt_core.forms import method_specs
+    from adapt_core.methods import REGISTRY
+
+    owners: dict[str, dict] = {}
+    for name in REGISTRY:
+        for spec in method_specs(name):
+            if spec.name == "lr":  # TrainConfig's --lr: empty = the method's own rate
+                continue
+            dest = spec.flag[2:].replace("-", "_")
+            if dest in taken:
+                dest = f"{name.replace('+', '_').replace('-', '_')}_{dest}"
+            owners.setdefault(dest, {})[name] = spec
+    group = parser.add_argument_group("method (the chosen method's config; unset = its default)")
+    for dest, by_method in owners.items():
+        first = next(iter(by_method.values()))
+        flag_spec = first.__class__(**{**first.__dict__, "name": dest.replace("_", "-")})
+
+        def where(spec, by_method=by_method) -> str:
+            return " [" + "; ".join(f"{m}: {_default(s.default)}" for m, s in by_method.items()) + "]"
+
+        add_spec_arguments(group, [flag_spec], keep_defaults=False, extra_help=where)
+    return owners
+
+
+def _default(value) -> str:
+    return "empty" if value is None else ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def build_config(args: argparse.Namespace):
-    from adapt_core.methods import MethodConfig
+    from adapt_core.forms import build_config as build
+    from adapt_core.methods import get_method
     from adapt_core.pipeline import RunConfig
     from adapt_core.train import TrainConfig
 
-    train = TrainConfig(
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        max_length=args.max_length,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-    )
-    method = MethodConfig(
-        method=args.method,
-        top_k=args.top_k,
-        beta=args.beta,
-        lora_r=args.lora_r,
-        prefix_len=args.prefix_len,
-        lora_alpha=args.lora_alpha,
-        lora_dropout=args.lora_dropout,
-        lora_targets=args.lora_targets,
-        layers=args.layers,
-        calibration_size=args.calibration_size,
-        calibration_seed=args.calibration_seed,
-        positions=args.positions,
-        grouping=args.grouping,
-        head_warmup_steps=args.head_warmup_steps,
-    )
-    stc = {"base_run": args.stc_base} if args.stc_base else {}
+    spec = get_method(args.method)
+    train = build(TrainConfig, spec_values(args, args._train_flags))
+    values = {}
+    for dest, by_method in args._method_flags.items():
+        if dest not in vars(args):
+            continue
+        if args.method not in by_method:
+            flag = "--" + dest.replace("_", "-")
+            users = ", ".join(by_method)
+            raise AdaptError(f"{flag} does not apply to --method {args.method} (it is a setting of {users})")
+        values.update(spec_values(args, {dest: by_method[args.method]}))
+    settings = build(spec.config, values, base=spec.make())
     return RunConfig(
         dataset=args.dataset,
         model=args.model,
         data=data_config(args),
-        method=method,
+        method=args.method,
+        settings=settings,
         train=train,
         tokens=args.tokens,
-        token_init=args.token_init,
-        stc=stc,
+        sensitivity=args.sensitivity,
     )
 
 
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     # every input is checked before the run folder exists or anything loads: a bad request is one line, exit 2
     config = read_config_file(args.config) if args.config else build_config(args)
-    run_dir = args.run_dir or new_run_dir(label=f"{config.method.method}-{Path(config.dataset).stem}")
+    run_dir = args.run_dir or new_run_dir(label=f"{config.method}-{Path(config.dataset).stem}")
     # under `accelerate launch` only rank 0 writes the folder: another rank could find rank 0's run already there
     main_rank = int(os.environ.get("RANK", "0")) == 0
     check_run_request(config, run_dir if main_rank else None, args.overwrite)

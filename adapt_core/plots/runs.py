@@ -26,7 +26,9 @@ COSTS = {  # column → axis title
 
 def run_label(info) -> str:
     """A short legend name: method, seed and the run id's random suffix."""
-    method = info.config.get("method", {}).get("method", "?")
+    from adapt_core.runs import method_name
+
+    method = method_name(info.config) or "?"
     seed = info.config.get("train", {}).get("seed", "?")
     return f"{method} s{seed} ·{info.id[-4:]}"
 
@@ -108,15 +110,11 @@ def run_table(runs: Sequence) -> pd.DataFrame:
 
 
 def aggregate(table: pd.DataFrame) -> pd.DataFrame:
-    """Completed runs grouped by dataset / model / method: macro-F1 mean, std and seed count, mean costs."""
-    done = table[(table["state"] == "completed") & table["test_macro_f1"].notna()]
-    if done.empty:
-        return pd.DataFrame(columns=[*GROUP, "seeds", "macro_f1_mean", "macro_f1_std", *COSTS])
-    grouped = done.groupby(GROUP, dropna=False)
-    out = grouped["test_macro_f1"].agg(seeds="count", macro_f1_mean="mean", macro_f1_std="std")
-    out["macro_f1_std"] = out["macro_f1_std"].fillna(0.0)
-    costs = grouped[list(COSTS)].mean(numeric_only=False)
-    return out.join(costs).reset_index()
+    """Completed runs grouped by dataset / model / method: macro-F1 mean, std and seed count, mean costs (the one
+    aggregation, `comparison.mean_over_seeds`, that the benchmark grid uses too)."""
+    from adapt_core.comparison import mean_over_seeds
+
+    return mean_over_seeds(table, GROUP, "test_macro_f1", list(COSTS))
 
 
 def _group_label(agg: pd.DataFrame) -> list[str]:
