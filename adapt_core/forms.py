@@ -30,8 +30,7 @@ from typing import Any
 from adapt_core.errors import AdaptError
 
 KINDS = ("bool", "int", "float", "str", "choice", "list")
-CHOICES = {  # fields whose module has no constant listing their values
-    "device": ("auto", "cpu", "cuda", "mps"),
+CHOICES = {  # fields whose module has no constant listing their values (the device is free text: cuda:1 is one)
     "dtype": ("auto", "fp32", "bf16", "fp16"),
 }
 
@@ -183,12 +182,16 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
                 raise ValueError(f"{value} is not a whole number")
             return int(number)
         if spec.kind == "float":
-            return float(value)
+            number = float(value)
     except (TypeError, ValueError) as err:
         raise AdaptError(f"{spec.label}: {err} (expected a {spec.kind})") from None
+    if spec.kind == "float":
+        if not math.isfinite(number):
+            raise AdaptError(f"{spec.name} must be a finite number (got {number})")
+        return number
     value = str(value).strip()
     if spec.choices and value not in spec.choices:
-        raise AdaptError(f"{spec.label} must be one of {', '.join(spec.choices)} (got {value!r})")
+        raise AdaptError(f"{spec.name} must be one of {', '.join(spec.choices)} (got {value!r})")
     return value
 
 

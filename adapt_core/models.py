@@ -21,6 +21,7 @@ from adapt_core.errors import AdaptError
 from adapt_core.safeload import check_local_weights
 
 DEFAULT_MODEL = "minilm-l6"
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what a form offers; cuda:N is accepted where a device is typed
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

@@ -330,12 +330,21 @@ def _check_status(status: dict) -> None:
 
 
 def check_config_shape(config: dict) -> None:
-    for key in ("data", "method", "train", "stc"):
+    """The RunConfig shape: nested objects where they belong, texts where they belong (a config.json written before
+    the method registry had `method` as an object; it still reads)."""
+    for key in ("data", "train"):
         if key in config and not isinstance(config[key], dict):
             raise Unreadable(f"config.json: '{key}' is a {type(config[key]).__name__}, not an object")
+    if config.get("settings") is not None and not isinstance(config["settings"], dict):
+        raise Unreadable(f"config.json: 'settings' is a {type(config['settings']).__name__}, not an object")
+    if "method" in config and not isinstance(config["method"], str | dict):
+        raise Unreadable(f"config.json: 'method' is {config['method']!r}, not a method name")
     for key in ("dataset", "model"):
         if key in config and not isinstance(config[key], str):
             raise Unreadable(f"config.json: '{key}' is {config[key]!r}, not a text")
+    for key in ("tokens", "sensitivity"):
+        if config.get(key) is not None and not isinstance(config[key], str):
+            raise Unreadable(f"config.json: '{key}' is {config[key]!r}, not a file name")
 
 
 def _check_report(report: dict) -> None:
@@ -394,7 +403,7 @@ def _check_model(run_dir: Path, status: dict, config: dict) -> None:
     model = run_dir / "model"
     if status.get("state") != "completed" or not model.is_dir():
         return
-    if config.get("method", {}).get("method") == "stc":
+    if method_name(config) == "stc":
         model = model / "backbone"
     from adapt_core.safeload import weights_problem
 

@@ -86,6 +86,8 @@ def _check_numbers(config) -> None:
     would otherwise fail deep in the optimizer, or train on nonsense)."""
     for f in fields(config):
         value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):  # optional numbers (lr) included
+            raise AdaptError(f"{f.name} must be a finite number (got {value}); {f.metadata['help']}")
         if isinstance(f.default, bool):
             if not isinstance(value, bool):
                 raise AdaptError(f"{f.name} must be true or false (got {value!r})")

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, fields
 import streamlit as st
 
 from adapt_core.data import BENCHMARKS, DEFAULT_DATASET, DataConfig
-from adapt_core.forms import CHOICES
-from adapt_core.models import DEFAULT_MODEL, REGISTRY
+from adapt_core.models import DEFAULT_MODEL, DEVICES, REGISTRY
 from adapt_core.selection import DEFAULT_TOP_K
 
 DATASET, MODEL, DEVICE, BETA, TOP_K = "dataset", "model", "device", "beta", "top_k"
@@ -135,7 +134,7 @@ def sidebar() -> Choice:
             st.selectbox,
             "Device",
             DEVICE,
-            options=list(CHOICES["device"]),
+            options=list(DEVICES),
             help="Where training runs: auto picks CUDA, then MPS, then the CPU.",
         )
         st.subheader("AdaPT budget")

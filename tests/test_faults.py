@@ -35,7 +35,7 @@ def make_run(root: Path, name: str, state: str = "completed", **status) -> Path:
     """A hand-built run folder: config, status, report and two metrics lines (no model)."""
     run = root / name
     run.mkdir(parents=True)
-    config = {"dataset": "toy.csv", "model": "tiny-bert", "method": {"method": "full"}, "train": {"seed": 0}}
+    config = {"dataset": "toy.csv", "model": "tiny-bert", "method": "full", "train": {"seed": 0}}
     (run / "config.json").write_text(json.dumps(config))
     (run / "status.json").write_text(json.dumps({"state": state, "step": 2, "total": 2, **status}))
     (run / "report.json").write_text(json.dumps({"test": {"macro_f1": 0.5, "accuracy": 0.5}}))
@@ -77,7 +77,7 @@ DAMAGE = {
     "status-state": ("status.json", '{"state": "done"}', "status.json: unknown state 'done'"),
     "status-step": ("status.json", '{"state": "completed", "step": "two"}', "status.json: 'step' is 'two'"),
     "config-truncated": ("config.json", '{"dataset": "toy', "config.json: not valid JSON, truncated?"),
-    "config-shape": ("config.json", '{"method": "full"}', "config.json: 'method' is a str, not an object"),
+    "config-shape": ("config.json", '{"method": "full", "train": []}', "config.json: 'train' is a list, not an object"),
     "report-empty": ("report.json", "", "report.json: empty file"),
     "report-shape": ("report.json", '{"test": {"macro_f1": "high"}}', "report.json: test 'macro_f1' is 'high'"),
     "metrics-line": (
@@ -167,7 +167,7 @@ def test_every_page_shows_damaged_runs_and_keeps_working(page, runs_dir, shared_
     "extra, message",
     [
         (["--lr", "inf"], "error: lr must be a finite number (got inf)"),
-        (["--beta", "nan"], "error: method.beta is nan: give a finite number"),
+        (["--method", "adapt", "--beta", "nan"], "error: beta must be a finite number (got nan)"),
         (["--max-train", "-3"], "error: max_train must be a positive number of examples or empty (got -3)"),
         (["--device", "gpu"], "error: device must be auto, cpu, cuda[:N] or mps"),
         (["--dtype", "int8"], "error: dtype must be one of auto, fp32"),
@@ -272,7 +272,7 @@ import sys, time
 from pathlib import Path
 from adapt_core.runs import RunWriter
 writer = RunWriter(Path(sys.argv[1]))
-writer.write_config({"dataset": "toy.csv", "model": "tiny-bert", "method": {"method": "full"}})
+writer.write_config({"dataset": "toy.csv", "model": "tiny-bert", "method": "full"})
 writer.set_status("running", step=3, total=10)
 print("running", flush=True)
 time.sleep(120)

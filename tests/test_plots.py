@@ -140,8 +140,8 @@ def test_token_html_highlights_new_tokens_and_escapes_text():
 
 class FakeRun:
     def __init__(self, id, method, seed, f1, state="completed"):
-        self.id, self.state = id, state
-        self.config = {"dataset": "toy", "model": "tiny-bert", "method": {"method": method}, "train": {"seed": seed}}
+        self.id, self.state, self.problem = id, state, None
+        self.config = {"dataset": "toy", "model": "tiny-bert", "method": method, "train": {"seed": seed}}
         self.report = {
             "test": {"macro_f1": f1},
             "train_seconds": 10.0,
