@@ -195,6 +195,8 @@ def cancel(run_dir: Path | str) -> str:
             return "cancelled"
         if info.state != "running":
             return info.state
+        # recorded first: a child that dies of the signal before it can write `cancelled` still reads cancelled
+        _update_status(run_dir, cancel_requested=time.time())
         _terminate(int(info.status["pid"]))
         return "cancelling"
 

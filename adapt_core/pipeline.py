@@ -111,7 +111,7 @@ def _nested(cls, values: dict) -> dict:
     return out
 
 
-class Cancelled(Exception):
+class Cancelled(BaseException):  # not an Exception: no `except Exception` on the way may swallow a cancel
     """Raised in the main thread on SIGTERM so the run can record `cancelled` and exit cleanly."""
 
 

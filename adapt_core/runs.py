@@ -219,7 +219,8 @@ class RunInfo:
             return UNREADABLE
         state = self.status.get("state", "unknown")
         if state == "running" and not is_alive(self.status):
-            return "interrupted"
+            # a cancel asked for before the process could record it (it died starting up) is still a cancel
+            return "cancelled" if self.status.get("cancel_requested") else "interrupted"
         return state
 
     def require_readable(self) -> RunInfo:
@@ -302,13 +303,14 @@ def _pid_exists(pid: int) -> bool:
 def _settle(info: RunInfo) -> RunInfo:
     """Record on disk that a `running` run whose process is gone is `interrupted` (its `updated` time is when it was
     last seen). The status is re-read first, so a run that just finished is never overwritten."""
-    if info.problem or info.state != "interrupted":
+    settled = info.state
+    if info.problem or info.status.get("state") != "running" or settled == "running":
         return info
     try:
         current = read_object(info.dir / "status.json")
         if current.get("state") == "running" and current.get("updated") == info.status.get("updated"):
-            write_json(info.dir / "status.json", {**current, "state": "interrupted"})
-            info.status = {**current, "state": "interrupted"}
+            write_json(info.dir / "status.json", {**current, "state": settled})
+            info.status = {**current, "state": settled}
     except (OSError, AdaptError):
         pass  # a read-only or vanished folder: it still reads as interrupted
     return info

@@ -95,6 +95,22 @@ def test_a_child_killed_without_a_word_is_marked_interrupted(runs_dir, corpus):
     assert json.loads((run_dir / "status.json").read_text())["state"] == "interrupted"  # on disk, not only read so
 
 
+def test_a_run_cancelled_before_it_could_record_it_reads_cancelled(runs_dir, corpus):
+    """A child that dies of the SIGTERM while still starting up (no handler yet) is cancelled, not interrupted."""
+    import subprocess
+
+    from adapt_core.runs import process_start
+
+    run_dir = launcher.launch(config(corpus), start=False)
+    child = subprocess.Popen(["sleep", "60"], start_new_session=True)  # stands in for a child still importing
+    status = {"state": "running", "step": 0, "pid": child.pid, "pid_start": process_start(child.pid)}
+    (run_dir / "status.json").write_text(json.dumps({**status, "updated": time.time()}))
+    assert launcher.cancel(run_dir) == "cancelling"
+    assert child.wait(timeout=10) == -signal.SIGTERM
+    assert [r.state for r in list_runs()] == ["cancelled"]
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "cancelled"  # settled on disk
+
+
 def test_a_missing_file_is_refused_before_a_run_folder_exists(runs_dir, tmp_path):
     with pytest.raises(AdaptError, match=r"^file not found: .*missing.csv, given as the dataset"):
         launcher.launch(config(tmp_path / "missing.csv"))
