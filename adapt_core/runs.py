@@ -330,9 +330,14 @@ def _check_status(status: dict) -> None:
 
 
 def check_config_shape(config: dict) -> None:
-    for key in ("data", "method", "train", "stc"):
+    for key in ("data", "train", "stc"):
         if key in config and not isinstance(config[key], dict):
             raise Unreadable(f"config.json: '{key}' is a {type(config[key]).__name__}, not an object")
+    # a registered name since the registry; an object {"method": name, ...} in older run folders
+    if "method" in config and not isinstance(config["method"], str | dict):
+        raise Unreadable(f"config.json: 'method' is a {type(config['method']).__name__}, not a name or an object")
+    if config.get("settings") is not None and not isinstance(config["settings"], dict):
+        raise Unreadable(f"config.json: 'settings' is a {type(config['settings']).__name__}, not an object")
     for key in ("dataset", "model"):
         if key in config and not isinstance(config[key], str):
             raise Unreadable(f"config.json: '{key}' is {config[key]!r}, not a text")
@@ -394,7 +399,7 @@ def _check_model(run_dir: Path, status: dict, config: dict) -> None:
     model = run_dir / "model"
     if status.get("state") != "completed" or not model.is_dir():
         return
-    if config.get("method", {}).get("method") == "stc":
+    if method_name(config) == "stc":
         model = model / "backbone"
     from adapt_core.safeload import weights_problem
 

@@ -77,7 +77,8 @@ DAMAGE = {
     "status-state": ("status.json", '{"state": "done"}', "status.json: unknown state 'done'"),
     "status-step": ("status.json", '{"state": "completed", "step": "two"}', "status.json: 'step' is 'two'"),
     "config-truncated": ("config.json", '{"dataset": "toy', "config.json: not valid JSON, truncated?"),
-    "config-shape": ("config.json", '{"method": "full"}', "config.json: 'method' is a str, not an object"),
+    "config-shape": ("config.json", '{"method": 3}', "config.json: 'method' is a int, not a name or an object"),
+    "config-data": ("config.json", '{"method": "full", "data": "toy"}', "config.json: 'data' is a str, not an object"),
     "report-empty": ("report.json", "", "report.json: empty file"),
     "report-shape": ("report.json", '{"test": {"macro_f1": "high"}}', "report.json: test 'macro_f1' is 'high'"),
     "metrics-line": (
