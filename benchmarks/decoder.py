@@ -58,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--out", default=None, help="Results JSON (default results/decoder.json; --quick: none).")
     p.add_argument("--fresh", action="store_true", help="Run every method again, replacing earlier run folders.")
     p.add_argument("--quick", action="store_true", help="tiny-llama, 64 texts, 2 steps, scorer off")
+    p.add_argument("--heatmap", action="store_true", help="Render the AdaPT run's sensitivity heatmap to a PNG.")
     args = p.parse_args()
     if args.quick:
         args.model, args.max_train, args.max_eval, args.calibration_size = "tiny-llama", 64, 32, 16
@@ -171,8 +172,44 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.0f}"
 
 
+def render_heatmap(args) -> Path | None:
+    """The studio's sensitivity heatmap (`plots.sensitivity`, the figure its Sensitivity page shows) of the AdaPT
+    run's measurement, at the run's β and top-k, as a PNG: the figure is written as a self-contained HTML page and
+    photographed by headless Chromium (no internet needed). None, with a message, when Chromium is absent."""
+    import shutil
+    import subprocess
+
+    from adapt_core.plots.sensitivity import sensitivity_heatmap
+    from adapt_core.selection import SensitivityReport
+
+    report = json.loads((run_dir("adapt", args) / "report.json").read_text())
+    selection = report["method_info"]["selection"]
+    sensitivity = SensitivityReport.from_dict(report["method_info"]["sensitivity"])
+    beta, top_k = selection.get("beta", 1.0), selection.get("top_k", 10.0)
+    fig = sensitivity_heatmap(sensitivity.to_frame(beta, top_k))
+    fig.update_layout(title=f"{args.model} on {args.dataset}: sensitivity per module (β {beta}, top-k {top_k} %)")
+    page = run_dir("adapt", args).parent / "sensitivity-heatmap.html"
+    fig.write_html(page, include_plotlyjs=True, full_html=True, config={"displayModeBar": False})
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        print(f"no Chromium here: the heatmap is in {page}, open it in a browser")
+        return None
+    png = RESULTS / f"decoder-sensitivity-{args.model}.png"
+    height = int(fig.layout.height or 1000) + 40
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--window-size=1400,{height}",
+         f"--screenshot={png.resolve()}", page.resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    print(f"heatmap: {png}")
+    return png
+
+
 def main() -> None:
     args = parse_args()
+    if args.heatmap:
+        render_heatmap(args)
+        return
     import torch
 
     torch.manual_seed(args.seed)
