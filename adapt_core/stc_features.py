@@ -163,9 +163,11 @@ class LayerCapture:
 
 
 def token_batches(
-    tokenizer, texts: list[str], max_length: int, batch_size: int, padding_side: str = "right"
+    tokenizer, texts: list[str], max_length: int, batch_size: int, padding_side: str | None = None
 ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
-    """(indices, input_ids, attention_mask) batches, texts sorted by length so that batches pad little."""
+    """(indices, input_ids, attention_mask) batches, texts sorted by length so that batches pad little; padded on
+    `padding_side`, by default the tokenizer's own side (as the training loop's collate does)."""
+    padding_side = padding_side or getattr(tokenizer, "padding_side", "right")
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(x) for x in ids], kind="stable")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

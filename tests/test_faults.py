@@ -78,6 +78,8 @@ DAMAGE = {
     "status-step": ("status.json", '{"state": "completed", "step": "two"}', "status.json: 'step' is 'two'"),
     "config-truncated": ("config.json", '{"dataset": "toy', "config.json: not valid JSON, truncated?"),
     "config-shape": ("config.json", '{"method": "full", "train": []}', "config.json: 'train' is a list, not an object"),
+    "config-method": ("config.json", '{"method": 3}', "config.json: 'method' is 3, not a method name"),
+    "config-data": ("config.json", '{"method": "full", "data": "toy"}', "config.json: 'data' is a str, not an object"),
     "report-empty": ("report.json", "", "report.json: empty file"),
     "report-shape": ("report.json", '{"test": {"macro_f1": "high"}}', "report.json: test 'macro_f1' is 'high'"),
     "metrics-line": (

@@ -190,3 +190,19 @@ def test_minilm_on_a_banking_slice_reloads_with_identical_predictions(tmp_path):
     )
     assert recomputed.macro_f1 == pytest.approx(report["test"]["macro_f1"])
     assert np.allclose(predictor.predict_proba(texts), reloaded)
+
+
+def test_a_run_the_pipeline_wrote_reads_back_whole(tmp_path):
+    """config.json names the method (`"method": "full"`, since the registry) with its settings as an object: such a
+    run is readable, strictly, and its predictor loads (an older reader called every new run unreadable)."""
+    from adapt_core.predictor import load_predictor
+    from adapt_core.runs import method_name
+
+    run_dir = tmp_path / "run"
+    args = ["train", "--dataset", toy_csv(tmp_path), "--model", "tiny-bert", "--method", "lora", "--max-steps", "1"]
+    assert main([*args, "--batch-size", "8", "--quiet", "--run-dir", str(run_dir)]) == 0
+    info = load_run(run_dir, strict=True)
+    assert (
+        info.state == "completed" and method_name(info.config) == "lora" and isinstance(info.config["settings"], dict)
+    )
+    assert len(load_predictor(run_dir).predict(["alpha sample 1"])) == 1

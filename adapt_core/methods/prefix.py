@@ -5,7 +5,8 @@ deprecation shim), and peft's prefix forward for sequence classification checks 
 `past_key_values`, so it refuses BERT and Llama although both take the prefix. `use_cache_argument` gives the
 wrapped model a prefix forward that passes peft's prompt as whichever argument the backbone names (`cache` or
 `past_key_values`); a backbone with neither cannot take a prefix and is refused by `check_model` before any data or
-weights load.
+weights load. That forward also numbers the text's positions over its real tokens (`prefixed_positions`), so a
+left-padded text reads the prefix exactly as it does alone.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _prefix_forward(self, input_ids=None, attention_mask=None, inputs_embeds=Non
     if name is None:
         raise AdaptError(f"prefix tuning needs past keys/values; {type(backbone).__name__} takes none: pick lora")
     prompt = self.get_prompt(_get_batch_size(input_ids, inputs_embeds))
+    if attention_mask is not None and "position_ids" not in kwargs and _takes(backbone, "position_ids"):
+        kwargs["position_ids"] = prefixed_positions(attention_mask, self.active_peft_config.num_virtual_tokens)
     return self.base_model(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -77,6 +80,22 @@ def _prefix_forward(self, input_ids=None, attention_mask=None, inputs_embeds=Non
         **{name: prompt},
         **kwargs,
     )
+
+
+def _takes(module, name: str) -> bool:
+    return name in inspect.signature(type(module).forward).parameters
+
+
+def prefixed_positions(attention_mask, prefix_len: int):
+    """(batch, time) position ids of the text tokens after `prefix_len` virtual tokens, counted over real tokens only.
+
+    `attention_mask` (batch, prefix_len + time) is peft's: ones for the prefix, then the text's mask. Left unset, a
+    model numbers the text from `prefix_len` by column, so under left padding a text's tokens would sit further from
+    the prefix than when it is alone, and its prediction would depend on its neighbours (rotary attention is blind to
+    a shift of the text alone, not to a shift against the prefix's fixed keys). Pads get `prefix_len`; they are masked.
+    """
+    text = attention_mask[:, prefix_len:].long()  # (batch, time)
+    return prefix_len + (text.cumsum(-1) - 1).clamp(min=0)
 
 
 def use_cache_argument(wrapped) -> None:
