@@ -169,7 +169,7 @@ def _fmt(value) -> str:
         return "—"
     if isinstance(value, int):
         return f"{value:,}"
-    return f"{value:.3f}" if value < 10 else f"{value:.0f}"
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
 def render_heatmap(args) -> Path | None:
