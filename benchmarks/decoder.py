@@ -151,7 +151,7 @@ def not_run(rows: list[dict], args) -> list[str]:
         f"max_length {args.max_length}: {steps:.0f} steps x {step:.1f} s measured = {steps * step / 3600:.1f} "
         "CPU-hours per method and seed (max_length 128 or more would roughly double it)",
         "three seeds per method (mean and std): triples the hour",
-        "prefix tuning: not in the issue's list for this slice, left out to keep the hour",
+        "prefix tuning: not in this comparison, left out to keep the hour",
     ]
 
 
