@@ -56,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=None, help="Results JSON (default results/decoder.json; --quick: none).")
+    p.add_argument("--runs", default=str(RUNS), help="Folder of the run folders (one per method).")
     p.add_argument("--fresh", action="store_true", help="Run every method again, replacing earlier run folders.")
     p.add_argument("--quick", action="store_true", help="tiny-llama, 64 texts, 2 steps, scorer off")
     p.add_argument("--heatmap", action="store_true", help="Render the AdaPT run's sensitivity heatmap to a PNG.")
@@ -100,7 +101,7 @@ def run_config(method: str, args):
 
 
 def run_dir(method: str, args) -> Path:
-    return RUNS / ("decoder-quick" if args.quick else "decoder") / method
+    return Path(args.runs) / ("decoder-quick" if args.quick else "decoder") / method
 
 
 def run_one(method: str, args) -> dict:
@@ -151,7 +152,7 @@ def not_run(rows: list[dict], args) -> list[str]:
         f"max_length {args.max_length}: {steps:.0f} steps x {step:.1f} s measured = {steps * step / 3600:.1f} "
         "CPU-hours per method and seed (max_length 128 or more would roughly double it)",
         "three seeds per method (mean and std): triples the hour",
-        "prefix tuning: not in the issue's list for this slice, left out to keep the hour",
+        "prefix tuning: not in this comparison, left out to keep the hour",
     ]
 
 
@@ -169,7 +170,7 @@ def _fmt(value) -> str:
         return "—"
     if isinstance(value, int):
         return f"{value:,}"
-    return f"{value:.3f}" if value < 10 else f"{value:.0f}"
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
 def render_heatmap(args) -> Path | None:
@@ -222,7 +223,7 @@ def main() -> None:
         if out is not None:  # after every method, so a stopped benchmark keeps what it measured
             payload = {
                 "environment": environment(),
-                "config": {k: v for k, v in vars(args).items() if k not in ("fresh", "out")},
+                "config": {k: v for k, v in vars(args).items() if k not in ("fresh", "out", "runs", "heatmap")},
                 "rows": rows,
                 "not_run": not_run(rows, args),
             }
