@@ -2,8 +2,13 @@
 
 Resumable by construction: a cell whose row in the CSV says `completed` is skipped; a `failed` one is retried once
 (then left failed, with its error in the CSV). Hyperparameters live in one spec file (benchmarks/grid.json): one
-training setting per method, the same for every task, and profiles (cpu / gpu) that set the data slice and the step
-budget. The methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields
+training setting per method, the same for every task, and profiles (quick / converge / smoke) that set the data
+slice and the step budget, with per-task overrides (`per_task`: a task's slice and max_length). `sweeps` add cells
+that vary one method setting (the learning-rate sweep, the budget sweep); a cell is named by its `setting`, the
+method settings that differ from the registered defaults (`lr=0.001,top_k=5`; empty for the defaults), so a sweep
+cell and a grid cell with the same settings are one cell, run once. A row is keyed by profile, hardware (cpu / cuda),
+task, method, setting, model and seed: a GPU run never stands in for a CPU one. Several processes may share one
+results file (a lock); `shard=(i, n)` splits the cells between them without overlap. The methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields
 and its defaults (learning rate included) are the config's, so the spec only says what differs; `validate_spec`
 builds them all before a cell runs. Methods that use new tokens get them by the runs' own automatic policy
 (`token_policy.auto_vet`, settings under `tokens`), accepted once per task, model and profile and cached as a vetted
@@ -16,7 +21,8 @@ from __future__ import annotations
 import csv
 import datetime
 import json
-import traceback
+import os
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,14 +44,26 @@ COSTS = (  # from the report itself
     "peak_memory_bytes",
     "tokens_per_example",
 )
+TIMES = (  # measured around the run: setup = load + tokens + sensitivity, before the first step
+    "setup_seconds",
+    "total_seconds",
+    "best_dev_macro_f1",
+    "test_examples_per_second",
+    "dev_curve",  # JSON [[seconds into training, dev macro-F1], …]: time-to-quality is read from it
+    "cpu_load",  # the machine's 1-minute load average when the cell ended: above the cores, its times are inflated
+)
+KEY = ["profile", "hardware", "task", "method", "setting", "model", "seed"]
 COLUMNS = [
     "task",
     "method",
+    "setting",
     "model",
     "seed",
     *SCORES,
     *COSTS,
+    *TIMES,
     "device",
+    "hardware",
     "date",
     "profile",
     "state",
@@ -64,47 +82,87 @@ class Cell:
     method: str
     model: str
     seed: int
+    overrides: tuple = ()  # ((field, value), …): a sweep's change to the method's settings in the spec
 
     @property
     def key(self) -> tuple:
-        return (self.task, self.method, self.model, int(self.seed))
+        return (self.task, self.method, self.model, int(self.seed), self.overrides)
 
     @property
     def task_name(self) -> str:
         """A folder-safe name: a benchmark name as is, a data file by its stem."""
         return Path(self.task).stem
 
-    def folder(self, root: Path) -> Path:
+    def folder(self, root: Path, profile: str = "", setting: str = "") -> Path:
         model = Path(self.model).name
         method = self.method.replace("+", "-plus-").replace(" ", "-")
-        return root / model / self.task_name / method / f"seed{self.seed}"
+        if setting:
+            method += "_" + setting.replace("=", "-").replace(",", "_")
+        parts = [profile] if profile else []
+        return root.joinpath(*parts, model, self.task_name, method, f"seed{self.seed}")
 
 
 def load_spec(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def cells(spec: dict, profile: str, tasks=None, methods=None, seeds=None, models=None) -> list[Cell]:
-    """Every cell of the grid (or of the requested sub-grid), task-major so partial results cover whole tasks."""
+def cells(
+    spec: dict, profile: str, tasks=None, methods=None, seeds=None, models=None, sweep: str | None = None
+) -> list[Cell]:
+    """Every cell of the grid (or of the requested sub-grid), task-major so partial results cover whole tasks.
+
+    With `sweep` (a name under the spec's `sweeps`): that sweep's cells instead, one per value of its setting."""
     prof = spec["profiles"][profile]
+    validate_spec(spec, profile)
+    if sweep is not None:
+        return sweep_cells(spec, profile, sweep, tasks=tasks, methods=methods, seeds=seeds, models=models)
     tasks = tasks or prof.get("tasks", spec["tasks"])
     methods = methods or list(spec["methods"])
     for name in methods:
         method_spec(spec, name)  # an unknown name fails here, before anything runs
-    validate_spec(spec, profile)
     seeds = seeds or prof.get("seeds", spec["seeds"])
     models = models or prof.get("models", spec["models"])
     return [Cell(t, m, mo, s) for mo in models for t in tasks for s in seeds for m in methods]
 
 
+def sweep_cells(spec: dict, profile: str, name: str, tasks=None, methods=None, seeds=None, models=None) -> list[Cell]:
+    """A sweep's cells: its tasks × seeds × (method, value) for each method setting it varies."""
+    sweeps = spec.get("sweeps", {})
+    if name not in sweeps:
+        raise ValueError(f"unknown sweep {name!r}: choose from {', '.join(sweeps) or 'none (the spec has no sweeps)'}")
+    sw, prof = sweeps[name], spec["profiles"][profile]
+    tasks, seeds = tasks or sw["tasks"], seeds or sw.get("seeds", spec["seeds"])
+    models = models or prof.get("models", spec["models"])
+    chosen = [(m, field, values) for m, varied in sw["methods"].items() for field, values in varied.items()]
+    if methods:
+        chosen = [c for c in chosen if c[0] in methods]
+    return [
+        Cell(t, m, mo, s, ((field, value),))
+        for mo in models
+        for t in tasks
+        for s in seeds
+        for m, field, values in chosen
+        for value in values
+    ]
+
+
 def read_results(path: Path) -> pd.DataFrame:
+    """The results file; rows written before `setting` and `hardware` existed read as the defaults on the CPU."""
     if not Path(path).exists():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path)
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"setting": str, "hardware": str})
+    for column in COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    frame["setting"] = frame["setting"].fillna("").astype(str)
+    device = frame["device"].fillna("").astype(str)
+    frame["hardware"] = frame["hardware"].where(frame["hardware"].notna(), device.str.split(":").str[0])
+    frame.loc[frame["hardware"].isin(["", "nan"]), "hardware"] = "cpu"
+    return frame
 
 
 def _write_results(path: Path, frame: pd.DataFrame) -> None:
-    atomic_write_text(path, frame[COLUMNS].to_csv(index=False, quoting=csv.QUOTE_MINIMAL))
+    atomic_write_text(path, frame.reindex(columns=COLUMNS).to_csv(index=False, quoting=csv.QUOTE_MINIMAL))
 
 
 def method_spec(spec: dict, name: str) -> dict:
@@ -133,11 +191,19 @@ def token_policy(spec: dict, profile: str):
     return TokenPolicy(**{**spec.get("tokens", {}), **spec["profiles"][profile].get("tokens", {})})
 
 
-def validate_spec(spec: dict, profile: str) -> None:
-    """Build every method's config, TrainConfig and DataConfig of the spec, so a typo fails before anything runs
-    (AdaptError / ValueError naming the method and the setting)."""
+def task_part(spec: dict, profile: str, task: str, part: str) -> dict:
+    """A profile's `data` or `train` settings for one task: the profile's, then its `per_task` entry's."""
     prof = spec["profiles"][profile]
-    DataConfig(**prof.get("data", {}))
+    return {**prof.get(part, {}), **prof.get("per_task", {}).get(Path(task).stem, {}).get(part, {})}
+
+
+def validate_spec(spec: dict, profile: str) -> None:
+    """Build every method's config, TrainConfig and DataConfig of the spec (and of its sweeps), so a typo fails
+    before anything runs (AdaptError / ValueError naming the method and the setting)."""
+    prof = spec["profiles"][profile]
+    for task in [None, *prof.get("per_task", {})]:
+        DataConfig(**task_part(spec, profile, task or "", "data"))
+        TrainConfig(**{**spec.get("train", {}), **task_part(spec, profile, task or "", "train")})
     token_policy(spec, profile)
     for name in [*spec["methods"], *spec.get("variants", {})]:
         entry = method_spec(spec, name)
@@ -146,49 +212,94 @@ def validate_spec(spec: dict, profile: str) -> None:
             raise ValueError(f"grid method {name!r}: unknown key {sorted(unknown)[0]!r} (use 'method' and 'train')")
         method_settings(spec, profile, name)
         TrainConfig(**{**spec.get("train", {}), **prof.get("train", {}), **entry.get("train", {})})
+    for sw in spec.get("sweeps", {}).values():
+        for name, varied in sw["methods"].items():
+            for field_name, values in varied.items():
+                for value in values:
+                    method_settings(spec, profile, name, ((field_name, value),))
 
 
-def method_settings(spec: dict, profile: str, name: str):
-    """The config of grid method `name`: its registered defaults with the spec's `method` settings."""
+def method_settings(spec: dict, profile: str, name: str, overrides: tuple = ()):
+    """The config of grid method `name`: its registered defaults with the spec's `method` settings, then a sweep's
+    `overrides`."""
     from dataclasses import replace
 
     from adapt_core.methods import get_method
 
     method = get_method(name)
-    settings = method.make(method_spec(spec, name).get("method", {}))
+    settings = method.make({**method_spec(spec, name).get("method", {}), **dict(overrides)})
     return replace(settings, tokens=token_policy(spec, profile)) if method.uses_tokens else settings
 
 
+def setting_name(spec: dict, profile: str, cell: Cell) -> str:
+    """The method settings of a cell that differ from the method's registered defaults, as `field=value,…` sorted
+    (the token policy, common to the grid, left out): equal settings give equal names, whichever list made them."""
+    from dataclasses import fields
+
+    from adapt_core.methods import get_method
+
+    settings, default = method_settings(spec, profile, cell.method, cell.overrides), get_method(cell.method).make({})
+    differ = [
+        f"{f.name}={getattr(settings, f.name):g}"
+        if isinstance(getattr(settings, f.name), float)
+        else f"{f.name}={getattr(settings, f.name)}"
+        for f in fields(settings)
+        if f.name != "tokens" and getattr(settings, f.name) != getattr(default, f.name)
+    ]
+    return ",".join(sorted(differ))
+
+
 def run_config(spec: dict, profile: str, cell: Cell, tokens: str | None) -> RunConfig:
-    prof, entry = spec["profiles"][profile], method_spec(spec, cell.method)
+    entry = method_spec(spec, cell.method)
     train = TrainConfig(
-        **{**spec.get("train", {}), **prof.get("train", {}), **entry.get("train", {}), "seed": cell.seed}
+        **{
+            **spec.get("train", {}),
+            **task_part(spec, profile, cell.task, "train"),
+            **entry.get("train", {}),
+            "seed": cell.seed,
+        }
     )
     return RunConfig(
         dataset=cell.task,
         model=cell.model,
-        data=DataConfig(**prof.get("data", {})),
+        data=DataConfig(**task_part(spec, profile, cell.task, "data")),
         method=cell.method,
-        settings=method_settings(spec, profile, cell.method),
+        settings=method_settings(spec, profile, cell.method, cell.overrides),
         train=train,
         tokens=tokens if uses_tokens(spec, cell.method) else None,
     )
 
 
+def hardware(spec: dict, profile: str, task: str = "") -> str:
+    """Where the profile's runs go on this machine: `cpu` or `cuda` (or `mps`), from its `device` setting."""
+    from adapt_core.models import pick_device
+
+    device = {**spec.get("train", {}), **task_part(spec, profile, task, "train")}.get("device", "auto")
+    return pick_device(device).type
+
+
 def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callable[[str], None]) -> str:
     """The tokens of (task, model, profile), accepted once by the runs' own automatic policy (`token_policy`) and
-    cached as a vetted list, so every seed and every token-using method sees the same vocabulary."""
-    path = root / "tokens" / f"{cell.task_name}-{Path(cell.model).name}-{profile}.json"
+    cached as a vetted list, so every seed and every token-using method sees the same vocabulary. The acceptance's
+    wall time is kept beside it (`….seconds`), a cost every token-using method shares."""
+    import hashlib
+    from dataclasses import asdict
+
+    policy, data = token_policy(spec, profile), DataConfig(**task_part(spec, profile, cell.task, "data"))
+    # the file is named by what decides the tokens (the slice mined, the policy), so a changed spec never reuses it
+    digest = hashlib.sha256(json.dumps([asdict(data), asdict(policy)], sort_keys=True).encode()).hexdigest()[:8]
+    path = root / "tokens" / f"{cell.task_name}-{Path(cell.model).name}-{profile}-{digest}.json"
     if path.exists():
         return str(path)
     from adapt_core.token_policy import auto_vet
 
-    policy = token_policy(spec, profile)
-    task = load_dataset(cell.task, DataConfig(**spec["profiles"][profile].get("data", {})))
+    started = time.perf_counter()
+    task = load_dataset(cell.task, data)
     log(f"accepting tokens for {cell.task} / {cell.model} (policy: {policy})")
     vetted = auto_vet(task, cell.model, policy)
     path.parent.mkdir(parents=True, exist_ok=True)
     vetted.save(path)
+    atomic_write_text(path.with_suffix(".seconds"), f"{time.perf_counter() - started:.1f}\n")
     return str(path)
 
 
@@ -199,44 +310,77 @@ def _locked(results: Path):
         yield
 
 
-def _record(results: Path, cell: Cell, row: dict) -> pd.DataFrame:
-    """Replace the cell's row in the results file, re-read under the lock so other processes' rows survive."""
+def _keys(frame: pd.DataFrame) -> list[tuple]:
+    part = frame.reindex(columns=KEY).copy()
+    part["seed"] = part["seed"].astype(int)
+    part["setting"] = part["setting"].fillna("").astype(str)
+    return [tuple(row) for row in part.itertuples(index=False)]
+
+
+def _record(results: Path, key: tuple, row: dict) -> pd.DataFrame:
+    """Replace the row of `key` (KEY's order) in the results file, re-read under the lock so other processes' rows
+    survive."""
     with _locked(results):
         frame = read_results(results)
-        keys = frame[["task", "method", "model", "seed"]].itertuples(index=False)
-        keep = [(t, m, mo, int(s)) != cell.key for t, m, mo, s in keys]
+        keep = [k != key for k in _keys(frame)] if len(frame) else []
         frame = pd.concat([frame[keep], pd.DataFrame([row])], ignore_index=True).reindex(columns=COLUMNS)
         _write_results(results, frame)
     return frame
 
 
-def _previous(results: Path, cell: Cell) -> tuple[str, int] | None:
-    """(state, attempts) of the cell's row in the results file, or None."""
+def _previous(results: Path, key: tuple) -> tuple[str, int] | None:
+    """(state, attempts) of the row of `key` in the results file, or None."""
     frame = read_results(results)
-    match = frame[
-        (frame["task"] == cell.task)
-        & (frame["method"] == cell.method)
-        & (frame["model"] == cell.model)
-        & (frame["seed"].astype(int) == int(cell.seed))
-    ]
+    if frame.empty:
+        return None
+    match = frame[[k == key for k in _keys(frame)]]
     return None if match.empty else (str(match["state"].iloc[-1]), int(match["attempts"].iloc[-1]))
 
 
+def row_key(spec: dict, profile: str, cell: Cell) -> tuple:
+    return (
+        profile,
+        hardware(spec, profile, cell.task),
+        cell.task,
+        cell.method,
+        setting_name(spec, profile, cell),
+        cell.model,
+        int(cell.seed),
+    )
+
+
 def run_grid(
-    spec: dict, profile: str, results: Path, runs_root: Path, log: Callable[[str], None] = print, **subset
+    spec: dict,
+    profile: str,
+    results: Path,
+    runs_root: Path,
+    log: Callable[[str], None] = print,
+    shard: tuple[int, int] = (0, 1),
+    stop_at: float | None = None,
+    **subset,
 ) -> pd.DataFrame:
-    """Run every missing cell, recording one row per run in `results`; returns the full results table.
+    """Run every missing cell (of this shard: every n-th cell from the i-th), recording one row per run in
+    `results`; returns the full results table. No cell starts after `stop_at` (a `time.time()`), so a machine
+    lent for a while ends with whole cells.
 
     The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
-    todo = cells(spec, profile, **subset)
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: give i/n with 0 <= i < n")
+    todo = cells(spec, profile, **subset)[index::count]
     for i, cell in enumerate(todo, 1):
-        previous = _previous(results, cell)
+        if stop_at is not None and time.time() >= stop_at:
+            log(f"time is up: {len(todo) - i + 1} cells left for another invocation")
+            break
+        key = row_key(spec, profile, cell)
+        previous = _previous(results, key)
         if previous is not None and (previous[0] == "completed" or previous[1] >= 2):
             continue
         attempts = 1 + (previous[1] if previous is not None else 0)  # a "not run" row has 0 attempts
-        log(f"[{i}/{len(todo)}] {cell.task} {cell.method} {cell.model} seed {cell.seed} (attempt {attempts})")
-        row = _run_cell(spec, profile, cell, runs_root, log) | {"attempts": attempts, "profile": profile}
-        _record(results, cell, row)
+        shown = f" [{key[4]}]" if key[4] else ""
+        log(f"[{i}/{len(todo)}] {cell.task} {cell.method}{shown} {cell.model} seed {cell.seed} (attempt {attempts})")
+        row = _run_cell(spec, profile, cell, runs_root, log) | {"attempts": attempts}
+        _record(results, key, row | dict(zip(KEY, key, strict=True)))
     return read_results(results).reindex(columns=COLUMNS)
 
 
@@ -250,23 +394,11 @@ def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset)
     today = datetime.date.today().isoformat()
     with _locked(results):  # one read and one write for the whole sub-grid
         frame = read_results(results)
-        have = {
-            (t, m, mo, int(sd)) for t, m, mo, sd in frame[["task", "method", "model", "seed"]].itertuples(index=False)
-        }
-        todo = [c for c in cells(spec, profile, **subset) if c.key not in have]
+        have = set(_keys(frame)) if len(frame) else set()
+        todo = [k for k in (row_key(spec, profile, c) for c in cells(spec, profile, **subset)) if k not in have]
         rows = [
-            {
-                "task": c.task,
-                "method": c.method,
-                "model": c.model,
-                "seed": c.seed,
-                "state": NOT_RUN,
-                "attempts": 0,
-                "error": reason,
-                "profile": profile,
-                "date": today,
-            }
-            for c in todo
+            dict(zip(KEY, k, strict=True)) | {"state": NOT_RUN, "attempts": 0, "error": reason, "date": today}
+            for k in todo
         ]
         if rows:
             _write_results(results, pd.concat([frame, pd.DataFrame(rows)], ignore_index=True).reindex(columns=COLUMNS))
@@ -283,39 +415,48 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def dev_curve(run_dir: Path) -> list[list[float]]:
+    """[[seconds into training, dev macro-F1], …] from the run's metrics.jsonl (its evaluation steps)."""
+    from adapt_core.runs import read_metrics
+
+    metrics = read_metrics(run_dir)
+    if "dev_macro_f1" not in metrics:
+        return []
+    evals = metrics[metrics["dev_macro_f1"].notna()]
+    return [
+        [round(float(t), 2), round(float(f), 5)] for t, f in zip(evals["elapsed"], evals["dev_macro_f1"], strict=True)
+    ]
+
+
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
-    base = {
-        "task": cell.task,
-        "method": cell.method,
-        "model": cell.model,
-        "seed": cell.seed,
-        "date": datetime.date.today().isoformat(),
-        "run_dir": _shown(cell.folder(root)),
-    }
+    folder = cell.folder(root, profile, setting_name(spec, profile, cell))
+    base = {"date": datetime.date.today().isoformat(), "run_dir": _shown(folder)}
     try:
         tokens = ensure_tokens(spec, profile, cell, root, log) if uses_tokens(spec, cell.method) else None
+        started = time.perf_counter()
         # a cell's folder is the grid's own: a retry replaces the failed attempt in it
-        report = run_training(
-            run_config(spec, profile, cell, tokens), cell.folder(root), progress=False, overwrite=True
-        )
+        report = run_training(run_config(spec, profile, cell, tokens), folder, progress=False, overwrite=True)
+        total = time.perf_counter() - started
     except Cancelled:
         raise  # a stopped grid is not a failed cell: nothing is recorded, the next invocation runs it again
     except Exception as err:  # a failed cell is recorded and retried once on the next invocation
         log(f"  failed: {err}")
-        return base | {
-            "state": "failed",
-            "error": f"{type(err).__name__}: {err}"[:500],
-            "device": "",
-            "_trace": traceback.format_exc(),
-        }
+        return base | {"state": "failed", "error": f"{type(err).__name__}: {err}"[:500], "device": ""}
     test = report.get("test", {})
     log(f"  test macro-F1 {test.get('macro_f1', float('nan')):.4f} in {report.get('train_seconds', 0):.0f} s")
+    curve = dev_curve(folder) if (folder / "metrics.jsonl").exists() else []
     return base | {
         "state": "completed",
         "error": "",
         "device": report.get("device", ""),
         **{k: test.get(k) for k in SCORES},
         **{k: report.get(k) for k in COSTS},
+        "setup_seconds": report.get("setup_seconds"),
+        "total_seconds": total,
+        "best_dev_macro_f1": report.get("best_dev_macro_f1", report.get("dev", {}).get("macro_f1")),
+        "test_examples_per_second": report.get("test_examples_per_second"),
+        "dev_curve": json.dumps(curve),
+        "cpu_load": round(os.getloadavg()[0], 2),
     }
 
 
@@ -323,15 +464,96 @@ RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per task and method: macro-F1 mean ± std over seeds (`comparison.mean_over_seeds`, as the studio), the
-    winner, and cost ratios to `full` (`time_vs_full`, `step_vs_full`, `memory_vs_full`, `optimizer_vs_full`)."""
+    """Per profile, hardware, task, model, method and setting: macro-F1 mean ± std over seeds
+    (`comparison.mean_over_seeds`, as the studio), the winner, and cost ratios to `full` in the same profile, hardware,
+    task and model (`time_vs_full`, `step_vs_full`, `memory_vs_full`, `optimizer_vs_full`). Give it one setting per
+    method (the grid's cells, `grid_rows`), or the ratios to `full` are ambiguous."""
     from adapt_core.comparison import mean_over_seeds, ratios_to, winners
 
-    agg = mean_over_seeds(frame, ["task", "model", "method"], "macro_f1", ["trainable_params", *RATIOS])
+    frame = frame.copy()
+    for column, default in (("profile", ""), ("hardware", "cpu"), ("setting", "")):
+        frame[column] = frame[column].fillna(default) if column in frame else default
+    keys = ["profile", "hardware", "task", "model"]
+    agg = mean_over_seeds(frame, [*keys, "method", "setting"], "macro_f1", ["trainable_params", *RATIOS, *EXTRAS])
     if agg.empty:
         return pd.DataFrame()
-    agg = ratios_to(agg, ["task", "model"], RATIOS)
+    agg = ratios_to(agg, keys, RATIOS)
     names = {"train_seconds": "time", "step_seconds": "step", "peak_memory_bytes": "memory"}
     agg = agg.rename(columns={f"{c}_vs_full": f"{names.get(c, c.split('_')[0])}_vs_full" for c in RATIOS})
-    agg["winner"] = winners(agg, ["task", "model"])
+    agg["winner"] = winners(agg, keys)
     return agg
+
+
+EXTRAS = ("test_examples_per_second", "setup_seconds", "total_seconds")
+
+
+def grid_rows(spec: dict, profile: str, frame: pd.DataFrame, **subset) -> pd.DataFrame:
+    """The rows of the results file that are cells of the spec's grid as it stands (sweep rows with other settings,
+    and rows of settings the spec no longer has, left out)."""
+    wanted = {(c.task, c.method, setting_name(spec, profile, c)) for c in cells(spec, profile, **subset)}
+    mask = [
+        (p == profile) and (t, m, s) in wanted
+        for p, t, m, s in frame.reindex(columns=["profile", "task", "method", "setting"]).itertuples(index=False)
+    ]
+    return frame[mask]
+
+
+def time_to_quality(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
+    """Per row: the wall time (setup + training, s) until the run's dev macro-F1 first reached the `baseline`
+    method's best dev macro-F1 (the mean over its seeds of the same profile, hardware, task and model), NaN when it
+    never did. Columns: the KEY columns, `target`, `seconds_to_target`, `measured` (a dev curve and a target exist)."""
+    keys = ["profile", "hardware", "task", "model"]
+    done = frame[frame["state"] == "completed"].copy()
+    target = done[done["method"] == baseline].groupby(keys)["best_dev_macro_f1"].mean().rename("target")
+    done = done.join(target, on=keys)
+
+    def first_reach(row) -> float:
+        curve = json.loads(row["dev_curve"]) if isinstance(row["dev_curve"], str) and row["dev_curve"] else []
+        setup = row["setup_seconds"] if row["setup_seconds"] == row["setup_seconds"] else 0.0
+        for seconds, score in curve:
+            if row["target"] == row["target"] and score >= row["target"] - 1e-9:
+                return float(setup or 0.0) + seconds
+        return float("nan")
+
+    done["seconds_to_target"] = done.apply(first_reach, axis=1) if len(done) else []
+    measured = done["dev_curve"].map(lambda c: isinstance(c, str) and c not in ("", "[]"))
+    done["measured"] = measured & done["target"].notna()  # False: no curve or no baseline: unknown, not "never"
+    return done[[*KEY, "target", "seconds_to_target", "measured"]]
+
+
+def chosen_rates(spec: dict, profile: str, frame: pd.DataFrame, sweep: str = "lr") -> dict[str, float]:
+    """Per method of the `lr` sweep: the rate with the best mean dev macro-F1 (best checkpoint) over the sweep's
+    tasks, from completed rows of `profile` (any hardware); a method missing a task or a rate is left out.
+    Dev only: test never chooses."""
+    if sweep not in spec.get("sweeps", {}):
+        return {}
+    done = frame[(frame["state"] == "completed") & (frame["profile"] == profile)]
+    found = {
+        (t, m, s): float(v)
+        for t, m, s, v in done[["task", "method", "setting", "best_dev_macro_f1"]].itertuples(index=False)
+    }
+    scores: dict[str, dict[float, list[float]]] = {}
+    for cell in sweep_cells(spec, profile, sweep):
+        value = dict(cell.overrides)["lr"]
+        score = found.get((cell.task, cell.method, setting_name(spec, profile, cell)))
+        scores.setdefault(cell.method, {}).setdefault(value, []).append(score)
+    rates = {}
+    for method, by_rate in scores.items():
+        if all(s is not None and s == s for values in by_rate.values() for s in values):
+            rates[method] = max(by_rate, key=lambda r: sum(by_rate[r]) / len(by_rate[r]))
+    return rates
+
+
+def with_rates(spec: dict, rates: dict[str, float]) -> dict:
+    """A copy of the spec whose methods (and the variants and token-using twins of a swept method: `adapt` gives
+    its rate to `adapt-no-tokens` and `adapt-mean-init`, `full` to `full+tokens`) train at `rates`."""
+    import copy
+
+    out = copy.deepcopy(spec)
+    family = {"adapt-no-tokens": "adapt", "adapt-mean-init": "adapt", "full+tokens": "full"}
+    for section in ("methods", "variants"):
+        for name, entry in out.get(section, {}).items():
+            rate = rates.get(name, rates.get(family.get(name, "")))
+            if rate is not None:
+                entry.setdefault("method", {})["lr"] = rate
+    return out

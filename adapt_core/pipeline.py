@@ -208,6 +208,7 @@ def _run_claimed(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
 
 def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     spec = config.spec
+    began = time.perf_counter()
     data = load_dataset(config.dataset, config.data)
     if spec.fit is not None:  # a method outside the training loop (STC)
         report = spec.fit(writer, data, config)
@@ -222,9 +223,11 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
         write_json(writer.dir / "selection.json", prepared.selection)
     acc = make_accelerator(train)
     started = time.perf_counter()
+    setup_seconds = started - began  # load, tokens and sensitivity: what a user waits before the first step
     summary = _train(prepared.model, tokenizer, data, config, train, writer, acc, progress)
     report = {
         "train_seconds": time.perf_counter() - started,
+        "setup_seconds": setup_seconds,
         **summary,
         **_evaluate(prepared.model, tokenizer, data, config, writer),
         **count_report(prepared.model),
@@ -309,10 +312,13 @@ def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWr
     """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json."""
     out, details = {}, {}
     for split in ("dev", "test"):
+        started = time.perf_counter()
         result = evaluate_split(
             model, tokenizer, data[split], data.label_names, config.train.eval_batch_size, config.train.max_length
         )
         out[split], details[split] = result.scores(), result.to_dict()
+        # inference speed of the trained model as it is saved (tokenizer included: new tokens shorten texts)
+        out[f"{split}_examples_per_second"] = len(data[split]) / max(time.perf_counter() - started, 1e-9)
     if writer.enabled:
         write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})
     lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]

@@ -52,6 +52,19 @@ class TrainConfig:
     keep_best: bool = field(
         default=True, metadata={"help": "Restore the checkpoint with the best dev macro-F1 at the end."}
     )
+    patience: int = field(
+        default=0,
+        metadata={
+            "help": "Stop when dev macro-F1 has not improved for this many evaluations in a row (0 = never stop early)."
+        },
+    )
+    group_by_length: bool = field(
+        default=False,
+        metadata={
+            "help": "Batch texts of similar length together (shuffled chunks of 50 batches, sorted within): "
+            "less padding, so cheaper steps; the batches' order stays random."
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Seed for data order, dropout and new weights."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA > MPS > CPU), cuda, mps or cpu."})
     dtype: str = field(default="auto", metadata={"help": "auto (bf16 autocast on CUDA, else fp32), fp32, bf16, fp16."})
@@ -70,6 +83,7 @@ class TrainConfig:
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.max_length >= 8, "max_length must be ≥ 8 tokens"),
             (self.eval_every >= 0, "eval_every must be ≥ 0"),
+            (self.patience >= 0, "patience must be ≥ 0 evaluations"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be ≥ 1 or empty"),
         ]
         for ok, message in checks:
@@ -151,6 +165,44 @@ class _Batches:
         return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor([self.labels[i] for i in idx])}
 
 
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Batches of indices of similar length, for `group_by_length`: each epoch shuffles all indices, cuts them into
+    chunks of `chunk` batches, sorts each chunk by length (longest first) and cuts it into batches, then shuffles
+    the batches. Every index appears exactly once per epoch, as with plain shuffling; a batch's texts are of similar
+    length, so dynamic padding adds little."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, chunk: int = 50):
+        self.lengths, self.batch_size, self.chunk = list(lengths), batch_size, chunk
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        size = self.batch_size * self.chunk
+        batches = []
+        for start in range(0, len(order), size):
+            part = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
+            batches += [part[b : b + self.batch_size] for b in range(0, len(part), self.batch_size)]
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
+
+
+def make_loader(batches: _Batches, config: TrainConfig) -> DataLoader:
+    """Shuffled batches of the training split, seeded; grouped by length when the config asks."""
+    if config.group_by_length:
+        sampler = LengthGroupedBatches([len(ids) for ids in batches.ids], config.batch_size, config.seed)
+        return DataLoader(batches, batch_sampler=sampler, collate_fn=batches.collate)
+    return DataLoader(
+        batches,
+        batch_size=config.batch_size,
+        shuffle=True,
+        collate_fn=batches.collate,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+
+
 def make_accelerator(config: TrainConfig):
     """An `accelerate.Accelerator` honouring the device and dtype preferences."""
     from accelerate import Accelerator
@@ -229,13 +281,7 @@ def train_steps(
     if not params:
         raise AdaptError("the model has no trainable parameter: the method froze everything")
     batches = _Batches(tokenizer, data["train"], config.max_length)
-    loader = DataLoader(
-        batches,
-        batch_size=config.batch_size,
-        shuffle=True,
-        collate_fn=batches.collate,
-        generator=torch.Generator().manual_seed(config.seed),
-    )
+    loader = make_loader(batches, config)
     if config.lr is None:
         raise AdaptError("TrainConfig.lr is empty: give a learning rate (run_training fills in the method's own)")
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
@@ -249,7 +295,7 @@ def train_steps(
 
 def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch):
     raw = acc.unwrap_model(model)
-    best = {"macro_f1": -1.0, "state": None}
+    best = {"macro_f1": -1.0, "state": None, "stale": 0}  # stale: evaluations since the best one
     step, start, step_times = 0, time.perf_counter(), []
     model.train()
     while step < total:
@@ -279,10 +325,13 @@ def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, tot
             if (config.eval_every and step % config.eval_every == 0) or step % per_epoch == 0 or step == total:
                 log.eval = _evaluate_and_track(raw, tokenizer, data, config, best)
                 model.train()
+                if config.patience and best["stale"] >= config.patience and step < total:
+                    total = log.total_steps = step  # early stop: this step is the last (the summary follows)
             if step == total:
                 if config.keep_best and best["state"] is not None:
                     raw.load_state_dict(best["state"], strict=False)
                 log.summary = _summary(optimizer, step_times, acc.device, best, time.perf_counter() - start)
+                log.summary["steps"] = step  # fewer than planned when dev stopped improving (`patience`)
             yield log
             if step >= total:
                 break
@@ -304,8 +353,9 @@ def _evaluate_and_track(model, tokenizer, data, config, best) -> dict:
     """Dev metrics; remember the trainable tensors of the best macro-F1 so far (frozen ones never change)."""
     result = evaluate_split(model, tokenizer, data["dev"], data.label_names, config.eval_batch_size, config.max_length)
     scores = result.scores()
+    best["stale"] += 1
     if scores["macro_f1"] > best["macro_f1"]:
-        best["macro_f1"] = scores["macro_f1"]
+        best["macro_f1"], best["stale"] = scores["macro_f1"], 0
         best["state"] = {n: copy.deepcopy(p.detach()) for n, p in model.named_parameters() if p.requires_grad}
     return scores
 

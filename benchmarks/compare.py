@@ -1,12 +1,15 @@
 """The comparison grid (tasks × methods × seeds × models) → benchmarks/results/compare.csv, a summary, figures.
 
-    python benchmarks/compare.py --profile gpu                 # the whole grid (hyperparameters: grid.json)
-    python benchmarks/compare.py --profile cpu --tasks scierc  # a CPU-sized sub-grid
-    python benchmarks/compare.py --report-only                 # re-draw the summary, README table and figures
-    python -m adapt_core bench compare …                       # the same
+    python benchmarks/compare.py --profile converge --estimate           # CPU hours of the plan, from measured steps
+    python benchmarks/compare.py --profile converge --sweep lr           # the learning-rate sweep (grid.json)
+    python benchmarks/compare.py --profile converge --shard 0/2 &        # the grid, two processes sharing the CSV
+    python benchmarks/compare.py --profile converge --shard 1/2 &
+    python benchmarks/compare.py --profile converge --sweep budget       # what a budget buys
+    python benchmarks/compare.py --report-only                           # re-draw summary, README tables, figures
+    python -m adapt_core bench compare …                                 # the same
 
 Each cell is a normal run folder under benchmarks/runs/ (git-ignored); a finished cell is skipped and a failed one
-retried once, so a second invocation does no repeated work. The README's comparison table is generated from the CSV
+retried once, so a second invocation does no repeated work. The README's comparison tables are generated from the CSV
 between its `compare:start` / `compare:end` markers, never typed.
 """
 
@@ -16,13 +19,25 @@ import argparse
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import pandas as pd  # noqa: E402
 from _env import environment  # noqa: E402
 
-from adapt_core.grid import load_spec, mark_not_run, read_results, run_grid, summarise  # noqa: E402
+from adapt_core.grid import (  # noqa: E402
+    chosen_rates,
+    grid_rows,
+    load_spec,
+    mark_not_run,
+    read_results,
+    run_grid,
+    summarise,
+    time_to_quality,
+    with_rates,
+)
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
@@ -31,13 +46,26 @@ README = HERE.parent / "README.md"
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spec", type=Path, default=HERE / "grid.json")
-    p.add_argument("--profile", default="cpu", help="A profile of the spec: gpu, cpu or smoke.")
+    p.add_argument("--profile", default="converge", help="A profile of the spec: converge, quick or smoke.")
+    p.add_argument("--sweep", default=None, help="Run a sweep of the spec (lr, budget) instead of the grid.")
+    p.add_argument("--variants", action="store_true", help="Also run the spec's variants (e.g. adapt-mean-init).")
+    p.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from the i-th (n processes share the CSV).")
+    p.add_argument("--device", default=None, help="Override the training device (auto, cpu, cuda).")
+    p.add_argument("--dtype", default=None, help="Override the training dtype (fp32, bf16, …).")
+    p.add_argument(
+        "--use-swept-rates",
+        action="store_true",
+        help="Train each method at the rate its `lr` sweep chose on dev (rows already in the results file).",
+    )
+    p.add_argument("--stop-after", type=float, default=None, help="Start no cell after this many seconds.")
+    p.add_argument("--estimate", action="store_true", help="Print the plan's CPU hours from measured rows, then stop.")
     p.add_argument("--tasks", nargs="*"), p.add_argument("--methods", nargs="*")
     p.add_argument("--seeds", nargs="*", type=int), p.add_argument("--models", nargs="*")
     p.add_argument("--results", type=Path, default=RESULTS / "compare.csv")
     p.add_argument("--runs-root", type=Path, default=HERE / "runs")
     p.add_argument("--report-only", action="store_true", help="Only rebuild summary, README table and figures.")
     p.add_argument("--no-readme", action="store_true", help="Do not rewrite the README table.")
+    p.add_argument("--no-report", action="store_true", help="Only run cells (processes sharing a results file).")
     p.add_argument(
         "--mark-not-run",
         metavar="REASON",
@@ -46,55 +74,264 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     spec = load_spec(args.spec)
+    for key, value in (("device", args.device), ("dtype", args.dtype)):
+        if value is not None:  # the spec's training settings, for this invocation only
+            spec["train"][key] = value
+            for prof in spec["profiles"].values():
+                prof.get("train", {}).pop(key, None)
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    subset = {"tasks": args.tasks, "methods": args.methods, "seeds": args.seeds, "models": args.models}
+    methods = args.methods or ([*spec["methods"], *spec.get("variants", {})] if args.variants else None)
+    subset = {"tasks": args.tasks, "methods": methods, "seeds": args.seeds, "models": args.models}
+    if args.sweep:
+        subset["sweep"] = args.sweep
+    shard = tuple(int(x) for x in args.shard.split("/"))
+    if args.use_swept_rates:
+        rates = chosen_rates(spec, args.profile, read_results(args.results))
+        print(f"rates chosen on dev by the lr sweep: {rates or 'none yet (the sweep has not finished)'}")
+        spec = with_rates(spec, rates)
+    stop_at = time.time() + args.stop_after if args.stop_after else None
+    if args.estimate:
+        print(estimate(spec, args.profile, read_results(args.results)))
+        return 0
     if args.mark_not_run is not None:
         count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, **subset)
         print(f"{count} cells marked as not run")
     elif not args.report_only:
-        run_grid(spec, args.profile, args.results, args.runs_root, **subset)
+        run_grid(spec, args.profile, args.results, args.runs_root, shard=shard, stop_at=stop_at, **subset)
+        if args.no_report:
+            return 0
     frame = read_results(args.results)
-    summary = summarise(frame)
-    profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
-    floors = majority_floor(spec, profiles, sorted(summary["task"].unique())) if not summary.empty else {}
-    table = markdown(summary, frame, spec, floors)
+    table = report(spec, frame)
     print(table)
     (args.results.parent / "compare_summary.md").write_text(table + "\n")
     (args.results.parent / "compare_env.json").write_text(json.dumps(environment(), indent=2))
-    if not summary.empty:
-        figures(summary, args.results.parent, floors)
+    for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
+        summary = summarise(grid_part(spec, profile, rows)) if profile in spec["profiles"] else pd.DataFrame()
+        if not summary.empty:
+            suffix = "" if (profile, hw) == ("quick", "cpu") else f"-{profile}-{hw}"
+            figures(summary, args.results.parent, {}, suffix)
+        budget = sweep_summary(spec, profile, rows, "budget")
+        if not budget.empty:
+            budget_figure(budget, args.results.parent / f"compare-budget-{profile}-{hw}.png")
     if not args.no_readme and README.exists():
         update_readme(README, table)
     return 0
 
 
-def markdown(summary, frame, spec: dict, floors: dict[str, float]) -> str:
-    """The README's comparison section: where and how it was measured, the settings, the table, what did not run."""
-    if summary.empty:
+def report(spec: dict, frame: pd.DataFrame) -> str:
+    """The README's comparison section, one part per (profile, hardware) measured: the grid's table with its
+    settings, time-to-quality and inference speed; the learning-rate sweep; the budget sweep; a paragraph per task;
+    then what did not run. Newest profile first (converge before quick)."""
+    if frame.empty or not (frame["state"] == "completed").any():
         return "_No completed cell yet._"
     env = environment()
-    profiles = sorted(set(frame.loc[frame["state"] == "completed", "profile"].dropna()))
+    parts = [
+        f"torch {env['torch']}, transformers {env['transformers']}; tables generated from the CSV on {env['date']}."
+    ]
+    order = {"converge": 0, "quick": 1}
+    groups = sorted(frame.groupby(["profile", "hardware"]), key=lambda g: (order.get(g[0][0], 9), g[0][1]))
+    for (profile, _hardware), rows in groups:
+        if profile not in spec["profiles"] or not (rows["state"] == "completed").any():
+            continue
+        parts += ["", f"#### Profile `{profile}` on {_device_names(rows)}", ""]
+        parts += grid_section(spec, profile, rows)
+        parts += sweep_section(spec, profile, rows, "lr")
+        parts += sweep_section(spec, profile, rows, "budget")
+    parts += ["", *accounting(frame, spec)]
+    return "\n".join(parts)
+
+
+def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:
+    """The rows that are cells of the spec's grid (variants included) on the tasks the rows hold."""
+    tasks = sorted(rows["task"].dropna().unique())
+    return grid_rows(spec, profile, rows, tasks=tasks, methods=[*spec["methods"], *spec.get("variants", {})])
+
+
+def _device_names(rows) -> str:
+    devices = sorted({d for d in rows["device"].dropna().astype(str) if d})
+    hw = rows["hardware"].iloc[0]
+    return f"{hw.upper()} ({', '.join(devices)})" if devices and hw != "cpu" else f"{hw.upper()}"
+
+
+def grid_section(spec: dict, profile: str, rows) -> list[str]:
+    """The grid's table for one profile and hardware, from the rows that are cells of the spec's grid."""
+    mine = grid_part(spec, profile, rows)
+    summary = summarise(mine)
+    if summary.empty:
+        return []
+    times = time_to_quality(mine)
+    times = times[times["measured"]]
+    ttq = times.groupby(["task", "method"])["seconds_to_target"]
+    reached, measured = ttq.apply(lambda s: s.notna().sum()).to_dict(), ttq.size().to_dict()
+    seconds = ttq.mean().to_dict()
+    floors = majority_floor(spec, [profile], sorted(summary["task"].unique()))
     lines = [
-        f"Measured on {env.get('gpu', 'CPU')} ({env['cpu_count']} cores), torch {env['torch']}, "
-        f"transformers {env['transformers']}, {env['date']}; profile {', '.join(profiles)}.",
+        *settings(spec, [profile]),
         "",
-        *settings(spec, profiles),
-        "",
-        "| task | method | test macro-F1 (mean ± std) | seeds | train time / full | step time / full "
-        "| peak memory / full | optimizer state / full | trainable params |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | method | test macro-F1 (mean ± std) | seeds | time to full's best dev F1 (s) | train time / full "
+        "| step time / full | peak memory / full | optimizer state / full | trainable params | test examples/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = summary.sort_values(["task", "model", "macro_f1_mean"], ascending=[True, True, False])
     for r in order.itertuples():
         star = " **(best)**" if r.winner else ""
         std = "—" if r.seeds < 2 else f"{r.macro_f1_std:.4f}"
         name = r.task if summary["model"].nunique() == 1 else f"{r.task} ({r.model})"
+        key = (r.task, r.method)
+        hit = reached.get(key, 0)
+        if r.method == "stc" or key not in measured:
+            ttq_text = "—"
+        else:
+            ttq_text = "never" if hit == 0 else f"{seconds[key]:.0f} ({hit}/{measured[key]})"
         lines.append(
-            f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | "
+            f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | {ttq_text} | "
             f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
-            f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} |"
+            f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} | {_number(r.test_examples_per_second)} |"
         )
-    lines += ["", *reference(floors), *accounting(frame, spec)]
+    lines += ["", *reference(floors), *paragraphs(summary, seconds)]
+    return lines
+
+
+def _number(value) -> str:
+    return "—" if value != value or value is None else f"{value:,.0f}"
+
+
+def paragraphs(summary, seconds: dict) -> list[str]:
+    """One generated paragraph per task: AdaPT against the best other method and against full finetuning, the seed
+    spreads, and the time each needs to reach full finetuning's best dev score."""
+    out = []
+    for task, part in summary.groupby("task"):
+        part = part.set_index("method")
+        if "adapt" not in part.index or "full" not in part.index:
+            continue
+        a, f = part.loc["adapt"], part.loc["full"]
+        others = part.drop(index="adapt").sort_values("macro_f1_mean", ascending=False)
+        best = others.index[0]
+        gap_best, gap_full = a.macro_f1_mean - others.iloc[0].macro_f1_mean, a.macro_f1_mean - f.macro_f1_mean
+        verdict = "wins" if gap_best > 0 else "loses"
+        ta, tf = seconds.get((task, "adapt")), seconds.get((task, "full"))
+        time_text = (
+            f"AdaPT reached full finetuning's best dev score in {ta:.0f} s against {tf:.0f} s ({ta / tf:.2f}×)"
+            if ta == ta and tf == tf and ta is not None and tf is not None
+            else "AdaPT never reached full finetuning's best dev score"
+        )
+        out.append(
+            f"**{task}**: AdaPT {a.macro_f1_mean:.4f} ± {a.macro_f1_std:.4f} {verdict} against the best other method "
+            f"({best}, {others.iloc[0].macro_f1_mean:.4f}) by {gap_best:+.4f}, and is {gap_full:+.4f} against full "
+            f"finetuning ({f.macro_f1_mean:.4f} ± {f.macro_f1_std:.4f}); its seed spread is "
+            f"{'smaller' if a.macro_f1_std < f.macro_f1_std else 'not smaller'} than full finetuning's. {time_text}."
+        )
+        out.append("")
+    return out
+
+
+def sweep_summary(spec: dict, profile: str, rows, name: str) -> pd.DataFrame:
+    """A sweep's rows (profile and hardware given by `rows`), aggregated over seeds per task, method and setting,
+    with the swept value; scores: test macro-F1 and the best dev macro-F1."""
+    if name not in spec.get("sweeps", {}) or profile not in spec["profiles"]:
+        return pd.DataFrame()
+    from adapt_core.comparison import mean_over_seeds
+    from adapt_core.grid import setting_name, sweep_cells
+
+    wanted = {}
+    for cell in sweep_cells(spec, profile, name):
+        wanted[(cell.task, cell.method, setting_name(spec, profile, cell))] = cell.overrides[0]
+    mask = [(t, m, s) in wanted for t, m, s in rows[["task", "method", "setting"]].itertuples(index=False)]
+    part = rows[mask]
+    agg = mean_over_seeds(
+        part,
+        ["task", "model", "method", "setting"],
+        "macro_f1",
+        ["best_dev_macro_f1", "trainable_params", "step_seconds"],
+    )
+    if agg.empty:
+        return agg
+    varied = [wanted[(t, m, s)] for t, m, s in agg[["task", "method", "setting"]].itertuples(index=False)]
+    agg["field"], agg["value"] = [v[0] for v in varied], [v[1] for v in varied]
+    if agg.groupby(["task", "method"])["value"].nunique().max() < 2:
+        return agg.iloc[0:0]  # only the grid's own setting measured: no sweep to show yet
+    return agg
+
+
+def sweep_section(spec: dict, profile: str, rows, name: str) -> list[str]:
+    agg = sweep_summary(spec, profile, rows, name)
+    if agg.empty:
+        return []
+    if name == "lr":
+        lines = [
+            "",
+            "Learning-rate sweep (one seed; the best **dev** macro-F1 per task, test beside it; the rate with the "
+            "highest mean dev score over the sweep's tasks is the method's rate in the grid):",
+            "",
+            "| method | lr | " + " | ".join(f"{t} dev / test" for t in sorted(agg["task"].unique())) + " | mean dev |",
+            "|---|---|" + "---|" * (agg["task"].nunique() + 1),
+        ]
+        for (method, value), part in agg.groupby(["method", "value"]):
+            by_task = part.set_index("task")
+            cells = [
+                f"{by_task.loc[t, 'best_dev_macro_f1']:.4f} / {by_task.loc[t, 'macro_f1_mean']:.4f}"
+                if t in by_task.index
+                else "—"
+                for t in sorted(agg["task"].unique())
+            ]
+            mean = part["best_dev_macro_f1"].mean()
+            means = agg[agg["method"] == method].groupby("value")["best_dev_macro_f1"].mean().dropna()
+            best = not means.empty and means.idxmax() == value
+            lines.append(
+                f"| {method} | {value:g}{' **(chosen)**' if best else ''} | {' | '.join(cells)} | {mean:.4f} |"
+            )
+        return lines
+    lines = [
+        "",
+        "Budget sweep (test macro-F1 mean ± std over seeds; trainable parameters; step time):",
+        "",
+        "| task | method | setting | test macro-F1 | seeds | trainable params | step (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in agg.sort_values(["task", "method", "trainable_params"]).itertuples():
+        lines.append(
+            f"| {r.task} | {r.method} | {r.field} {r.value:g} | {r.macro_f1_mean:.4f} ± {r.macro_f1_std:.4f} | "
+            f"{r.seeds} | {r.trainable_params:,.0f} | {r.step_seconds:.3f} |"
+        )
+    return lines
+
+
+def estimate(spec: dict, profile: str, frame) -> str:
+    """The plan's CPU hours: every cell of the grid, its variants and its sweeps, each costed from measured rows of
+    this profile on the CPU (the mean wall time of the same task and method; else the same task's `full` times the
+    method's measured ratio elsewhere; else the mean of the task), as a table per part."""
+    from adapt_core.grid import cells, row_key
+
+    done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == "cpu")]
+    per = done.groupby(["task", "method"])["total_seconds"].mean()
+    task_mean = done.groupby("task")["total_seconds"].mean()
+    have = set(tuple(k) for k in done[["task", "method", "setting", "seed"]].astype(str).itertuples(index=False))
+    plan = {
+        "grid": cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]),
+        **{f"sweep {name}": cells(spec, profile, sweep=name) for name in spec.get("sweeps", {})},
+    }
+    lines, seen, total_left, total_all = (
+        ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"],
+        set(),
+        0.0,
+        0.0,
+    )
+    for part, todo in plan.items():
+        hours_all = hours_left = 0.0
+        n_left = 0
+        for cell in todo:
+            key = row_key(spec, profile, cell)
+            if key in seen:
+                continue
+            seen.add(key)
+            cost = per.get((cell.task, cell.method), task_mean.get(cell.task, float("nan")))
+            hours_all += cost / 3600
+            if (cell.task, cell.method, key[4], str(cell.seed)) not in have:
+                hours_left += cost / 3600
+                n_left += 1
+        total_all, total_left = total_all + hours_all, total_left + hours_left
+        lines.append(f"| {part} | {len(todo)} | {n_left} | {hours_all:.1f} | {hours_left:.1f} |")
+    lines.append(f"| total | | | {total_all:.1f} | {total_left:.1f} |")
     return "\n".join(lines)
 
 
@@ -104,13 +341,14 @@ def majority_floor(spec: dict, profiles: list[str], tasks: list[str]) -> dict[st
 
     from adapt_core.data import DataConfig, load_dataset
     from adapt_core.evaluate import evaluate
+    from adapt_core.grid import task_part
 
     if len(profiles) != 1:
         return {}
     floors = {}
     for task in tasks:
         try:
-            data = load_dataset(task, DataConfig(**spec["profiles"][profiles[0]].get("data", {})))
+            data = load_dataset(task, DataConfig(**task_part(spec, profiles[0], task, "data")))
         except Exception:  # noqa: BLE001 - a task that cannot be read here simply has no floor
             continue
         train, test = np.asarray(data["train"].labels), np.asarray(data["test"].labels)
@@ -136,9 +374,10 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
     for name in profiles:
         prof = spec["profiles"].get(name, {})
         common = {**spec.get("train", {}), **prof.get("train", {})}
+        per_task = "; ".join(f"{task} {json.dumps(over)}" for task, over in prof.get("per_task", {}).items())
         lines.append(
             f"Settings (`{name}`): data {json.dumps(prof.get('data', {}))}; training "
-            f"{json.dumps(common)}; every method, every task:"
+            f"{json.dumps(common)}{'; per task ' + per_task if per_task else ''}; every method, every task:"
         )
     from adapt_core.grid import method_settings
 
@@ -179,7 +418,7 @@ def _methods(rows, spec: dict) -> str:
     return "every method" if methods == set(spec["methods"]) else ", ".join(sorted(methods))
 
 
-def figures(summary, out: Path, floors: dict[str, float] | None = None) -> None:
+def figures(summary, out: Path, floors: dict[str, float] | None = None, suffix: str = "") -> None:
     """One PNG per model: macro-F1 mean ± std per method, grouped by task (the Compare page shows them)."""
     import matplotlib
 
@@ -216,9 +455,9 @@ def figures(summary, out: Path, floors: dict[str, float] | None = None) -> None:
         ax.set_title(f"{model}: every method on every task")
         ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
-        fig.savefig(out / f"compare-{model}.png", dpi=110)
+        fig.savefig(out / f"compare-{model}{suffix}.png", dpi=110)
         plt.close(fig)
-        trade_off(part, tasks, methods, out / f"compare-cost-{model}.png")
+        trade_off(part, tasks, methods, out / f"compare-cost-{model}{suffix}.png")
 
 
 def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> None:
@@ -243,6 +482,47 @@ def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test macro-F1")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def budget_figure(agg, path: Path) -> None:
+    """What a budget buys: test macro-F1 (mean ± std over seeds) against trainable parameters (log) and against step
+    time, one panel pair per task, a series per method with a point per budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted(agg["task"].unique())
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(9, 3.2 * len(tasks)), squeeze=False)
+    for row, task in zip(axes, tasks, strict=True):
+        for i, (method, part) in enumerate(agg[agg["task"] == task].groupby("method")):
+            part = part.sort_values("trainable_params")
+            for ax, x in zip(row, ("trainable_params", "step_seconds"), strict=True):
+                ax.errorbar(
+                    part[x],
+                    part["macro_f1_mean"],
+                    yerr=part["macro_f1_std"],
+                    fmt="o-",
+                    color=f"C{i}",
+                    label=method,
+                    capsize=2,
+                )
+                for r in part.itertuples():
+                    ax.annotate(
+                        f"{r.field} {r.value:g}",
+                        (getattr(r, x), r.macro_f1_mean),
+                        fontsize=6,
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                    )
+        row[0].set_xscale("log")
+        row[0].set_xlabel("trainable parameters (log)"), row[1].set_xlabel("step time (s)")
+        for ax in row:
+            ax.set_ylim(0, 1), ax.set_ylabel(f"{task}: test macro-F1"), ax.grid(alpha=0.3)
+        row[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -47,6 +47,7 @@ DATASETS = ("banking77", "scicite")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--prepare-carry", metavar="DIR", help="Write MiniLM (fp16) and the datasets to DIR, then stop.")
+    p.add_argument("--all-datasets", action="store_true", help="With --prepare-carry: all five tasks (gpu_grid.py).")
     p.add_argument("--minilm-dir", default=None, help="MiniLM folder (default: the packaged one).")
     p.add_argument("--smollm2-dir", default=None, help="SmolLM2 folder (default: the registry's, when installed).")
     p.add_argument("--data-dir", default=None, help="Datasets folder (sets ADAPT_DATA_DIR).")
@@ -73,7 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 # --------------------------------------------------------------------------------------------- what travels
 
 
-def prepare_carry(folder: Path) -> None:
+def prepare_carry(folder: Path, datasets=DATASETS) -> None:
     """MiniLM as fp16 safetensors + tokenizer, and the datasets, in `folder` (small enough to travel)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -85,7 +86,7 @@ def prepare_carry(folder: Path) -> None:
     model = AutoModel.from_pretrained(minilm_path(), use_safetensors=True, dtype=torch.float16)
     model.save_pretrained(folder / "minilm-l6", safe_serialization=True)
     AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder / "minilm-l6")
-    for name in DATASETS:
+    for name in datasets:
         shutil.copytree(data_dir() / name, folder / "datasets" / name, dirs_exist_ok=True)
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     print(f"{folder}: {size / 2**20:.1f} MiB")
@@ -277,7 +278,8 @@ def show(rows: list[dict]) -> None:
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     if args.prepare_carry:
-        prepare_carry(Path(args.prepare_carry))
+        everything = ("banking77", "scierc", "chemprot", "acl_arc", "scicite")
+        prepare_carry(Path(args.prepare_carry), everything if args.all_datasets else DATASETS)
         return []
     if args.data_dir:
         os.environ["ADAPT_DATA_DIR"] = str(Path(args.data_dir).resolve())

@@ -60,17 +60,15 @@ def test_a_cancelled_cell_stops_the_grid_and_is_not_recorded(tmp_path, monkeypat
 
 def test_processes_sharing_the_results_file_keep_each_others_rows(tmp_path):
     results = tmp_path / "compare.csv"
+
+    def key(task):
+        return ("converge", "cpu", task, "full", "", "m", 0)
+
     for task in ("a", "b"):  # as two grid processes would, one task each, each re-reading under the lock
         grid._record(
-            results,
-            grid.Cell(task, "full", "m", 0),
-            {"task": task, "method": "full", "model": "m", "seed": 0, "state": "completed", "attempts": 1},
+            results, key(task), dict(zip(grid.KEY, key(task), strict=True)) | {"state": "completed", "attempts": 1}
         )
-    grid._record(
-        results,
-        grid.Cell("a", "full", "m", 0),
-        {"task": "a", "method": "full", "model": "m", "seed": 0, "state": "failed", "attempts": 2},
-    )
+    grid._record(results, key("a"), dict(zip(grid.KEY, key("a"), strict=True)) | {"state": "failed", "attempts": 2})
     frame = grid.read_results(results).set_index("task")
     assert sorted(frame.index) == ["a", "b"] and frame.loc["a", "state"] == "failed"
 
@@ -114,7 +112,7 @@ def test_summary_means_stds_and_ratios():
 
 
 def test_cells_cover_the_whole_grid():
-    every = grid.cells(SPEC, "gpu")
+    every = grid.cells(SPEC, "converge")
     assert len(every) == 5 * 8 * 3 * 1
     assert {c.method for c in every} == {
         "full",
@@ -160,7 +158,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
             "peak_memory_bytes": 100.0,
             "optimizer_state_bytes": t,
             "trainable_params": 10,
-            "profile": "cpu",
+            "profile": "quick",
             "attempts": 1,
         }
         for m, f, t in (("full", 0.5, 10.0), ("adapt", 0.6, 5.0))
@@ -175,15 +173,15 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
             "state": "not run",
             "error": "the CPU budget",
             "attempts": 0,
-            "profile": "cpu",
+            "profile": "quick",
         }
     )
     results = tmp_path / "compare.csv"
     pd.DataFrame(rows).reindex(columns=grid.COLUMNS).to_csv(results, index=False)
     assert compare.main(["--report-only", "--no-readme", "--results", str(results)]) == 0
     table = (tmp_path / "compare_summary.md").read_text()
-    assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | 0.50 |" in table
-    assert "| t | full | 0.5050 ± 0.0071 | 2 | 1.00 |" in table
+    assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | — | 0.50 |" in table
+    assert "| t | full | 0.5050 ± 0.0071 | 2 | — | 1.00 |" in table
     assert "4 of 5 cells" in table and "Not run (1 cells): t seed 0 (lora). Why: the CPU budget" in table
     assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
     assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
@@ -212,7 +210,7 @@ def test_a_variant_runs_only_when_named_and_changes_only_its_settings(tmp_path):
         spec, "smoke", results, tmp_path / "runs", methods=["adapt-mean-init"], seeds=[0], log=lambda _: None
     )
     assert frame["state"].tolist() == ["completed"], frame["error"].tolist()
-    report = json.loads((cell.folder(tmp_path / "runs") / "report.json").read_text())
+    report = json.loads((cell.folder(tmp_path / "runs", "smoke") / "report.json").read_text())
     assert report["tokens"]["init"] == "mean"
 
 
@@ -221,3 +219,118 @@ def test_run_folders_are_recorded_relative_to_the_working_directory(tmp_path, mo
     assert grid._shown(tmp_path / "runs" / "m" / "t") == str(Path("runs", "m", "t"))
     outside = tmp_path.parent / "elsewhere"
     assert grid._shown(outside) == str(outside.resolve())
+
+
+def test_sweep_cells_are_named_by_their_settings_and_one_equals_the_grid_cell():
+    lr = grid.cells(SPEC, "converge", sweep="lr")
+    assert len(lr) == 2 * 5 * 3  # two tasks, five gradient methods, three rates, one seed
+    names = {grid.setting_name(SPEC, "converge", c) for c in lr if c.method == "full" and c.task == "banking77"}
+    assert names == {"lr=3e-05", "", "lr=0.0003"}  # full's own rate (1e-4) is its default: the empty name
+    grid_full = grid.Cell("banking77", "full", "minilm-l6", 0)
+    same = [c for c in lr if c.method == "full" and c.task == "banking77" and c.overrides == (("lr", 1e-4),)]
+    assert grid.row_key(SPEC, "converge", same[0]) == grid.row_key(SPEC, "converge", grid_full)  # run once
+    budget = grid.cells(SPEC, "converge", sweep="budget")
+    assert len(budget) == 2 * 3 * (5 + 3)
+    assert {grid.setting_name(SPEC, "converge", c) for c in budget if c.method == "lora"} == {
+        "lora_r=2",
+        "",
+        "lora_r=32",
+    }
+    with pytest.raises(ValueError, match="unknown sweep 'depth'"):
+        grid.cells(SPEC, "converge", sweep="depth")
+
+
+def test_per_task_settings_override_the_profile():
+    banking = grid.run_config(SPEC, "converge", grid.Cell("banking77", "full", "minilm-l6", 1), None)
+    scierc = grid.run_config(SPEC, "converge", grid.Cell("scierc", "full", "minilm-l6", 1), None)
+    assert (banking.data.max_train, banking.train.max_length) == (4000, 64)
+    assert (scierc.data.max_train, scierc.train.max_length) == (2000, 96)
+    assert banking.train.group_by_length and banking.train.patience == 2 and banking.train.seed == 1
+
+
+def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run(spec, profile, cell, root, log):
+        seen.append(cell.key)
+        return {"state": "completed", "error": "", "macro_f1": 0.5}
+
+    monkeypatch.setattr(grid, "_run_cell", fake_run)
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    results = tmp_path / "compare.csv"
+    for i in range(3):
+        grid.run_grid(spec, "smoke", results, tmp_path / "runs", shard=(i, 3), log=lambda _: None)
+    every = [c.key for c in grid.cells(spec, "smoke")]
+    assert sorted(seen) == sorted(every) and len(set(seen)) == len(seen)
+    with pytest.raises(ValueError, match="shard 3/3"):
+        grid.run_grid(spec, "smoke", results, tmp_path / "runs", shard=(3, 3))
+
+
+def test_rows_written_before_settings_existed_read_as_the_defaults_on_the_cpu(tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text(
+        "task,method,model,seed,macro_f1,device,profile,state,attempts\nt,full,m,0,0.5,cpu,quick,completed,1\n"
+    )
+    row = grid.read_results(path).iloc[0]
+    assert (row["setting"], row["hardware"]) == ("", "cpu")
+
+
+def test_time_to_quality_reads_the_dev_curves_against_full_finetunings_best():
+    def row(method, seed, best, curve, setup=0.0):
+        return {
+            "profile": "converge",
+            "hardware": "cpu",
+            "task": "t",
+            "method": method,
+            "setting": "",
+            "model": "m",
+            "seed": seed,
+            "state": "completed",
+            "best_dev_macro_f1": best,
+            "setup_seconds": setup,
+            "dev_curve": json.dumps(curve),
+        }
+
+    frame = pd.DataFrame(
+        [
+            row("full", 0, 0.8, [[10, 0.5], [20, 0.8]]),
+            row("full", 1, 0.6, [[10, 0.6]]),
+            row("adapt", 0, 0.75, [[5, 0.7], [9, 0.75]], setup=4.0),  # target: full's mean best, 0.7
+            row("lora", 0, 0.3, [[5, 0.3]]),
+            row("prefix", 0, None, []),
+        ]
+    )
+    out = grid.time_to_quality(frame).set_index(["method", "seed"])
+    assert out.loc[("adapt", 0), "seconds_to_target"] == 4.0 + 5  # setup counts: a user waits for it too
+    assert out.loc[("full", 0), "seconds_to_target"] == 20 and out.loc[("full", 1), "seconds_to_target"] != 0.6
+    assert (
+        out.loc[("lora", 0), "measured"]
+        and out.loc[("lora", 0), "seconds_to_target"] != out.loc[("lora", 0), "seconds_to_target"]
+    )
+    assert not out.loc[("prefix", 0), "measured"]  # no curve: unknown, not "never"
+
+
+def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it():
+    rows = []
+    for cell in grid.cells(SPEC, "converge", sweep="lr"):
+        rate = dict(cell.overrides)["lr"]
+        dev = {"full": {1e-4: 0.8, 3e-4: 0.9}, "lora": {3e-3: 0.7}}.get(cell.method, {}).get(rate, 0.5)
+        test = 1.0 - dev  # test never chooses: the best test score belongs to the worst dev one
+        key = grid.row_key(SPEC, "converge", cell)
+        rows.append(
+            dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev, "macro_f1": test}
+        )
+    frame = pd.DataFrame(rows)
+    rates = grid.chosen_rates(SPEC, "converge", frame)
+    assert (
+        rates["full"] == 3e-4 and rates["lora"] == 3e-3 and set(rates) == {"full", "lora", "prefix", "layers", "adapt"}
+    )
+    assert grid.chosen_rates(SPEC, "converge", frame.iloc[1:]).get("full") is None  # a missing cell: no choice yet
+    spec = grid.with_rates(SPEC, rates)
+    assert grid.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
+    assert grid.method_settings(spec, "converge", "adapt-mean-init").lr == rates["adapt"]
+    chosen = grid.Cell("banking77", "full", "minilm-l6", 0)
+    swept = [
+        c for c in grid.cells(SPEC, "converge", sweep="lr") if c.method == "full" and c.overrides == (("lr", 3e-4),)
+    ]
+    assert grid.row_key(spec, "converge", chosen) == grid.row_key(SPEC, "converge", swept[0])  # seed 0 reused

@@ -107,3 +107,39 @@ def test_peak_memory_is_per_run_not_per_process():
     block.close()
     reset_peak_memory(cpu)
     assert peak_memory_bytes(cpu) <= high - size * 3 // 4  # after a reset, the closed block no longer counts
+
+
+def test_length_grouped_batches_hold_every_index_once_and_pad_less():
+    from adapt_core.train import LengthGroupedBatches
+
+    lengths = [(7 * i) % 97 + 1 for i in range(1000)]
+    sampler = LengthGroupedBatches(lengths, batch_size=10, seed=0, chunk=5)
+    epochs = [list(sampler), list(sampler)]
+    for batches in epochs:
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(1000)) and len(batches) == len(sampler) == 100
+
+    def padding(batches):  # the padding dynamic batches would add: sum over batches of (longest - each)
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+
+    shuffled = torch.randperm(1000, generator=torch.Generator().manual_seed(0)).tolist()
+    plain = [shuffled[i : i + 10] for i in range(0, 1000, 10)]
+    assert padding(epochs[0]) < padding(plain) / 4  # chunks of 5 batches: each batch spans ~1/5 of the lengths
+    assert epochs[0] != epochs[1]  # a new order each epoch
+    again = LengthGroupedBatches(lengths, batch_size=10, seed=0, chunk=5)
+    assert list(again) == epochs[0]  # same seed, same batches
+
+
+def test_group_by_length_trains_on_the_same_examples(toy_task):
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    logs = train(model, tok, toy_task, TrainConfig(epochs=2, group_by_length=True, **FAST))
+    assert len(logs) == 16 and [x.step for x in logs if x.eval] == [8, 16]
+
+
+def test_patience_stops_when_dev_stops_improving(toy_task):
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    config = TrainConfig(max_steps=30, eval_every=1, patience=2, **{**FAST, "lr": 1e-12})  # dev F1 cannot move
+    logs = train(model, tok, toy_task, config)
+    assert len(logs) == 3 and logs[-1].summary["steps"] == 3 and logs[-1].total_steps == 3
+    with pytest.raises(AdaptError, match="patience must be"):
+        TrainConfig(patience=-1)
