@@ -297,42 +297,119 @@ def sweep_section(spec: dict, profile: str, rows, name: str) -> list[str]:
 
 
 def estimate(spec: dict, profile: str, frame) -> str:
-    """The plan's CPU hours: every cell of the grid, its variants and its sweeps, each costed from measured rows of
-    this profile on the CPU (the mean wall time of the same task and method; else the same task's `full` times the
-    method's measured ratio elsewhere; else the mean of the task), as a table per part."""
+    """The plan's CPU hours: every cell of the grid (variants included) and of the sweeps, once each. A cell is
+    costed from measured rows of this profile on the CPU (the mean wall time of the same task and method); before
+    any was measured, from the `quick` profile's measured step time of the same task and method, scaled to this
+    profile's steps (epochs × batches, early stopping ignored: an upper bound) and to the tokens per batch that its
+    lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup."""
     from adapt_core.grid import cells, row_key
 
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == "cpu")]
-    per = done.groupby(["task", "method"])["total_seconds"].mean()
-    task_mean = done.groupby("task")["total_seconds"].mean()
-    have = set(tuple(k) for k in done[["task", "method", "setting", "seed"]].astype(str).itertuples(index=False))
+    measured = done.groupby(["task", "method"])["total_seconds"].mean()
+    have = {row_key_of(r) for r in done.itertuples(index=False)}
     plan = {
         "grid": cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]),
         **{f"sweep {name}": cells(spec, profile, sweep=name) for name in spec.get("sweeps", {})},
     }
-    lines, seen, total_left, total_all = (
-        ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"],
-        set(),
-        0.0,
-        0.0,
-    )
+    prior = _prior(spec, profile, frame)
+    lines = ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"]
+    seen, totals, guessed = set(), [0.0, 0.0], False
     for part, todo in plan.items():
-        hours_all = hours_left = 0.0
-        n_left = 0
+        hours, left, n_left, n = 0.0, 0.0, 0, 0
         for cell in todo:
             key = row_key(spec, profile, cell)
             if key in seen:
                 continue
             seen.add(key)
-            cost = per.get((cell.task, cell.method), task_mean.get(cell.task, float("nan")))
-            hours_all += cost / 3600
-            if (cell.task, cell.method, key[4], str(cell.seed)) not in have:
-                hours_left += cost / 3600
-                n_left += 1
-        total_all, total_left = total_all + hours_all, total_left + hours_left
-        lines.append(f"| {part} | {len(todo)} | {n_left} | {hours_all:.1f} | {hours_left:.1f} |")
-    lines.append(f"| total | | | {total_all:.1f} | {total_left:.1f} |")
+            n += 1
+            cost = measured.get((cell.task, cell.method))
+            if cost is None or cost != cost:
+                cost, guessed = prior(cell.task, cell.method), True
+            hours += cost / 3600
+            if key not in have:
+                left, n_left = left + cost / 3600, n_left + 1
+        totals = [totals[0] + hours, totals[1] + left]
+        lines.append(f"| {part} | {n} | {n_left} | {hours:.1f} | {left:.1f} |")
+    lines.append(f"| total | {len(seen)} | | {totals[0]:.1f} | {totals[1]:.1f} |")
+    if guessed:
+        lines.append("")
+        lines.append(
+            "Cells not yet measured in this profile are costed from the quick profile's step times, scaled to this "
+            "profile's steps and tokens per batch (an upper bound: early stopping is ignored)."
+        )
     return "\n".join(lines)
+
+
+def row_key_of(row) -> tuple:
+    return (row.profile, row.hardware, row.task, row.method, row.setting or "", row.model, int(row.seed))
+
+
+def _prior(spec: dict, profile: str, frame):
+    """cost(task, method) in seconds from the quick profile's measured step times (see `estimate`)."""
+    import math
+
+    from adapt_core.data import DataConfig, load_dataset
+    from adapt_core.grid import task_part
+    from adapt_core.models import load_tokenizer
+
+    quick = frame[(frame["state"] == "completed") & (frame["profile"] == "quick") & (frame["hardware"] == "cpu")]
+    steps = quick.groupby(["task", "method"])["step_seconds"].mean()
+    totals = quick.groupby(["task", "method"])["train_seconds"].mean()  # STC's train_seconds: its whole fit
+    cache: dict[str, tuple[float, float]] = {}
+
+    def batch_tokens(task: str) -> tuple[float, float, int]:
+        if task not in cache:
+            tok = load_tokenizer(spec["models"][0])
+            data = load_dataset(task, DataConfig(**task_part(spec, profile, task, "data")))
+            lengths = [len(ids) for ids in tok(data["train"].texts)["input_ids"]]
+            conf = {**spec.get("train", {}), **task_part(spec, profile, task, "train")}
+            quick_len = {**spec.get("train", {}), **spec["profiles"]["quick"].get("train", {})}["max_length"]
+            cache[task] = (
+                padded_tokens(lengths, quick_len, 32, False),
+                padded_tokens(lengths, conf["max_length"], conf["batch_size"], conf.get("group_by_length", False)),
+                math.ceil(len(lengths) / conf["batch_size"]) * conf["epochs"],
+            )
+        return cache[task]
+
+    def per_token(method: str) -> float:
+        """Seconds per padded training token of `method` in the quick profile, averaged over its tasks."""
+        rates = [
+            step / (32 * quick_tokens_of(task))
+            for (task, m), step in steps.items()
+            if m == method and step == step and task in spec["tasks"]
+        ]
+        return sum(rates) / len(rates) if rates else float("nan")
+
+    def quick_tokens_of(task: str) -> float:
+        return batch_tokens(task)[0] / 32
+
+    def cost(task: str, method: str) -> float:
+        if method == "stc":  # outside the training loop: its quick wall time, scaled by the training slice
+            stc = totals[[m == "stc" for _, m in totals.index]].mean()
+            return float(stc) * task_part(spec, profile, task, "data").get("max_train", 1000) / 1000
+        rate = per_token(method)
+        if rate != rate:
+            rate = per_token("full")
+        _, tokens, n_steps = batch_tokens(task)
+        return 1.1 * rate * tokens * n_steps
+
+    return cost
+
+
+def padded_tokens(lengths: list[int], max_length: int, batch_size: int, grouped: bool) -> float:
+    """Tokens per batch after dynamic padding (batch size × the longest text in the batch, each cut to max_length),
+    averaged over one epoch of the training loop's own batching."""
+    import torch
+
+    from adapt_core.train import LengthGroupedBatches
+
+    cut = [min(n, max_length) for n in lengths]
+    if grouped:
+        batches = list(LengthGroupedBatches(cut, batch_size, seed=0))
+    else:
+        order = torch.randperm(len(cut), generator=torch.Generator().manual_seed(0)).tolist()
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return sum(len(b) * max(cut[i] for i in b) for b in batches) / len(batches)
 
 
 def majority_floor(spec: dict, profiles: list[str], tasks: list[str]) -> dict[str, float]:

@@ -334,3 +334,16 @@ def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it
         c for c in grid.cells(SPEC, "converge", sweep="lr") if c.method == "full" and c.overrides == (("lr", 3e-4),)
     ]
     assert grid.row_key(spec, "converge", chosen) == grid.row_key(SPEC, "converge", swept[0])  # seed 0 reused
+
+
+def test_padded_tokens_follow_the_training_loops_batching():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare
+
+    assert compare.padded_tokens([3, 5, 9, 2], max_length=4, batch_size=2, grouped=True) == 8  # all cut to 4
+    lengths = [(13 * i) % 60 + 5 for i in range(640)]
+    grouped = compare.padded_tokens(lengths, 128, 32, True)
+    plain = compare.padded_tokens(lengths, 128, 32, False)
+    assert sum(lengths) / 20 <= grouped < plain  # never below the real tokens; grouping pads less
