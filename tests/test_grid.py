@@ -342,7 +342,8 @@ def test_padded_tokens_follow_the_training_loops_batching():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import compare
 
-    assert compare.padded_tokens([3, 5, 9, 2], max_length=4, batch_size=2, grouped=True) == 8  # all cut to 4
+    # cut to 4: [3, 4, 4, 2]; grouped into [4, 4] and [3, 2]: 2 × 4 and 2 × 3 tokens per batch
+    assert compare.padded_tokens([3, 5, 9, 2], max_length=4, batch_size=2, grouped=True) == 7
     lengths = [(13 * i) % 60 + 5 for i in range(640)]
     grouped = compare.padded_tokens(lengths, 128, 32, True)
     plain = compare.padded_tokens(lengths, 128, 32, False)
