@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterator
 
 UPDATE_SECONDS = 2.0  # the longest a bar may stand still while work is going on
 CHUNK_SECONDS = UPDATE_SECONDS / 2  # a chunk aims at half of it: one slow chunk still keeps the promise
+CLOCK = time.monotonic  # read at each call, so a test can put a fake clock here
 
 
 class Throttled:
     """A `progress(done, total)` callback that calls `callback` at most every `seconds`; the first call and the
     last (done >= total) always go through, so a bar starts and ends exactly."""
 
-    def __init__(self, callback: Callable[[int, int], None], seconds: float = 0.5, clock=time.monotonic):
-        self.callback, self.seconds, self.clock = callback, seconds, clock
+    def __init__(self, callback: Callable[[int, int], None], seconds: float = 0.5, clock=None):
+        self.callback, self.seconds, self.clock = callback, seconds, clock or CLOCK
         self._last: float | None = None
 
     def __call__(self, done: int, total: int) -> None:
@@ -30,10 +31,10 @@ class Throttled:
             self.callback(done, total)
 
 
-def timed_chunks(n: int, size: int, target: float = CHUNK_SECONDS, clock=time.monotonic) -> Iterator[slice]:
+def timed_chunks(n: int, size: int, target: float = CHUNK_SECONDS, clock=None) -> Iterator[slice]:
     """Slices covering range(n) in order, at most `size` long; after a chunk that took longer than `target` (timed
     from its yield to the request for the next), the next ones are shorter in proportion (never below 1)."""
-    start = 0
+    start, clock = 0, clock or CLOCK
     while start < n:
         stop = min(start + size, n)
         began = clock()
