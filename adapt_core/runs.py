@@ -65,6 +65,20 @@ def phase_text(status: dict, now: float | None = None) -> str | None:
     return text
 
 
+def phase_timeline(status: dict, now: float | None = None) -> list[tuple[str, float, bool]]:
+    """(phase, seconds it took or has taken so far, whether it is the current one) for each phase of the timeline."""
+    timeline = [p for p in status.get("phases") or [] if isinstance(p, dict) and p.get("name") in PHASES]
+    out = []
+    for i, p in enumerate(timeline):
+        current = i == len(timeline) - 1 and status.get("state") == "running"
+        end = p.get("ended", (now or time.time()) if current else status.get("updated"))
+        seconds = (
+            end - p["started"] if isinstance(end, int | float) and isinstance(p.get("started"), int | float) else 0
+        )
+        out.append((p["name"], max(float(seconds), 0.0), current))
+    return out
+
+
 def eval_text(status: dict) -> str | None:
     """The dev evaluation running between training steps, with its batches; None when none runs."""
     done, total = status.get("eval_done"), status.get("eval_total")
