@@ -456,7 +456,7 @@ def test_a_reload_keeps_the_train_form_and_a_run_shows_its_phases(browser):
     type_into(browser, "Seeds (one run each: 0, 1, …)", "1")
     click(browser, "Launch")
     wait(browser, has_text("running: step"), what="the run to reach its train phase")
-    wait(browser, has_text("sensitivity"), what="the phase timeline")  # load → mine → … → sensitivity → training
+    wait(browser, has_text("→ training"), what="the phase timeline")  # load 2 s → mine 0 s → … → training
     no_traceback(browser)
     shot(browser, "train-run-phases")
     click(browser, "Cancel")
