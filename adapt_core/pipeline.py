@@ -230,6 +230,11 @@ class _Phases:
         """A `progress(done, total)` callback for phase `name`."""
         return Throttled(lambda done, total: self.enter(name, done, total))
 
+    def start(self, name: str) -> Throttled:
+        """Enter phase `name` now and return its progress callback."""
+        self.enter(name)
+        return self.counter(name)
+
     def tokens(self):
         """Scoring's progress callback: phase `score` while candidates are scored, `accept` once all are."""
         score = self.counter("score")
@@ -257,9 +262,7 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     token_info = _apply_tokens(model, tokenizer, data, config, writer, phases)
     train = replace(config.train, lr=config.lr)
     report_in = _given_sensitivity(config) if spec.uses_sensitivity else None
-    if spec.uses_sensitivity:
-        phases.enter("sensitivity")
-    measuring = phases.counter("sensitivity") if spec.uses_sensitivity else None
+    measuring = phases.start("sensitivity") if spec.uses_sensitivity else None
     prepared = prepare(model, tokenizer, config.settings, data, report=report_in, train=train, progress=measuring)
     if prepared.selection is not None and writer.enabled:
         write_json(writer.dir / "selection.json", prepared.selection)
@@ -267,11 +270,10 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     started = time.perf_counter()
     phases.enter("train")
     summary = _train(prepared.model, tokenizer, data, config, train, writer, acc, progress)
-    phases.enter("evaluate")
     report = {
         "train_seconds": time.perf_counter() - started,
         **summary,
-        **_evaluate(prepared.model, tokenizer, data, config, writer, phases.counter("evaluate")),
+        **_evaluate(prepared.model, tokenizer, data, config, writer, phases.start("evaluate")),
         **count_report(prepared.model),
         "lr": train.lr,
         "method_info": {"method": config.method, **prepared.info},
