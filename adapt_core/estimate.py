@@ -89,9 +89,14 @@ def measured(info: RunInfo) -> Measured | None:
         tokens_per_step=float(step_s) * float(tok_s),
         eval_seconds=max(train_s - step_s * steps, 0.0) / evals if evals else 0.0,
         other_seconds=max(wall - train_s, 0.0),
-        peak_memory_bytes=rep.get("peak_memory_bytes"),
-        total_params=rep.get("total_params"),
+        peak_memory_bytes=_number(rep.get("peak_memory_bytes")),
+        total_params=_number(rep.get("total_params")),
     )
+
+
+def _number(value) -> int | None:
+    """A positive count from a report, or None (absent, or not a number in a hand-edited file)."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
 
 
 @dataclass(frozen=True)
