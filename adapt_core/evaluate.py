@@ -56,14 +56,24 @@ def evaluate(y_true, y_pred, label_names: list[str]) -> EvalResult:
 
 @torch.no_grad()
 def predict_proba(
-    model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128, device: torch.device | None = None
+    model,
+    tokenizer,
+    texts: list[str],
+    batch_size: int = 64,
+    max_length: int = 128,
+    device: torch.device | None = None,
+    progress=None,
 ) -> np.ndarray:
-    """(n_texts, num_labels) class probabilities. Texts are sorted by length so batches pad little."""
+    """(n_texts, num_labels) class probabilities. Texts are sorted by length so batches pad little.
+    `progress(done, total)` (optional) is told the batches done, from (0, total) to (total, total)."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    n_batches = -(-len(texts) // batch_size)
+    if progress is not None:
+        progress(0, n_batches)
     for start in range(0, len(texts), batch_size):
         idx = order[start : start + batch_size]
         enc = tokenizer(
@@ -71,5 +81,7 @@ def predict_proba(
         ).to(device)
         logits = model(**enc).logits.float()  # (batch, num_labels)
         out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+        if progress is not None:
+            progress(start // batch_size + 1, n_batches)
     model.train(was_training)
     return out

@@ -30,9 +30,11 @@ from adapt_core.fileio import exclusive_lock
 from adapt_core.runs import (
     UNREADABLE,
     RunInfo,
+    eval_text,
     list_runs,
     load_run,
     new_run_dir,
+    phase_text,
     process_start,
     read_json,
     runs_root,
@@ -223,6 +225,9 @@ def describe(info: RunInfo) -> str:
         seen = status.get("updated")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seen)) if isinstance(seen, int | float) else "?"
         return f"interrupted at step {step}/{total or '?'}: its process is gone (last seen {when})"
+    phase = phase_text(status) if state == "running" else None
+    if phase and status.get("phase") != "train":
+        return f"running: {phase}"  # setup and final evaluation: their own progress, no step ETA
     if state == "running" and not total:
         return "running: loading data and model…"
     text = f"{state}: step {step}/{total or '?'}"
@@ -231,6 +236,9 @@ def describe(info: RunInfo) -> str:
     eta = status.get("eta_seconds")
     if state == "running" and eta is not None:
         text += f", ETA {_clock(eta)}"
+    evaluating = eval_text(status) if state == "running" else None
+    if evaluating:
+        text += f" · {evaluating}"  # a dev evaluation between steps: the step count stands still meanwhile
     if state == "failed" and status.get("error"):
         text += f": {status['error']}"
     return text

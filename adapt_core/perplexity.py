@@ -36,6 +36,7 @@ import torch
 
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import atomic_write_text
+from adapt_core.progress import Throttled, timed_chunks
 from adapt_core.scorers import Scorer, load_named, scorer_from_objects
 
 Progress = Callable[[int, int], None]
@@ -144,10 +145,11 @@ def _pieces(scorer: Scorer, text: str) -> list[int]:
 
 
 def _batches(rows: list[list[int]], batch_size: int, pad_id: int):
-    """Yield (row indices, input_ids (B, L), attention_mask (B, L)), rows sorted by length to limit padding."""
+    """Yield (row indices, input_ids (B, L), attention_mask (B, L)), rows sorted by length to limit padding; a batch
+    that took the caller too long makes the next ones smaller, so progress is reported every couple of seconds."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for chunk in timed_chunks(len(order), batch_size):
+        idx = order[chunk]
         width = max(len(rows[i]) for i in idx)
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -305,6 +307,7 @@ def score_details(
     cache = _DiskCache(sc, corpus_texts) if config.use_cache and sc.identity else None
     known = {t: v for t, v in (cache.read() if cache else {}).items() if t in set(unique)}
     done = [len(known)]
+    progress = Throttled(progress) if progress is not None else None  # batches may be tiny: no flood of redraws
 
     def tick(n: int) -> None:
         done[0] += n

@@ -9,6 +9,10 @@ tokens gets them first (`token_policy.run_tokens`: the vetted list `tokens`, els
 `tokens.json`), a method that selects by sensitivity gets the report named by `sensitivity` (measuring only when there
 is none; its choice goes to `selection.json`), and a method outside the training loop (STC) runs its own `fit`. The
 learning rate is TrainConfig.lr when given, else the method's own (`RunConfig.lr`).
+
+Each phase (load, mine, score, accept tokens, sensitivity, train, evaluate, save: `runs.PHASES`) is entered through
+`_Phases`, which records it with its progress in status.json (the studio shows it by name) and, with `progress`,
+prints it for the CLI: both name the same steps.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -27,7 +32,9 @@ from adapt_core.data import BENCHMARKS, DEFAULT_DATASET, DataConfig, TaskData, c
 from adapt_core.errors import AdaptError
 from adapt_core.methods import get_method, prepare, save_trained
 from adapt_core.models import DEFAULT_MODEL, count_parameters, load_classifier, pick_device
+from adapt_core.progress import Throttled
 from adapt_core.runs import (
+    PHASES,
     RunWriter,
     Unreadable,
     check_config_shape,
@@ -206,30 +213,70 @@ def _run_claimed(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     return report
 
 
+class _Phases:
+    """Enters the run's phases: status.json records each with its progress (RunWriter.phase), and with `show` the
+    CLI prints each as it starts. Progress within a phase is passed on at most twice a second (`counter`)."""
+
+    def __init__(self, writer: RunWriter, show: bool):
+        self.writer, self.show, self.current = writer, show and writer.enabled, None
+
+    def enter(self, name: str, done: int | None = None, total: int | None = None) -> None:
+        if self.show and name != self.current:
+            print(f"[{name}] {PHASES[name]}", file=sys.stderr, flush=True)
+        self.current = name
+        self.writer.phase(name, done, total)
+
+    def counter(self, name: str) -> Throttled:
+        """A `progress(done, total)` callback for phase `name`."""
+        return Throttled(lambda done, total: self.enter(name, done, total))
+
+    def start(self, name: str) -> Throttled:
+        """Enter phase `name` now and return its progress callback."""
+        self.enter(name)
+        return self.counter(name)
+
+    def tokens(self):
+        """Scoring's progress callback: phase `score` while candidates are scored, `accept` once all are."""
+        score = self.counter("score")
+
+        def progress(done: int, total: int) -> None:
+            if self.current == "accept":
+                return  # scoring may report its end twice (candidates without pieces are counted last)
+            score(done, total)
+            if done >= total:
+                self.enter("accept")
+
+        return progress
+
+
 def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
-    spec = config.spec
+    spec, phases = config.spec, _Phases(writer, progress)
     began = time.perf_counter()
+    phases.enter("load")
     data = load_dataset(config.dataset, config.data)
     if spec.fit is not None:  # a method outside the training loop (STC)
+        phases.enter("train")
         report = spec.fit(writer, data, config)
         writer.write_report(report)
         return report
     model, tokenizer = load_classifier(config.model, data.num_labels, data.label_names, seed=config.train.seed)
-    token_info = _apply_tokens(model, tokenizer, data, config, writer)
+    token_info = _apply_tokens(model, tokenizer, data, config, writer, phases)
     train = replace(config.train, lr=config.lr)
     report_in = _given_sensitivity(config) if spec.uses_sensitivity else None
-    prepared = prepare(model, tokenizer, config.settings, data, report=report_in, train=train)
+    measuring = phases.start("sensitivity") if spec.uses_sensitivity else None
+    prepared = prepare(model, tokenizer, config.settings, data, report=report_in, train=train, progress=measuring)
     if prepared.selection is not None and writer.enabled:
         write_json(writer.dir / "selection.json", prepared.selection)
     acc = make_accelerator(train)
     started = time.perf_counter()
     setup_seconds = started - began  # load, tokens and sensitivity: what a user waits before the first step
+    phases.enter("train")
     summary = _train(prepared.model, tokenizer, data, config, train, writer, acc, progress)
     report = {
         "train_seconds": time.perf_counter() - started,
         "setup_seconds": setup_seconds,
         **summary,
-        **_evaluate(prepared.model, tokenizer, data, config, writer),
+        **_evaluate(prepared.model, tokenizer, data, config, writer, phases.start("evaluate")),
         **count_report(prepared.model),
         "lr": train.lr,
         "method_info": {"method": config.method, **prepared.info},
@@ -237,6 +284,7 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
         "data_notes": data.notes,
         "device": str(acc.device),
     }
+    phases.enter("save")
     if acc.is_main_process:
         save_trained(acc.unwrap_model(prepared.model), tokenizer, writer.model_dir)
     writer.write_report(report)
@@ -261,12 +309,13 @@ def _given_sensitivity(config: RunConfig):
         ) from None
 
 
-def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter) -> dict:
+def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter, phases: _Phases) -> dict:
     """Add the run's new tokens (vetted list, else the method's policy); tokens.json records them."""
     if not config.spec.uses_tokens:
         return {"added": 0}
     from adapt_core.token_policy import run_tokens
 
+    phases.enter("accept" if config.tokens else "mine")  # a vetted list is neither mined nor scored again
     settings = config.settings
     record = run_tokens(
         model,
@@ -277,6 +326,7 @@ def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter) 
         policy=settings.tokens,
         init=settings.token_init,
         seed=config.train.seed,
+        progress=phases.tokens(),
     )
     if writer.enabled:
         write_json(writer.dir / "tokens.json", record.to_dict())
@@ -286,7 +336,7 @@ def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter) 
 def _train(model, tokenizer, data, config, train, writer, acc, progress) -> dict:
     bar = _progress_bar(progress and acc.is_main_process)
     summary, tokens_per_s = {}, []
-    for log in train_steps(model, tokenizer, data, train, accelerator=acc):
+    for log in train_steps(model, tokenizer, data, train, accelerator=acc, eval_progress=writer.eval_progress):
         tokens_per_s.append(log.tokens_per_s)
         writer.log(log.to_dict())
         writer.progress(log.step, log.total_steps)
@@ -308,14 +358,20 @@ def _progress_bar(enabled: bool):
     return tqdm(desc="train", unit="step")
 
 
-def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWriter) -> dict:
-    """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json."""
+def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWriter, progress=None) -> dict:
+    """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json.
+    `progress(done, total)` follows the batches of both splits together."""
     out, details = {}, {}
+    size = config.train.eval_batch_size
+    total, offset = sum(-(-len(data[split].texts) // size) for split in ("dev", "test")), 0
     for split in ("dev", "test"):
+        batches = -(-len(data[split].texts) // size)
+        counted = None if progress is None else (lambda done, _n, at=offset: progress(at + done, total))
         started = time.perf_counter()
         result = evaluate_split(
-            model, tokenizer, data[split], data.label_names, config.train.eval_batch_size, config.train.max_length
+            model, tokenizer, data[split], data.label_names, size, config.train.max_length, progress=counted
         )
+        offset += batches
         out[split], details[split] = result.scores(), result.to_dict()
         # inference speed of the trained model as it is saved (tokenizer included: new tokens shorten texts)
         out[f"{split}_examples_per_second"] = len(data[split]) / max(time.perf_counter() - started, 1e-9)

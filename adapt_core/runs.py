@@ -3,7 +3,8 @@
 A run folder holds
     config.json     what was asked for (RunConfig.to_dict())
     status.json     state (queued | running | completed | failed | cancelled | interrupted), step, total, ETA,
-                    pid and pid_start (the process's identity: a reused pid does not match), error
+                    pid and pid_start (the process's identity: a reused pid does not match), error; the current
+                    phase (PHASES) with its progress, and `phases`, the timeline of every phase's start and end
     metrics.jsonl   one JSON object per logged step (at least step and loss; eval lines carry dev_* metrics)
     report.json     per split accuracy / macro_f1 / micro_f1, and the costs (seconds, parameters, memory)
     model/          a Hugging Face folder (safetensors only) with its tokenizer
@@ -36,6 +37,54 @@ from adapt_core.fileio import atomic_write_json, exclusive_lock, jsonable
 
 STATES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 UNREADABLE = "unreadable"  # a run with a damaged file: never a recorded state, only how it reads
+# The phases of a run, in order, with what the studio and the CLI call them (a run skips those its method lacks).
+PHASES = {
+    "load": "loading data and model",
+    "mine": "mining candidate tokens",
+    "score": "scoring candidates (PPLu)",
+    "accept": "accepting tokens",
+    "sensitivity": "measuring sensitivity",
+    "train": "training",
+    "evaluate": "evaluating on dev and test",
+    "save": "saving the model",
+}
+
+
+def phase_text(status: dict, now: float | None = None) -> str | None:
+    """The phase a status is in, as a line: its name and progress (done/total; the seconds it has run when it is not
+    counted). None when no phase is recorded."""
+    name = status.get("phase")
+    if name not in PHASES:
+        return None
+    text = PHASES[name]
+    done, total, started = status.get("phase_done"), status.get("phase_total"), status.get("phase_started")
+    if isinstance(done, int) and isinstance(total, int) and total:
+        text += f" {done}/{total}"
+    elif isinstance(started, int | float):
+        text += f" ({max((now or time.time()) - started, 0):.0f} s)"
+    return text
+
+
+def phase_timeline(status: dict, now: float | None = None) -> list[tuple[str, float, bool]]:
+    """(phase, seconds it took or has taken so far, whether it is the current one) for each phase of the timeline."""
+    timeline = [p for p in status.get("phases") or [] if isinstance(p, dict) and p.get("name") in PHASES]
+    out = []
+    for i, p in enumerate(timeline):
+        current = i == len(timeline) - 1 and status.get("state") == "running"
+        end = p.get("ended", (now or time.time()) if current else status.get("updated"))
+        seconds = (
+            end - p["started"] if isinstance(end, int | float) and isinstance(p.get("started"), int | float) else 0
+        )
+        out.append((p["name"], max(float(seconds), 0.0), current))
+    return out
+
+
+def eval_text(status: dict) -> str | None:
+    """The dev evaluation running between training steps, with its batches; None when none runs."""
+    done, total = status.get("eval_done"), status.get("eval_total")
+    if isinstance(done, int) and isinstance(total, int) and total:
+        return f"evaluating on dev {done}/{total} batches"
+    return None
 
 
 def runs_root() -> Path:
@@ -150,11 +199,15 @@ def _clear(run_dir: Path) -> None:
 class RunWriter:
     """Writes one run folder. `enabled=False` (non-main ranks under accelerate) makes every write a no-op."""
 
-    def __init__(self, run_dir: Path, enabled: bool = True):
+    def __init__(self, run_dir: Path, enabled: bool = True, clock=time.time):
         self.dir = Path(run_dir)
         self.model_dir = self.dir / "model"
         self.enabled = enabled
-        self.started = time.time()
+        self.clock = clock  # a test passes a fake one: the ETA arithmetic is checked without waiting
+        self.started = clock()
+        self._train_started: float | None = None
+        self._eval_seconds = 0.0  # dev evaluations inside the train phase: kept out of the per-step time
+        self._eval_from: float | None = None
         self._status: dict = {}
         if enabled:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -174,11 +227,43 @@ class RunWriter:
         self._status.setdefault("started", self.started)
         write_json(self.dir / "status.json", self._status)
 
+    def phase(self, name: str, done: int | None = None, total: int | None = None) -> None:
+        """Enter phase `name` (one of PHASES), or report progress within it (`done` of `total`; None = not counted).
+        Entering records its start time and closes the previous phase in the `phases` timeline."""
+        assert name in PHASES, name
+        now, fields = self.clock(), {}
+        if self._status.get("phase") != name:
+            timeline = [dict(p) for p in self._status.get("phases", [])]
+            if timeline:
+                timeline[-1]["ended"] = now
+            timeline.append({"name": name, "started": now})
+            fields = {"phase": name, "phase_started": now, "phases": timeline}
+            if name == "train":
+                self._train_started = now
+        self.set_status("running", phase_done=done, phase_total=total, **fields)
+
+    def eval_progress(self, done: int, total: int) -> None:
+        """A dev evaluation inside the train phase: its batches done of total (status `eval_done` / `eval_total`,
+        cleared when it ends); its time is not training time, so the ETA leaves it out."""
+        now = self.clock()
+        if self._eval_from is None:
+            self._eval_from = now
+        finished = done >= total
+        if finished:
+            self._eval_seconds += now - self._eval_from
+            self._eval_from = None
+        self.set_status("running", eval_done=None if finished else done, eval_total=None if finished else total)
+
     def progress(self, step: int, total: int) -> None:
-        """Running status with an ETA from the mean time per step so far."""
-        elapsed = time.time() - self.started
-        eta = elapsed / step * (total - step) if step else None
-        self.set_status("running", step=step, total=total, eta_seconds=eta, elapsed=elapsed)
+        """Running status of the train phase, with an ETA from the mean time of the training steps so far: setup
+        (loading, tokens, sensitivity) and dev evaluations are not step time."""
+        now = self.clock()
+        stepping = now - (self._train_started or self.started) - self._eval_seconds
+        eta = max(stepping, 0.0) / step * (total - step) if step else None
+        elapsed = now - self.started
+        self.set_status(
+            "running", step=step, total=total, eta_seconds=eta, elapsed=elapsed, phase_done=step, phase_total=total
+        )
 
     def log(self, record: dict) -> None:
         """Append one metrics line and flush it to disk (a crash keeps every line written so far)."""

@@ -260,18 +260,22 @@ def peak_memory_bytes(device: torch.device) -> int:
 
 
 def evaluate_split(
-    model, tokenizer, split: Split, label_names: list[str], batch_size: int = 64, max_length: int = 128
+    model, tokenizer, split: Split, label_names: list[str], batch_size: int = 64, max_length: int = 128, progress=None
 ) -> EvalResult:
-    proba = predict_proba(model, tokenizer, split.texts, batch_size=batch_size, max_length=max_length)
+    """Scores of `model` on `split`; `progress(done, total)` (optional) follows its batches."""
+    proba = predict_proba(
+        model, tokenizer, split.texts, batch_size=batch_size, max_length=max_length, progress=progress
+    )
     return evaluate(split.labels, proba.argmax(axis=1), label_names)
 
 
 def train_steps(
-    model: nn.Module, tokenizer, data: TaskData, config: TrainConfig, accelerator=None
+    model: nn.Module, tokenizer, data: TaskData, config: TrainConfig, accelerator=None, eval_progress=None
 ) -> Iterator[StepLog]:
     """Train `model` in place on `data['train']`, yielding a StepLog per optimizer step.
 
     At the end (if `keep_best`) the parameters of the best dev macro-F1 evaluation are restored.
+    `eval_progress(done, total)` (optional) follows the batches of each dev evaluation between steps.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -290,10 +294,10 @@ def train_steps(
     total = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
     reset_peak_memory(acc.device)
-    yield from _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch)
+    yield from _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch, eval_progress)
 
 
-def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch):
+def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch, eval_progress=None):
     raw = acc.unwrap_model(model)
     best = {"macro_f1": -1.0, "state": None, "stale": 0}  # stale: evaluations since the best one
     step, start, step_times = 0, time.perf_counter(), []
@@ -323,7 +327,7 @@ def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, tot
                 time.perf_counter() - start,
             )
             if (config.eval_every and step % config.eval_every == 0) or step % per_epoch == 0 or step == total:
-                log.eval = _evaluate_and_track(raw, tokenizer, data, config, best)
+                log.eval = _evaluate_and_track(raw, tokenizer, data, config, best, eval_progress)
                 model.train()
                 if config.patience and best["stale"] >= config.patience and step < total:
                     total = log.total_steps = step  # early stop: this step is the last (the summary follows)
@@ -349,9 +353,11 @@ def _check_finite(what: str, value, step: int) -> None:
         raise Diverged(f"{what} became {shown} at step {step} — lower the learning rate")
 
 
-def _evaluate_and_track(model, tokenizer, data, config, best) -> dict:
+def _evaluate_and_track(model, tokenizer, data, config, best, progress=None) -> dict:
     """Dev metrics; remember the trainable tensors of the best macro-F1 so far (frozen ones never change)."""
-    result = evaluate_split(model, tokenizer, data["dev"], data.label_names, config.eval_batch_size, config.max_length)
+    result = evaluate_split(
+        model, tokenizer, data["dev"], data.label_names, config.eval_batch_size, config.max_length, progress
+    )
     scores = result.scores()
     best["stale"] += 1
     if scores["macro_f1"] > best["macro_f1"]:

@@ -1,7 +1,9 @@
 """Train: pick a method and its hyperparameters, launch it in the background (a child process writing a run
 folder), and watch the loss and dev macro-F1 live with progress and ETA; cancel a run; queue several. The methods,
 their forms and their defaults (learning rate included) come from the method registry. An AdaPT run gets the vetted
-tokens and the sensitivity measurement the other pages show, so it trains what they outlined."""
+tokens and the sensitivity measurement the other pages show, so it trains what they outlined. The form lives in the
+page's address too (a reload keeps it), and before Launch the page says how many steps, how long and how much memory
+the run as configured should take on this machine."""
 
 from dataclasses import replace
 
@@ -12,24 +14,30 @@ from adapt_core.forms import method_fields
 from adapt_core.methods import get_method, method_names
 from adapt_core.pipeline import RunConfig
 from adapt_core.train import TrainConfig
-from studio import live, measurement, state, vetting
-from studio.widgets import config_form, guard
+from studio import live, measurement, persist, preview, state, vetting
+from studio.widgets import guard
 
 st.title("Train")
 st.caption("Step 4 · every method runs through the same training loop, one run at a time; the rest wait in the queue.")
 choice = state.current()
 names = method_names()
 method = st.selectbox(
-    "Method", names, index=names.index("adapt"), key="method", help=" · ".join(get_method(m).help for m in names)
+    "Method",
+    names,
+    index=names.index(persist.initial("method", "adapt", names)),
+    key="method",
+    help=" · ".join(get_method(m).help for m in names),
 )
+persist.remember("method", method)
 spec = get_method(method)
 sidebar = {k: getattr(choice, k) for k in ("beta", "top_k") if k in method_fields(method)}
 shared = measurement.SENSITIVITY_FIELDS if spec.uses_sensitivity else ()
 if sidebar:
     st.caption(" and ".join(f"{k} = {v:g}" for k, v in sidebar.items()) + " come from the sidebar.")
-settings = config_form(
+settings = persist.form(
     spec.config,
     f"method:{method}",
+    method,
     exclude=(*spec.hidden, *sidebar, *shared),
     defaults=spec.make(),
     columns=4,
@@ -41,10 +49,14 @@ if shared:
     if settings is not None and sensitivity is not None:
         settings = replace(settings, **{k: getattr(sensitivity, k) for k in shared})
 with st.expander("Training hyperparameters", icon=":material/tune:"):
-    train_config = config_form(TrainConfig, measurement.TRAIN_FORM, exclude=("device", "seed", "lr"), columns=4)
+    train_config = persist.form(
+        TrainConfig, measurement.TRAIN_FORM, "train", exclude=("device", "seed", "lr"), columns=4
+    )
 seeds = st.columns([1, 3])[0].number_input(
-    "Seeds (one run each: 0, 1, …)", min_value=1, max_value=10, value=1, key="seeds"
+    "Seeds (one run each: 0, 1, …)", min_value=1, max_value=10, value=persist.initial("seeds", 1), key="seeds"
 )
+persist.remember("seeds", int(seeds))
+steps = preview.show(choice, method, train_config)
 
 tokens_path, vetted = vetting.load(choice.dataset, choice.model)
 use_tokens = spec.uses_tokens and bool(vetted.accepted())
@@ -54,7 +66,10 @@ if spec.uses_tokens:
     else:
         st.caption("No vetted tokens for this dataset and model: the run accepts them by its automatic policy.")
 
-if st.button("Launch", type="primary", icon=":material/play_arrow:", disabled=settings is None or train_config is None):
+label = f"Launch ({steps:,} steps{f' × {int(seeds)} seeds' if seeds > 1 else ''})" if steps else "Launch"
+if st.button(
+    label, key="launch", type="primary", icon=":material/play_arrow:", disabled=settings is None or train_config is None
+):
     with guard("Launching"):
         for seed in range(int(seeds)):
             train = replace(train_config, seed=seed, device=choice.device)

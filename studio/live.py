@@ -1,6 +1,7 @@
 """The Train page's live panel: a fragment that polls the run folders while a run is queued or running.
 
-It advances the queue (`launcher.queue_tick`), shows each active run's progress with its ETA and a Cancel button,
+It advances the queue (`launcher.queue_tick`), shows each active run's phase by name with that phase's own progress
+(training: steps and an ETA from step times; evaluation: batches) and the timeline of its phases, a Cancel button,
 and redraws the loss and dev macro-F1 curves of the latest runs from their metrics.jsonl. It never trains and never
 talks to the child process except through its folder and, to cancel, a signal. When nothing is active it stops
 polling (one full rerun turns it off; launching a run turns it on again).
@@ -14,7 +15,7 @@ import streamlit as st
 
 from adapt_core import launcher
 from adapt_core.plots.runs import dev_curves, loss_curves, run_label, run_table
-from adapt_core.runs import list_runs
+from adapt_core.runs import PHASES, list_runs, phase_timeline
 from studio.widgets import unreadable_runs
 
 POLL_SECONDS = 1.0
@@ -34,11 +35,28 @@ def _is_active(runs) -> bool:
     return any(r.state in ACTIVE for r in runs)
 
 
+def _fraction(status: dict) -> float:
+    """The bar follows the current phase's own progress (training: its steps); an uncounted phase shows empty."""
+    done, total = status.get("phase_done"), status.get("phase_total")
+    if "phase" not in status:  # a run folder from before phases: its steps
+        done, total = status.get("step"), status.get("total")
+    return min(done / total, 1.0) if isinstance(done, int) and isinstance(total, int) and total else 0.0
+
+
+def _timeline(status: dict) -> str:
+    """The phases so far with their seconds, the current one in bold: where the time of a run went."""
+    return " → ".join(
+        f"**{PHASES[name]}**" if current else f"{name} {seconds:.0f} s"
+        for name, seconds, current in phase_timeline(status)
+    )
+
+
 def _active_run(info) -> None:
     status = info.status
-    step, total = status.get("step") or 0, status.get("total") or 0
     left, right = st.columns([5, 1])
-    left.progress(min(step / total, 1.0) if total else 0.0, text=f"**{run_label(info)}** · {launcher.describe(info)}")
+    left.progress(_fraction(status), text=f"**{run_label(info)}** · {launcher.describe(info)}")
+    if status.get("phases"):
+        left.caption(_timeline(status))
     if right.button("Cancel", key=f"cancel_{info.id}", icon=":material/stop:"):
         launcher.cancel(info.dir)
         st.toast(f"Cancelling {run_label(info)}")

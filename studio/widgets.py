@@ -36,8 +36,14 @@ def guard(what: str, stop: bool = True):
             st.stop()
 
 
+def form_state_key(key: str, name: str) -> str:
+    """Where form `key` keeps field `name`'s value in session state (the widget re-reads it on every run)."""
+    return f"form:{key}:{name}"
+
+
 def _widget(spec: FieldSpec, key: str):
-    state_key, widget_key = f"form:{key}:{spec.name}", f"_w_form:{key}:{spec.name}"
+    state_key = form_state_key(key, spec.name)
+    widget_key = "_w_" + state_key
     default = ", ".join(map(str, spec.default or ())) if spec.kind == "list" else spec.default  # a list is text
     st.session_state.setdefault(state_key, default)
     st.session_state[widget_key] = st.session_state[state_key]

@@ -282,3 +282,89 @@ def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):
     wait_for(all_cancelled)
     at.run()
     no_errors(at)
+
+
+def _finished_run(root, name: str, model: str = "tiny-bert", method: str = "adapt") -> None:
+    """A hand-made completed run: 10 steps of 0.5 s at 1000 tokens per step, 20 s outside the loop, 300 MiB."""
+    from adapt_core.runs import write_json
+
+    folder = root / name
+    folder.mkdir(parents=True)
+    write_json(folder / "config.json", {"model": model, "method": method, "train": {"batch_size": 32}})
+    write_json(folder / "status.json", {"state": "completed", "started": 0.0, "updated": 25.0, "total": 10})
+    report = {"step_seconds": 0.5, "tokens_per_second": 2000.0, "train_seconds": 5.0, "device": "cpu"}
+    write_json(folder / "report.json", report | {"peak_memory_bytes": 300 * 2**20, "total_params": 10**6})
+    (folder / "metrics.jsonl").write_text("".join(f'{{"step": {s}, "loss": 1.0}}\n' for s in range(1, 11)))
+
+
+def test_train_page_shows_the_steps_time_and_memory_before_launch(runs_dir):
+    at = make_app(device="cpu")
+    at.switch_page("app_pages/train.py").run()
+    no_errors(at)
+    text = " ".join(m.value for m in at.markdown)
+    # 200 training texts, batch 32, 3 epochs, Max steps empty: 3 × 7 = 21 steps, said so, and on the button
+    assert "**21 steps** (Max steps is empty: 3 epochs × 7 batches of 200 texts)" in text
+    assert any(b.label.startswith("Launch (21 steps)") for b in at.button)
+    assert "no measured run on this machine yet" in " ".join(c.value for c in at.caption)
+
+    _finished_run(runs_dir, "20260101-000000-adapt-aaaa")
+    at.number_input(key="_w_form:train:max_steps").set_value(40).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "**40 steps** (Max steps)" in text and "peak memory ≈ 300 MiB" in text
+    assert "measured on this machine by 1 run(s) of tiny-bert · adapt" in " ".join(c.value for c in at.caption)
+    assert any(b.label.startswith("Launch (40 steps)") for b in at.button)
+
+
+def test_train_page_shows_a_running_runs_phase_and_timeline(runs_dir):
+    import os
+    import time
+
+    from adapt_core.runs import process_start, write_json
+
+    folder = runs_dir / "20260101-000000-adapt-bbbb"
+    folder.mkdir(parents=True)
+    now = time.time()
+    write_json(folder / "config.json", {"model": "tiny-bert", "method": "adapt", "dataset": "toy"})
+    status = {"state": "running", "pid": os.getpid(), "pid_start": process_start(os.getpid()), "started": now - 70}
+    timeline = [
+        {"name": "load", "started": now - 70, "ended": now - 60},
+        {"name": "mine", "started": now - 60, "ended": now - 55},
+        {"name": "score", "started": now - 55},
+    ]
+    write_json(
+        folder / "status.json",
+        status
+        | {"phase": "score", "phase_done": 138, "phase_total": 276, "phase_started": now - 55, "phases": timeline},
+    )
+    at = make_app()
+    at.switch_page("app_pages/train.py").run()
+    no_errors(at)
+    bar = next(p for p in at.get("progress") if "scoring" in p.proto.text)
+    assert "running: scoring candidates (PPLu) 138/276" in bar.proto.text and bar.proto.value == 50
+    assert any("load 10 s → mine 5 s → **scoring candidates (PPLu)**" in c.value for c in at.caption)
+
+
+def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
+    """A reload is a new session with the same address: the form comes back from the query parameters."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
+    at.session_state["model"] = "tiny-bert"
+    at.query_params.update(
+        {
+            "method": '"lora"',
+            "seeds": "2",
+            "train.max_steps": "20",
+            "train.epochs": "1",
+            "lora.lr": "0.002",
+            "train.batch_size": '"many"',
+        }
+    )
+    at.switch_page("app_pages/train.py").run()
+    assert at.selectbox(key="method").value == "lora" and at.number_input(key="seeds").value == 2
+    assert at.number_input(key="_w_form:train:max_steps").value == 20
+    assert at.number_input(key="_w_form:train:epochs").value == 1.0
+    assert at.number_input(key="_w_form:method:lora:lr").value == pytest.approx(0.002)
+    assert any("Ignored train.batch_size" in w.value for w in at.warning)  # a bad value: said, and the default kept
+    assert at.number_input(key="_w_form:train:batch_size").value == 32
+    at.number_input(key="_w_form:train:max_steps").set_value(7).run()
+    assert at.query_params["train.max_steps"] in ("7", ["7"])  # and the address follows an edit

@@ -421,3 +421,43 @@ def test_a_malformed_upload_shows_what_to_fix(browser, tmp_path):
     assert "could not be read" in alert.text or "broken.csv" in alert.text
     no_traceback(browser)
     shot(browser, "data-malformed-upload")
+
+
+def test_a_reload_keeps_the_train_form_and_a_run_shows_its_phases(browser):
+    """A reload (a new session, same address) keeps method, steps, epochs, lr and seeds, and the page says how many
+    steps they mean before Launch; a launched run then shows its phase timeline while it trains."""
+    wait(browser, lambda d: d.find_elements("css selector", 'input[aria-label="Model"]'), what="the sidebar")
+    settle(browser)
+    choose(browser, "Model", "tiny-bert")
+    go(browser, "Train")
+    choose(browser, "Method", "lora")
+    open_expander(browser, "Training hyperparameters")
+    type_into(browser, "Max steps", "25")
+    type_into(browser, "Epochs", "1")
+    type_into(browser, "Lr", "0.003")
+    type_into(browser, "Seeds (one run each: 0, 1, …)", "2")
+    wait(browser, lambda d: "train.max_steps=25" in d.current_url, what="the form in the address")
+    browser.refresh()
+    wait(browser, has_text("Launch (25 steps × 2 seeds)"), what="the reloaded form's steps on the Launch button")
+    open_expander(browser, "Training hyperparameters")
+    for label, value in (("Max steps", "25"), ("Epochs", "1"), ("Lr", "0.003"), ("Seeds (one run each: 0, 1, …)", "2")):
+        field = browser.find_element("css selector", f'input[aria-label="{label}"]')
+        assert field.get_attribute("value") == value, label
+    boxes = [b.text for b in browser.find_elements("css selector", '[data-testid="stSelectbox"]')]
+    assert "Lora targets" in boxes, boxes  # LoRA's own form: the method came back too
+    assert "25 steps (Max steps)" in text(browser)
+    no_traceback(browser)
+    shot(browser, "train-form-after-reload")
+
+    choose(browser, "Model", "tiny-bert")  # the sidebar is not part of the Train form: a reload resets it
+    choose(browser, "Method", "adapt")
+    open_expander(browser, "Training hyperparameters")
+    type_into(browser, "Max steps", "1000000")  # it trains until cancelled, so the screenshot catches it running
+    type_into(browser, "Seeds (one run each: 0, 1, …)", "1")
+    click(browser, "Launch")
+    wait(browser, has_text("running: step"), what="the run to reach its train phase")
+    wait(browser, has_text("→ training"), what="the phase timeline")  # load 2 s → mine 0 s → … → training
+    no_traceback(browser)
+    shot(browser, "train-run-phases")
+    click(browser, "Cancel")
+    wait(browser, has_text("cancelled"), what="the run to be cancelled")

@@ -206,3 +206,39 @@ def test_a_run_the_pipeline_wrote_reads_back_whole(tmp_path):
         info.state == "completed" and method_name(info.config) == "lora" and isinstance(info.config["settings"], dict)
     )
     assert len(load_predictor(run_dir).predict(["alpha sample 1"])) == 1
+
+
+def test_a_real_run_records_each_phase_in_order_with_its_progress(tmp_path, monkeypatch):
+    """An AdaPT run with policy tokens (PPLu by a tiny scorer) and measured sensitivity passes through every phase;
+    status.json keeps the timeline, and each counted phase reported its done/total up to the end."""
+    from adapt_core.pipeline import RunConfig, run_training
+
+    seen, evals = [], []
+    real_phase, real_eval = RunWriter.phase, RunWriter.eval_progress
+
+    def spy_phase(self, name, done=None, total=None):
+        seen.append((name, done, total))
+        real_phase(self, name, done, total)
+
+    def spy_eval(self, done, total):
+        evals.append((done, total))
+        real_eval(self, done, total)
+
+    monkeypatch.setattr(RunWriter, "phase", spy_phase)
+    monkeypatch.setattr(RunWriter, "eval_progress", spy_eval)
+    settings = {"top_k": 30, "tokens": {"scorer": "tiny-bert", "min_support": 4}}
+    config = RunConfig(dataset=toy_csv(tmp_path, 80), model="tiny-bert", method="adapt", settings=settings)
+    config = RunConfig.from_dict({**config.to_dict(), "train": {"max_steps": 3, "batch_size": 8, "eval_every": 2}})
+    run_training(config, tmp_path / "run", progress=False)
+
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    order = [p["name"] for p in status["phases"]]
+    assert order == ["load", "mine", "score", "accept", "sensitivity", "train", "evaluate", "save"]
+    starts = [p["started"] for p in status["phases"]]
+    assert starts == sorted(starts) and all("ended" in p for p in status["phases"][:-1])
+    for name in ("score", "sensitivity", "evaluate"):  # counted phases end at their total
+        counts = [(d, t) for n, d, t in seen if n == name and t]
+        assert counts and counts[-1][0] == counts[-1][1], name
+    assert status["phase_done"] is None or status["phase"] == "save"
+    assert evals[0][0] == 0 and evals[-1][0] == evals[-1][1]  # dev evaluations between steps, batch by batch
+    assert status.get("eval_done") is None  # and none is left running

@@ -85,14 +85,14 @@ class AdaptConfig(BaseMethodConfig):
         )
 
 
-def prepare_adapt(model, tokenizer, config: AdaptConfig, data, *, report=None, train=None) -> Prepared:
+def prepare_adapt(model, tokenizer, config: AdaptConfig, data, *, report=None, train=None, progress=None) -> Prepared:
     source = "given"
     if report is None:
         if data is None:
             raise AdaptError("AdaPT measures sensitivity on the training data: pass the TaskData to prepare()")
         # the pipeline moves the model to its device later: measure on the fastest one now
         length, seed = (train.max_length, train.seed) if train is not None else (128, 0)
-        report = measure(model, tokenizer, data, config.sensitivity_config(length, seed))
+        report = measure(model, tokenizer, data, config.sensitivity_config(length, seed), progress=progress)
         source = "measured"
     elif report.grouping != config.grouping:
         report = report.regroup(config.grouping)

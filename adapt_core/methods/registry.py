@@ -121,16 +121,18 @@ def spec_for(config) -> MethodSpec:
     raise AdaptError(f"{type(config).__name__} is not a registered method config: register_method(...) it first")
 
 
-def prepare(model: nn.Module, tokenizer, config, data=None, *, report=None, train=None) -> Prepared:
+def prepare(model: nn.Module, tokenizer, config, data=None, *, report=None, train=None, progress=None) -> Prepared:
     """Set `requires_grad` (or wrap the model with peft) as `config`'s method says.
 
     `data` is the TaskData (AdaPT measures on its train split); `report` lets AdaPT reuse a SensitivityReport of
-    this very model instead of measuring; `train` (a TrainConfig) gives the run's max_length and seed.
+    this very model instead of measuring; `train` (a TrainConfig) gives the run's max_length and seed; `progress(done,
+    total)` follows a sensitivity measurement (methods that measure one).
     """
     spec = spec_for(config)
     if spec.prepare is None:
         raise AdaptError(f"method {spec.name!r} does not train in the loop: run it with run_training")
-    prepared = spec.prepare(model, tokenizer, config, data, report=report, train=train)
+    extra = {"progress": progress} if spec.uses_sensitivity and progress is not None else {}
+    prepared = spec.prepare(model, tokenizer, config, data, report=report, train=train, **extra)
     counts = count_parameters(prepared.model)
     prepared.info = {
         "trainable_params": counts.trainable,
