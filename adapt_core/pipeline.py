@@ -37,7 +37,7 @@ from adapt_core.runs import (
     write_json,
 )
 from adapt_core.safeload import check_local_weights
-from adapt_core.train import TrainConfig, evaluate_split, make_accelerator, train_steps
+from adapt_core.train import TrainConfig, make_accelerator, train_steps
 
 
 @dataclass(frozen=True)
@@ -306,15 +306,21 @@ def _progress_bar(enabled: bool):
 
 
 def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWriter) -> dict:
-    """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json."""
-    out, details = {}, {}
-    for split in ("dev", "test"):
-        result = evaluate_split(
-            model, tokenizer, data[split], data.label_names, config.train.eval_batch_size, config.train.max_length
+    """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json, the test
+    examples with their predictions to predictions.json (the studio's Analysis page)."""
+    from adapt_core.evaluate import evaluate, predict_proba
+    from adapt_core.run_analysis import write_predictions
+
+    out, details, proba = {}, {}, {}
+    for split in ("dev", "test"):  # evaluate_split's two steps, kept apart so the test probabilities can be written
+        proba[split] = predict_proba(
+            model, tokenizer, data[split].texts, config.train.eval_batch_size, config.train.max_length
         )
+        result = evaluate(data[split].labels, proba[split].argmax(axis=1), data.label_names)
         out[split], details[split] = result.scores(), result.to_dict()
     if writer.enabled:
         write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})
+        write_predictions(writer.dir, data["test"], proba["test"], data.label_names)
     lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]
     out["tokens_per_example"] = float(np.mean(lengths))
     return out
