@@ -11,8 +11,8 @@ import numpy as np
 
 from adapt_core.data import Split
 from adapt_core.evaluate import evaluate
-from adapt_core.runs import write_json
 from adapt_core.run_analysis import write_predictions
+from adapt_core.runs import write_json
 from adapt_core.token_policy import TokenRecord
 from adapt_core.vetting import VettedCandidate, VettedList
 

@@ -14,7 +14,8 @@ def test_confusion_heatmap_colours_the_share_of_the_true_class():
     confusion = np.array([[8, 2], [0, 0]])  # the second class has no example: no division by zero
     fig = plots.confusion_heatmap(confusion, ["a", "b"])
     heat = fig.data[0]
-    assert np.asarray(heat.z).tolist() == [[0.8, 0.2], [0.0, 0.0]] and np.asarray(heat.text).tolist() == [[8, 2], [0, 0]]
+    assert np.asarray(heat.z).tolist() == [[0.8, 0.2], [0.0, 0.0]]
+    assert np.asarray(heat.text).tolist() == [[8, 2], [0, 0]]
     big = plots.confusion_heatmap(np.eye(plots.GRID_UP_TO + 1, dtype=int), [str(i) for i in range(21)])
     assert big.data[0].text is None and big.layout.height > fig.layout.height
 
