@@ -12,6 +12,7 @@ from adapt_core.comparison import frontier, read_grid, run_points
 from adapt_core.plots.analysis import FRONTIER_AXES, frontier_figure
 from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
 from adapt_core.runs import list_runs
+from studio import state
 from studio.widgets import guard, unreadable_runs
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -59,7 +60,11 @@ if budgets.empty:
     st.caption("No finished run and no benchmark grid results yet: the frontier appears when a run finishes.")
 else:
     group = budgets["dataset"].astype(str) + " · " + budgets["model"].astype(str)
-    pick = st.selectbox("Dataset · model", sorted(group.unique()), key="frontier_group")
+    options, choice = sorted(group.unique()), state.current()
+    here = f"{choice.dataset} · {choice.model}"  # the sidebar's dataset and model first, when measured
+    pick = st.selectbox(
+        "Dataset · model", options, index=options.index(here) if here in options else 0, key="frontier_group"
+    )
     shown = budgets[group == pick]
     for column, x in zip(st.columns(2), FRONTIER_AXES, strict=True):
         column.plotly_chart(frontier_figure(shown, x), key=f"frontier_{x}")

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from adapt_core.plots.style import NEW_TOKEN_COLOR, PALETTE, styled
 
 GRID_UP_TO = 20  # classes a confusion heatmap still shows legibly with a count in each cell
-FRONTIER_AXES = {"trainable_params": "trainable parameters", "step_seconds": "seconds per training step"}
+FRONTIER_AXES = {"trainable_params": "trainable parameters", "step_seconds": "seconds per step"}
 
 
 def confusion_heatmap(confusion: np.ndarray, label_names: Sequence[str]) -> go.Figure:
@@ -132,4 +132,4 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     fig.update_layout(xaxis_title=FRONTIER_AXES[x], yaxis_title="test macro-F1 (mean ± std)")
     if x == "trainable_params":  # from a thousand (STC, LoRA) to the whole model: powers of ten
         fig.update_xaxes(type="log", tickformat="~s")
-    return styled(fig, height=380, title=f"Macro-F1 against {FRONTIER_AXES[x]}")
+    return styled(fig, height=380, title=f"By {FRONTIER_AXES[x]}")  # short: the modebar covers a half-width title
