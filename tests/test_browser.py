@@ -475,6 +475,8 @@ def test_the_confusion_matrix_of_a_finished_run_is_visible(browser, server):
     go(browser, "Compare")  # the frontier opens on the sidebar's dataset and model: banking77 · minilm-l6, measured
     scroll_to(browser, "Budget frontier")
     wait(browser, lambda d: d.execute_script(PLOT_TYPE, "By trainable parameters") == "scatter", what="frontier")
-    wait(browser, has_text("banking77 · minilm-l6"), what="the frontier on the sidebar's dataset and model")
+    picker = browser.find_element("css selector", 'input[aria-label="Dataset · model"]')
+    shown = (picker.get_property("value"), picker.get_attribute("placeholder"))
+    assert "banking77 · minilm-l6" in shown, shown
     no_traceback(browser)
     shot(browser, "compare-frontier")
