@@ -361,3 +361,12 @@ def test_compare_page_draws_the_budget_frontier_of_runs_and_grid(runs_dir):
     points = frame(at, "setting")
     assert sorted(zip(points["method"], points["setting"], strict=True)) == [("adapt", "top_k=5"), ("lora", "lora_r=8")]
     assert set(points["source"]) == {"runs"} and len(at.get("plotly_chart")) >= 2 + 5  # frontier + the run figures
+
+
+def test_analysis_page_says_what_to_fix_for_a_damaged_evaluation(runs_dir):
+    two_runs(runs_dir)
+    (runs_dir / "20260101-000001-a" / "evaluation.json").write_text('{"label_names": ["card"]')  # cut short
+    at = make_app()
+    at.switch_page(ANALYSIS).run()
+    assert not at.exception
+    assert any("evaluation.json is damaged" in e.value for e in at.error), [e.value for e in at.error]
