@@ -320,7 +320,7 @@ def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWr
         out[split], details[split] = result.scores(), result.to_dict()
     if writer.enabled:
         write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})
-        write_predictions(writer.dir, data["test"], proba["test"], data.label_names)
+        write_predictions(writer.dir, data["test"], proba["test"], data.label_names, tokenizer)
     lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]
     out["tokens_per_example"] = float(np.mean(lengths))
     return out

@@ -3,14 +3,14 @@ same test set differ (per-class F1, the examples whose prediction flips).
 
 Everything is read from what a run folder keeps: `evaluation.json` (per split: the per-class report and the
 confusion matrix, rows = true labels) and `predictions.json` (the test split's examples with their true label,
-predicted label and its probability, written by `write_predictions` from the pipeline and from STC), and, for the
-highlight of new tokens, `tokens.json`. A run written before predictions were kept still shows its confusions and
-per-class scores; only its examples are missing (`RunEvaluation.predictions` is None).
+predicted label and its probability, written by `write_predictions` from the pipeline and from STC, and where the
+run's tokenizer put a new token: character spans found by that very tokenizer, so the highlight is what trained),
+and `tokens.json` for the list of the run's new tokens. A run written before predictions were kept still shows its
+confusions and per-class scores; only its examples are missing (`RunEvaluation.predictions` is None).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +29,54 @@ FLIP_KINDS = ("right → wrong", "wrong → right")
 # ------------------------------------------------------------------------------------------------ writing
 
 
-def prediction_records(texts: Sequence[str], labels: Sequence[int], proba: np.ndarray, label_names) -> list[dict]:
-    """One row per example: text, true and predicted label names, and the probability of the predicted label."""
+def prediction_records(
+    texts: Sequence[str], labels: Sequence[int], proba: np.ndarray, label_names, spans: Sequence | None = None
+) -> list[dict]:
+    """One row per example: text, true and predicted label names, the probability of the predicted label, and the
+    character spans of its new tokens (`new_token_spans`; [] without)."""
     predicted = np.asarray(proba).argmax(axis=1)
+    spans = spans if spans is not None else [[] for _ in texts]
     return [
-        {"text": text, "true": label_names[int(y)], "predicted": label_names[int(p)], "probability": float(row[p])}
-        for text, y, p, row in zip(texts, labels, predicted, np.asarray(proba), strict=True)
+        {
+            "text": text,
+            "true": label_names[int(y)],
+            "predicted": label_names[int(p)],
+            "probability": float(row[p]),
+            "new_tokens": [list(span) for span in marks],
+        }
+        for text, y, p, row, marks in zip(texts, labels, predicted, np.asarray(proba), spans, strict=True)
     ]
 
 
-def write_predictions(run_dir: Path | str, split, proba: np.ndarray, label_names: Sequence[str]) -> None:
-    """`predictions.json` in the run folder: the test split's examples as `prediction_records` (atomic write)."""
-    rows = prediction_records(split.texts, split.labels, proba, list(label_names))
+def new_token_spans(texts: Sequence[str], tokenizer) -> list[list[tuple[int, int]]]:
+    """Per text, the (start, end) characters of each new (added, non-special) token the tokenizer produces: the
+    tokenizer the run trained with decides, not a look-alike match (case, spacing and word edges as it treats them).
+    A leading space that an added token absorbs is left out of its span."""
+    from adapt_core.tokens import new_token_ids
+
+    new = set(new_token_ids(tokenizer))
+    if not new or not texts:
+        return [[] for _ in texts]
+    enc = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+    out = []
+    for text, ids, offsets in zip(texts, enc["input_ids"], enc["offset_mapping"], strict=True):
+        spans = []
+        for tid, (start, end) in zip(ids, offsets, strict=True):
+            while tid in new and start < end and text[start].isspace():
+                start += 1
+            if tid in new and start < end:
+                spans.append((start, end))
+        out.append(spans)
+    return out
+
+
+def write_predictions(
+    run_dir: Path | str, split, proba: np.ndarray, label_names: Sequence[str], tokenizer=None
+) -> None:
+    """`predictions.json` in the run folder: the test split's examples as `prediction_records` (atomic write); with
+    the run's `tokenizer`, each example's new-token spans."""
+    spans = new_token_spans(split.texts, tokenizer) if tokenizer is not None else None
+    rows = prediction_records(split.texts, split.labels, proba, list(label_names), spans)
     atomic_write_json(Path(run_dir) / PREDICTIONS, {"split": "test", "label_names": list(label_names), "rows": rows})
 
 
@@ -54,12 +90,12 @@ class RunEvaluation:
     label_names: list[str]
     per_class: pd.DataFrame  # label, precision, recall, f1, support
     confusion: np.ndarray  # (labels, labels), rows = true labels
-    predictions: pd.DataFrame | None  # text, true, predicted, probability, correct
+    predictions: pd.DataFrame | None  # text, true, predicted, probability, new_tokens (spans), correct
 
     def misclassified(self) -> pd.DataFrame:
         """The wrongly predicted test examples, the most confident mistakes first."""
         if self.predictions is None:
-            return pd.DataFrame(columns=["text", "true", "predicted", "probability", "correct"])
+            return pd.DataFrame(columns=["text", "true", "predicted", "probability", "new_tokens", "correct"])
         wrong = self.predictions[~self.predictions["correct"]]
         return wrong.sort_values("probability", ascending=False, kind="stable")
 
@@ -88,12 +124,13 @@ def _read_predictions(run_dir: Path) -> pd.DataFrame | None:
 
     try:
         rows = json.loads((run_dir / PREDICTIONS).read_text())["rows"]
-        frame = pd.DataFrame(rows, columns=["text", "true", "predicted", "probability"])
+        frame = pd.DataFrame(rows, columns=["text", "true", "predicted", "probability", "new_tokens"])
     except FileNotFoundError:
         return None  # a run written before predictions were kept
     except (ValueError, KeyError, TypeError) as err:
         raise AdaptError(f"run {run_dir.name}: {PREDICTIONS} is damaged ({err}); evaluate the run again") from None
-    return frame.assign(correct=frame["true"] == frame["predicted"])
+    spans = frame["new_tokens"].map(lambda marks: marks if isinstance(marks, list) else [])  # absent in a row: none
+    return frame.assign(new_tokens=spans, correct=frame["true"] == frame["predicted"])
 
 
 # ------------------------------------------------------------------------------------------------ one run
@@ -168,19 +205,16 @@ def run_new_tokens(run_dir: Path | str) -> list[str]:
         raise AdaptError(f"run {Path(run_dir).name}: tokens.json is damaged ({err})") from None
 
 
-def mark_tokens(text: str, tokens: Sequence[str]) -> list[tuple[str, bool]]:
-    """`text` cut into pieces, True on each occurrence of a new token (whole words, any case, any run of spaces
-    between its words, as the tokenizer's added tokens match); the longest token wins where two overlap."""
-    if not tokens:
-        return [(text, False)]
-    words = sorted({" ".join(t.split()) for t in tokens if t.strip()}, key=len, reverse=True)
-    pattern = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
+def mark_spans(text: str, spans: Sequence[Sequence[int]]) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, True on each new-token span (from `new_token_spans`); the pieces join back to `text`."""
     pieces, prev = [], 0
-    for match in re.finditer(rf"(?<!\w)(?:{pattern})(?!\w)", text, flags=re.IGNORECASE):
-        if match.start() > prev:
-            pieces.append((text[prev : match.start()], False))
-        pieces.append((match.group(0), True))
-        prev = match.end()
+    for start, end in sorted(spans):
+        if start < prev or end > len(text):
+            continue  # a span that does not fit this text (it changed since): left unmarked rather than garbled
+        if start > prev:
+            pieces.append((text[prev:start], False))
+        pieces.append((text[start:end], True))
+        prev = end
     if prev < len(text) or not pieces:
         pieces.append((text[prev:], False))
     return pieces

@@ -13,7 +13,6 @@ from adapt_core.run_analysis import (
     flip_counts,
     flips,
     load_evaluation,
-    mark_tokens,
     per_class_diff,
     run_new_tokens,
     top_confusions,
@@ -70,7 +69,7 @@ else:
         f"shown. New tokens of this run, highlighted: {', '.join(new_tokens) if new_tokens else 'none'}."
     )
     shown = wrong.head(SHOWN)
-    st.html(examples_html(shown, [mark_tokens(text, new_tokens) for text in shown["text"]]))
+    st.html(examples_html(shown))
 
 st.subheader("Against another run")
 others = [r for r in evaluated if r.dir != run.dir and r.config.get("dataset") == run.config.get("dataset")]

@@ -11,9 +11,11 @@ import numpy as np
 
 from adapt_core.data import Split
 from adapt_core.evaluate import evaluate
+from adapt_core.models import load_tokenizer
 from adapt_core.run_analysis import write_predictions
 from adapt_core.runs import write_json
 from adapt_core.token_policy import TokenRecord
+from adapt_core.tokens import augmented_tokenizer
 from adapt_core.vetting import VettedCandidate, VettedList
 
 
@@ -49,9 +51,10 @@ def write_run(
     write_json(run / "status.json", {"state": "completed", "step": 1, "total": 1})
     write_json(run / "report.json", {"dev": result.scores(), "test": result.scores(), **(costs or {})})
     write_json(run / "evaluation.json", {"label_names": label_names, "dev": result.to_dict(), "test": result.to_dict()})
-    if predictions:
+    if predictions:  # with new tokens, the spans come from tiny-bert's tokenizer with them added, as in a run
         proba = one_hot_proba(np.asarray(predicted), len(label_names))
-        write_predictions(run, Split(texts, truth), proba, label_names)
+        tokenizer = augmented_tokenizer(load_tokenizer("tiny-bert"), list(tokens)) if tokens else None
+        write_predictions(run, Split(texts, truth), proba, label_names, tokenizer)
     if tokens:
         vetted = VettedList([VettedCandidate(t, decision="accepted") for t in tokens], label_names)
         augment = {"added": len(tokens), "skipped": []}

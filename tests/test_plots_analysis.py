@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from adapt_core.plots import analysis as plots
-from adapt_core.run_analysis import mark_tokens, top_confusions
+from adapt_core.run_analysis import top_confusions
 
 
 def test_confusion_heatmap_colours_the_share_of_the_true_class():
@@ -34,8 +34,16 @@ def test_f1_diff_colours_gains_and_losses():
 
 
 def test_examples_html_escapes_text_and_marks_new_tokens():
-    rows = pd.DataFrame({"text": ["<b>top up</b> now"], "true": ["a&b"], "predicted": ["c"], "probability": [0.91]})
-    out = plots.examples_html(rows, [mark_tokens(t, ["top up"]) for t in rows["text"]])
+    rows = pd.DataFrame(
+        {
+            "text": ["<b>top up</b> now"],
+            "true": ["a&b"],
+            "predicted": ["c"],
+            "probability": [0.91],
+            "new_tokens": [[[3, 9]]],
+        }
+    )
+    out = plots.examples_html(rows)
     assert '<mark class="new-token"' in out and ">top up</mark>" in out
     assert "&lt;b&gt;" in out and "<b>" not in out and "a&amp;b" in out and "91%" in out
 

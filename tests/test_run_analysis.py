@@ -17,7 +17,8 @@ from adapt_core.run_analysis import (
     flip_counts,
     flips,
     load_evaluation,
-    mark_tokens,
+    mark_spans,
+    new_token_spans,
     per_class_diff,
     prediction_records,
     run_new_tokens,
@@ -45,10 +46,16 @@ def test_top_confusions_rank_by_count_then_matrix_order():
 
 def test_prediction_records_carry_the_predicted_labels_probability():
     proba = np.array([[0.1, 0.7, 0.2], [0.6, 0.3, 0.1]])
-    rows = prediction_records(["a", "b"], [1, 2], proba, NAMES)
+    rows = prediction_records(["a", "b c"], [1, 2], proba, NAMES, spans=[[], [(0, 3)]])
     assert rows == [
-        {"text": "a", "true": "transfer", "predicted": "transfer", "probability": pytest.approx(0.7)},
-        {"text": "b", "true": "refund", "predicted": "card", "probability": pytest.approx(0.6)},
+        {"text": "a", "true": "transfer", "predicted": "transfer", "probability": pytest.approx(0.7), "new_tokens": []},
+        {
+            "text": "b c",
+            "true": "refund",
+            "predicted": "card",
+            "probability": pytest.approx(0.6),
+            "new_tokens": [[0, 3]],
+        },
     ]
 
 
@@ -123,19 +130,23 @@ def test_new_tokens_come_from_tokens_json_less_the_skipped(tmp_path):
     assert run_new_tokens(write_run(tmp_path, "b", TEXTS, TRUTH, TRUTH, NAMES)) == []
 
 
-def test_mark_tokens_whole_words_any_case_longest_first():
-    pieces = mark_tokens("Top  up my card; topup? card arrival late", ["top up", "card", "card arrival"])
-    assert pieces == [
-        ("Top  up", True),
-        (" my ", False),
-        ("card", True),
-        ("; topup? ", False),
-        ("card arrival", True),
-        (" late", False),
-    ]
-    assert "".join(p for p, _ in pieces) == "Top  up my card; topup? card arrival late"
-    assert mark_tokens("scorecard", ["card"]) == [("scorecard", False)]
-    assert mark_tokens("no tokens", []) == [("no tokens", False)]
+def test_new_token_spans_are_where_the_runs_tokenizer_puts_new_tokens(minilm_tokenizer):
+    """The augmented (lower-casing) tokenizer decides: any case matches, a word that merely contains the token does
+    not, and the leading space an added token absorbs is not part of its span."""
+    from adapt_core.tokens import augmented_tokenizer
+
+    tokenizer = augmented_tokenizer(minilm_tokenizer, ["top up", "card arrival"])
+    texts = ["Please TOP UP my card; topup? then top up", "no new token here", ""]
+    spans = new_token_spans(texts, tokenizer)
+    assert [[texts[0][a:b] for a, b in row] for row in spans] == [["TOP UP", "top up"], [], []]
+    assert new_token_spans(texts, minilm_tokenizer) == [[], [], []]  # a tokenizer without new tokens
+
+
+def test_mark_spans_cut_the_text_and_skip_spans_that_do_not_fit():
+    text = "top up my card"
+    assert mark_spans(text, [[0, 6], [10, 14]]) == [("top up", True), (" my ", False), ("card", True)]
+    assert mark_spans(text, [[0, 6], [3, 8], [12, 40]]) == [("top up", True), (" my card", False)]
+    assert mark_spans(text, []) == [(text, False)] and mark_spans("", []) == [("", False)]
 
 
 def test_a_tiny_run_writes_its_test_predictions(tmp_path):

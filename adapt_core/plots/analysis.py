@@ -84,7 +84,7 @@ def f1_diff_bars(diff: pd.DataFrame, name_a: str, name_b: str) -> go.Figure:
 
 
 def marked_html(pieces: Sequence[tuple[str, bool]]) -> str:
-    """A text with its new-token pieces (`run_analysis.mark_tokens`) highlighted; everything else escaped."""
+    """A text with its new-token pieces (`run_analysis.mark_spans`) highlighted; everything else escaped."""
     return "".join(
         f'<mark class="new-token" style="background:{NEW_TOKEN_COLOR};padding:0 2px;border-radius:3px">'
         f"{html.escape(piece)}</mark>"
@@ -94,12 +94,15 @@ def marked_html(pieces: Sequence[tuple[str, bool]]) -> str:
     )
 
 
-def examples_html(rows: pd.DataFrame, marked: Sequence[Sequence[tuple[str, bool]]]) -> str:
-    """Misclassified examples as a table: the text (new tokens highlighted), true and predicted label, probability."""
+def examples_html(rows: pd.DataFrame) -> str:
+    """Examples (`RunEvaluation.predictions` rows) as a table: the text with its new tokens highlighted (the spans
+    the run's tokenizer found), true and predicted label, and the prediction's probability."""
+    from adapt_core.run_analysis import mark_spans
+
     cells = "".join(
-        f"<tr><td>{marked_html(pieces)}</td><td>{html.escape(str(r.true))}</td>"
+        f"<tr><td>{marked_html(mark_spans(r.text, r.new_tokens))}</td><td>{html.escape(str(r.true))}</td>"
         f"<td>{html.escape(str(r.predicted))}</td><td>{r.probability:.0%}</td></tr>"
-        for r, pieces in zip(rows.itertuples(), marked, strict=True)
+        for r in rows.itertuples()
     )
     head = "<tr><th>text</th><th>true</th><th>predicted</th><th>prob.</th></tr>"
     return f'<table class="misclassified" style="font-size:0.9em;width:100%">{head}{cells}</table>'
