@@ -150,19 +150,25 @@ def test_mark_spans_cut_the_text_and_skip_spans_that_do_not_fit():
 
 
 def test_a_tiny_run_writes_its_test_predictions(tmp_path):
-    """Through the CLI, as the studio's child process does: predictions.json holds every test example once, with the
-    label names, and agrees with evaluation.json's confusion matrix."""
+    """Through the CLI, as the studio's child process does, with a vetted new token: predictions.json holds every
+    test example once, with the label names, agrees with evaluation.json's confusion matrix, and marks the new token
+    wherever the run's tokenizer used it."""
     from test_runs import toy_csv
 
     from adapt_core.cli import main
     from adapt_core.data import DataConfig, load_dataset
+    from adapt_core.vetting import VettedCandidate, VettedList
 
+    vetted = VettedList([VettedCandidate("alpha sample", decision="accepted")]).save(tmp_path / "vetted.json")
     run = tmp_path / "run"
     args = ["train", "--dataset", toy_csv(tmp_path), "--model", "tiny-bert", "--max-steps", "2", "--batch-size", "8"]
-    assert main([*args, "--quiet", "--run-dir", str(run)]) == 0
+    assert main([*args, "--method", "full+tokens", "--tokens", str(vetted), "--quiet", "--run-dir", str(run)]) == 0
     ev = load_evaluation(run)
     test = load_dataset(toy_csv(tmp_path), DataConfig())["test"]
     assert list(ev.predictions["text"]) == test.texts
     assert list(ev.predictions["true"]) == [ev.label_names[y] for y in test.labels]
     assert ev.predictions["probability"].between(1 / len(ev.label_names), 1).all()
     assert int(ev.predictions["correct"].sum()) == int(np.trace(ev.confusion))
+    assert run_new_tokens(run) == ["alpha sample"]
+    for text, spans in zip(ev.predictions["text"], ev.predictions["new_tokens"], strict=True):
+        assert [text[a:b] for a, b in spans] == (["alpha sample"] if "alpha sample" in text else [])
