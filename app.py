@@ -54,6 +54,7 @@ STEPS = [  # (page file, title, icon, what the step does)
         ":material/keyboard:",
         "type a text into a trained run and see what it predicts",
     ),
+    ("app_pages/analysis.py", "Analysis", ":material/troubleshoot:", "confusions, per-class scores, mistakes, flips"),
 ]
 
 

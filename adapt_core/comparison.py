@@ -42,3 +42,58 @@ def winners(agg: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     """True on the row with the best mean score within each `keys` group."""
     best = agg.loc[agg.groupby(list(keys))["macro_f1_mean"].idxmax(), [*keys, "method"]]
     return agg.merge(best, on=list(keys), how="left", suffixes=("", "_best"))["method_best"].eq(agg["method"])
+
+
+# ---- The budget frontier: macro-F1 against trainable parameters and step time, one point per method and budget.
+
+BUDGET_KEYS = ("layers", "top_k", "lora_r", "prefix_len")  # what sets a method's budget (layers, when set, wins)
+FRONTIER_GROUP = ["source", "dataset", "model", "method", "setting"]
+FRONTIER_COSTS = ["trainable_params", "step_seconds"]
+GRID_COLUMNS = ["task", "method", "model", "seed", "macro_f1", "trainable_params", "step_seconds", "state"]
+
+
+def budget_setting(settings: dict | None) -> str:
+    """A run's budget as `key=value` (AdaPT / layers `top_k=5`, LoRA `lora_r=8`, prefix `prefix_len=20`, layer
+    selection `layers=2` when a layer count replaces its top-k); "" for a method without one (full, STC)."""
+    settings = settings or {}
+    for key in BUDGET_KEYS:
+        if settings.get(key) is not None:
+            return f"{key}={settings[key]:g}" if isinstance(settings[key], float) else f"{key}={settings[key]}"
+    return ""
+
+
+def run_points(table: pd.DataFrame, configs: Sequence[dict]) -> pd.DataFrame:
+    """The studio's runs as frontier points: a run table (`plots.runs.run_table`) and each run's config.json, in
+    the same order, give source "runs", the budget setting and `macro_f1` (the test macro-F1)."""
+    points = table.rename(columns={"test_macro_f1": "macro_f1"})
+    return points.assign(source="runs", setting=[budget_setting(c.get("settings")) for c in configs])
+
+
+def read_grid(path) -> pd.DataFrame:
+    """The benchmark grid's results CSV as frontier points (source "grid", `task` read as `dataset`, a missing
+    `setting` column as ""); an empty frame when the file is absent. A CSV without the needed columns is an
+    AdaptError naming them."""
+    from pathlib import Path
+
+    from adapt_core.errors import AdaptError
+
+    if not Path(path).is_file():
+        return pd.DataFrame(columns=[*FRONTIER_GROUP, "seed", "macro_f1", *FRONTIER_COSTS, "state"])
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError) as err:
+        raise AdaptError(f"{path} is not a readable CSV ({err}); rerun benchmarks/compare.py") from None
+    missing = [c for c in GRID_COLUMNS if c not in frame]
+    if missing:
+        raise AdaptError(f"{path} lacks the column(s) {', '.join(missing)}; rerun benchmarks/compare.py")
+    setting = frame["setting"].fillna("").astype(str) if "setting" in frame else ""
+    return frame.rename(columns={"task": "dataset"}).assign(source="grid", setting=setting)
+
+
+def frontier(points: pd.DataFrame) -> pd.DataFrame:
+    """Per source, dataset, model, method and budget setting: macro-F1 mean ± std over seeds and the mean trainable
+    parameters and seconds per step (the one aggregation, `mean_over_seeds`)."""
+    points = points.assign(setting=points["setting"].fillna("").astype(str))
+    for column in ["macro_f1", *FRONTIER_COSTS]:  # a run without a step time has None there, not NaN
+        points[column] = pd.to_numeric(points[column], errors="coerce")
+    return mean_over_seeds(points, FRONTIER_GROUP, "macro_f1", FRONTIER_COSTS)

@@ -44,7 +44,7 @@ from adapt_core.runs import (
     write_json,
 )
 from adapt_core.safeload import check_local_weights
-from adapt_core.train import TrainConfig, evaluate_split, make_accelerator, train_steps
+from adapt_core.train import TrainConfig, make_accelerator, train_steps
 
 
 @dataclass(frozen=True)
@@ -359,24 +359,30 @@ def _progress_bar(enabled: bool):
 
 
 def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWriter, progress=None) -> dict:
-    """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json.
-    `progress(done, total)` follows the batches of both splits together."""
-    out, details = {}, {}
+    """Dev and test scores for report.json; the full per-class report and confusion go to evaluation.json, the test
+    examples with their predictions to predictions.json (the studio's Analysis page). `progress(done, total)`
+    follows the batches of both splits together."""
+    from adapt_core.evaluate import evaluate, predict_proba
+    from adapt_core.run_analysis import write_predictions
+
+    out, details, proba = {}, {}, {}
     size = config.train.eval_batch_size
     total, offset = sum(-(-len(data[split].texts) // size) for split in ("dev", "test")), 0
-    for split in ("dev", "test"):
+    for split in ("dev", "test"):  # evaluate_split's two steps, kept apart so the test probabilities can be written
         batches = -(-len(data[split].texts) // size)
         counted = None if progress is None else (lambda done, _n, at=offset: progress(at + done, total))
         started = time.perf_counter()
-        result = evaluate_split(
-            model, tokenizer, data[split], data.label_names, size, config.train.max_length, progress=counted
+        proba[split] = predict_proba(
+            model, tokenizer, data[split].texts, size, config.train.max_length, progress=counted
         )
-        offset += batches
-        out[split], details[split] = result.scores(), result.to_dict()
         # inference speed of the trained model as it is saved (tokenizer included: new tokens shorten texts)
         out[f"{split}_examples_per_second"] = len(data[split]) / max(time.perf_counter() - started, 1e-9)
+        offset += batches
+        result = evaluate(data[split].labels, proba[split].argmax(axis=1), data.label_names)
+        out[split], details[split] = result.scores(), result.to_dict()
     if writer.enabled:
         write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})
+        write_predictions(writer.dir, data["test"], proba["test"], data.label_names, tokenizer)
     lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]
     out["tokens_per_example"] = float(np.mean(lengths))
     return out

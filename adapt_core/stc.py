@@ -114,6 +114,10 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
         train_seconds = time.perf_counter() - start
         # Every choice is final here; test labels are read from this point on, to report.
         evaluation = {split: _evaluate(store, head, data, split) for split in ("dev", "test")}
+        if getattr(run, "enabled", True):  # the test examples with their predictions (the studio's Analysis page)
+            from adapt_core.run_analysis import write_predictions
+
+            write_predictions(run.dir, data["test"], head.proba(head_features(store, "test", head)), data.label_names)
         search["reference_probes"] = _reference_probes(store, search.pop("probe_objects"), data, num_layers)
     finally:
         if not config.keep_features:

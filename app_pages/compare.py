@@ -1,14 +1,19 @@
 """Compare: every run side by side — a table of all runs, then per dataset / model / method the test macro-F1
-(mean ± std over seeds), training time, peak memory, trainable parameters and tokens per example. Below, the
-benchmark grid's figures when the benchmarks have been run."""
+(mean ± std over seeds), training time, peak memory, trainable parameters and tokens per example. Then the budget
+frontier: macro-F1 against trainable parameters and step time, per method and budget, over the runs here and the
+benchmark grid's measured results (benchmarks/results/compare.csv). Below, the benchmark grid's figures."""
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
+from adapt_core.comparison import frontier, read_grid, run_points
+from adapt_core.plots.analysis import FRONTIER_AXES, frontier_figure
 from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
 from adapt_core.runs import list_runs
-from studio.widgets import unreadable_runs
+from studio import state
+from studio.widgets import guard, unreadable_runs
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 number = st.column_config.NumberColumn
@@ -44,6 +49,26 @@ else:
         columns = st.columns(2)
         for i, column in enumerate(COSTS):
             columns[i % 2].plotly_chart(cost_bars(summary, column), key=f"cost_{column}")
+
+# ---- Budget frontier: what a budget buys, over the runs above and the grid's measured results (one aggregation).
+st.subheader("Budget frontier")
+points = run_points(table, [r.config for r in runs])
+with guard("Reading benchmarks/results/compare.csv", stop=False):
+    points = pd.concat([points, read_grid(RESULTS / "compare.csv")], ignore_index=True)
+budgets = frontier(points)
+if budgets.empty:
+    st.caption("No finished run and no benchmark grid results yet: the frontier appears when a run finishes.")
+else:
+    group = budgets["dataset"].astype(str) + " · " + budgets["model"].astype(str)
+    options, choice = sorted(group.unique()), state.current()
+    here = f"{choice.dataset} · {choice.model}"  # the sidebar's dataset and model first, when measured
+    pick = st.selectbox(
+        "Dataset · model", options, index=options.index(here) if here in options else 0, key="frontier_group"
+    )
+    shown = budgets[group == pick]
+    for column, x in zip(st.columns(2), FRONTIER_AXES, strict=True):
+        column.plotly_chart(frontier_figure(shown, x), key=f"frontier_{x}")
+    st.dataframe(shown, hide_index=True, key="frontier_points", column_config=COLUMNS)
 
 # ---- Benchmark grid: figures written by the benchmark scripts (benchmarks/results/*.png), shown when present.
 st.subheader("Benchmark grid")

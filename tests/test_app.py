@@ -23,6 +23,7 @@ PAGES = [
     "app_pages/train.py",
     "app_pages/compare.py",
     "app_pages/playground.py",
+    "app_pages/analysis.py",
 ]
 TIMEOUT = 300  # seconds per script run: the machines running the tests are small and shared
 
@@ -64,7 +65,7 @@ def test_home_shows_the_default_dataset_and_model():
     headers = [h.value for h in at.subheader]
     assert "Dataset: banking77" in headers and "Model: minilm-l6" in headers
     assert metric(at, "Classes") == "77"
-    assert len(at.get("page_link")) == 6  # the pipeline, one link per step
+    assert len(at.get("page_link")) == 7  # the pipeline, one link per step
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -368,3 +369,90 @@ def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
     assert at.number_input(key="_w_form:train:batch_size").value == 32
     at.number_input(key="_w_form:train:max_steps").set_value(7).run()
     assert at.query_params["train.max_steps"] in ("7", ["7"])  # and the address follows an edit
+
+
+# ---------------------------------------------------------------------------------------- Analysis and the frontier
+
+ANALYSIS = "app_pages/analysis.py"
+LABELS = ["card", "transfer", "refund"]
+TEXTS = [f"please top up my {w} {i}" if i % 2 else f"where is {w} {i}" for i, w in enumerate(LABELS * 4)]
+TRUTH = [0, 1, 2] * 4
+
+
+def two_runs(runs_dir) -> None:
+    """Run A (AdaPT, new token "top up") and run B (LoRA) on the same 12 test texts, four of them predicted apart."""
+    from helpers_runs import write_run
+
+    a_pred = [0, 1, 2] * 3 + [1, 1, 1]  # wrong on the last card and refund
+    b_pred = [0, 1, 0] * 3 + [0, 1, 2]
+    write_run(
+        runs_dir,
+        "20260101-000001-a",
+        TEXTS,
+        TRUTH,
+        a_pred,
+        LABELS,
+        method="adapt",
+        settings={"top_k": 5.0},
+        tokens=("top up",),
+    )
+    write_run(runs_dir, "20260101-000000-b", TEXTS, TRUTH, b_pred, LABELS, method="lora", settings={"lora_r": 8})
+
+
+def frame(at: AppTest, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_analysis_page_shows_confusions_per_class_and_highlighted_mistakes(runs_dir):
+    two_runs(runs_dir)
+    at = make_app()
+    at.switch_page(ANALYSIS).run()
+    no_errors(at)
+    assert at.selectbox(key="analysis_run").value.id.endswith("-a")  # the newest run first
+    assert at.get("plotly_chart"), "the confusion matrix is missing"
+    per_class = frame(at, "recall")
+    assert list(per_class["label"]) == LABELS and per_class["support"].tolist() == [4, 4, 4]
+    mistakes = "".join(h.proto.body for h in at.get("html"))
+    assert mistakes.count("<tr>") == 3 and '<mark class="new-token"' in mistakes and ">top up</mark>" in mistakes
+    at.selectbox(key="analysis_true").set_value("refund").run()
+    assert "".join(h.proto.body for h in at.get("html")).count("<tr>") == 2  # the header and the one refund
+    flipped = frame(at, "kind")
+    assert sorted(flipped["kind"]) == ["right → wrong"] * 3 + ["wrong → right"] * 2
+    assert metric(at, "Right → wrong (A → B)") == "3" and metric(at, "Wrong → right (A → B)") == "2"
+
+
+def test_analysis_page_ranks_the_confusions_of_many_classes(runs_dir):
+    from helpers_runs import write_run
+
+    names = [f"c{i}" for i in range(25)]
+    truth = list(range(25)) * 2
+    predicted = [(y + 1) % 25 if y < 3 else y for y in truth]  # c0 → c1, c1 → c2, c2 → c3, twice each
+    write_run(runs_dir, "20260101-000000-many", [f"t{i}" for i in range(50)], truth, predicted, names)
+    at = make_app()
+    at.switch_page(ANALYSIS).run()
+    no_errors(at)
+    assert at.expander and at.expander[0].label.startswith("Full confusion matrix (25 × 25)")
+    assert len(at.get("plotly_chart")) == 2  # the ranked top confusions, and the full matrix in the expander
+    assert "No other finished run" in " ".join(c.value for c in at.caption)
+
+
+def test_compare_page_draws_the_budget_frontier_of_runs_and_grid(runs_dir):
+    two_runs(runs_dir)
+    at = make_app()
+    at.switch_page("app_pages/compare.py").run()
+    no_errors(at)
+    picker = at.selectbox(key="frontier_group")
+    assert "toy · tiny-bert" in picker.options and "banking77 · minilm-l6" in picker.options  # runs and grid
+    picker.set_value("toy · tiny-bert").run()
+    points = frame(at, "setting")
+    assert sorted(zip(points["method"], points["setting"], strict=True)) == [("adapt", "top_k=5"), ("lora", "lora_r=8")]
+    assert set(points["source"]) == {"runs"} and len(at.get("plotly_chart")) >= 2 + 5  # frontier + the run figures
+
+
+def test_analysis_page_says_what_to_fix_for_a_damaged_evaluation(runs_dir):
+    two_runs(runs_dir)
+    (runs_dir / "20260101-000001-a" / "evaluation.json").write_text('{"label_names": ["card"]')  # cut short
+    at = make_app()
+    at.switch_page(ANALYSIS).run()
+    assert not at.exception
+    assert any("evaluation.json is damaged" in e.value for e in at.error), [e.value for e in at.error]

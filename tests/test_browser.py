@@ -461,3 +461,62 @@ def test_a_reload_keeps_the_train_form_and_a_run_shows_its_phases(browser):
     shot(browser, "train-run-phases")
     click(browser, "Cancel")
     wait(browser, has_text("cancelled"), what="the run to be cancelled")
+
+
+PLOT_TYPE = (  # the first trace type of the plot whose title contains arguments[0] (null while there is none)
+    "const plot = [...document.querySelectorAll('.js-plotly-plot')]"
+    ".find(p => ((p.querySelector('.gtitle') || {}).textContent || '').includes(arguments[0]));"
+    "return plot && plot._fullData && plot._fullData.length ? plot._fullData[0].type : null;"
+)
+
+
+def scroll_to(driver, heading: str) -> None:
+    driver.execute_script(
+        "for (const h of document.querySelectorAll('h2, h3'))"
+        " if (h.textContent.includes(arguments[0])) { h.scrollIntoView({block: 'start'}); break; }",
+        heading,
+    )
+    time.sleep(1)
+
+
+def test_the_confusion_matrix_of_a_finished_run_is_visible(browser, server):
+    """Two finished runs (hand-made folders, the newest in the list) on the Analysis page: the confusion heatmap, the
+    per-class table and the highlighted mistakes show; then the budget frontier on Compare, over the grid's results."""
+    from helpers_runs import write_run
+
+    names = ["card", "transfer", "refund"]
+    texts = [f"please top up my {w} now" if i % 2 else f"where is my {w}" for i, w in enumerate(names * 6)]
+    truth = [0, 1, 2] * 6
+    costs = {"trainable_params": 12000, "step_seconds": 0.05}
+    for name, predicted, method, settings in (
+        ("a", [0, 1, 2] * 4 + [1, 1, 0] * 2, "adapt", {"top_k": 5.0}),
+        ("b", [0, 1, 0] * 6, "lora", {"lora_r": 8}),
+    ):
+        write_run(
+            server["runs"],
+            f"29990101-00000{name == 'a':d}-analysis-{name}",
+            texts,
+            truth,
+            predicted,
+            names,
+            method=method,
+            settings=settings,
+            tokens=("top up",),
+            costs=costs,
+        )
+    go(browser, "Analysis")
+    wait(browser, lambda d: d.execute_script(PLOT_TYPE, "Confusion matrix") == "heatmap", what="the confusion matrix")
+    wait(browser, has_text("Misclassified examples"), what="the misclassified examples")
+    assert browser.find_elements("css selector", "mark.new-token"), "the new tokens are not highlighted"
+    no_traceback(browser)
+    shot(browser, "analysis")
+    scroll_to(browser, "Misclassified examples")
+    shot(browser, "analysis-mistakes-and-flips")
+    go(browser, "Compare")  # the frontier opens on the sidebar's dataset and model: banking77 · minilm-l6, measured
+    scroll_to(browser, "Budget frontier")
+    wait(browser, lambda d: d.execute_script(PLOT_TYPE, "By trainable parameters") == "scatter", what="frontier")
+    picker = browser.find_element("css selector", 'input[aria-label="Dataset · model"]')
+    shown = (picker.get_property("value"), picker.get_attribute("placeholder"))
+    assert "banking77 · minilm-l6" in shown, shown
+    no_traceback(browser)
+    shot(browser, "compare-frontier")

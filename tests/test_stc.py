@@ -415,3 +415,14 @@ def test_base_run_must_be_a_finetuned_run(tmp_path):
     (tmp_path / "model" / "stc.json").write_text("{}")
     with pytest.raises(AdaptError, match="is an STC run"):
         fit_run(FakeRun(tmp_path / "r"), toy_task(), "tiny-bert", StcConfig(**SMALL, base_run=str(tmp_path)))
+
+
+def test_the_test_predictions_are_kept(tiny_run):
+    """predictions.json (the Analysis page's examples) holds every test example and agrees with the evaluation."""
+    from adapt_core.run_analysis import load_evaluation
+
+    name, run, data, report = tiny_run
+    ev = load_evaluation(run.dir)
+    assert list(ev.predictions["text"]) == data["test"].texts
+    assert int(ev.predictions["correct"].sum()) == int(np.trace(ev.confusion))
+    assert ev.predictions["correct"].mean() == pytest.approx(report["test"]["accuracy"])
