@@ -73,16 +73,20 @@ def decisions() -> None:
     bulk = st.columns([1, 1, 1, 1, 2])
     actions = (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending"))
     for col, (label, decision) in zip(bulk, actions, strict=False):
-        help = f"Mark every candidate that the filter shows as {decision}."
-        if col.button(f"{label} the {len(shown)} shown", disabled=not shown, key=f"bulk_{decision}", help=help):
-            vetting.decide(path, vetted, shown, decision)
-            st.rerun(scope="fragment")
+        col.button(
+            f"{label} the {len(shown)} shown",
+            disabled=not shown,
+            key=f"bulk_{decision}",
+            help=f"Mark every candidate that the filter shows as {decision}.",
+            on_click=vetting.decide,
+            args=(path, shown, decision),
+        )
     with bulk[3]:
         vetting.undo_button(path, vetted)
     with bulk[4]:
         sort_by, descending = vetting.sort_controls()
     frame = vetting.sorted_table(vetting.table(vetted, shown, task["train"].labels), sort_by, descending)
-    vetting.editor(vetted, frame, path)
+    vetting.editor(frame, path)
     st.subheader("In context")
     vetting.in_context(list(frame["text"]), task["train"], vetted.label_names or task.label_names)
     cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)

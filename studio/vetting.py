@@ -51,13 +51,18 @@ def _stamp(path: Path) -> int:
 def load(dataset: str, model: str) -> tuple[Path, VettedList]:
     """(file, vetted list) for this dataset and model; an empty list before the first mining."""
     path = vetted_path(dataset, model)
+    return path, read(path)
+
+
+def read(path: Path) -> VettedList:
+    """The vetted list at `path`: the session's parsed copy while the file is unchanged."""
     cached = st.session_state.get(_CACHE)
     if cached and cached[0] == (str(path), _stamp(path)):
-        return path, cached[1]
+        return cached[1]
     with guard(f"Reading {path.name}"):
         vetted = load_vetted_or_empty(path)
     st.session_state[_CACHE] = ((str(path), _stamp(path)), vetted)
-    return path, vetted
+    return vetted
 
 
 def save(path: Path, vetted: VettedList) -> None:
@@ -70,13 +75,24 @@ def history(path: Path) -> UndoStack:
     return st.session_state.setdefault(_UNDO, {}).setdefault(str(path), UndoStack())
 
 
-def decide(path: Path, vetted: VettedList, texts: list[str], decision: str, what: str | None = None) -> int:
-    """Apply one decision to `texts` as the sidebar's reviewer (undoable) and save at once; returns how many
-    changed."""
-    history(path).record(vetted, texts, what or f"{decision} {_names(texts)}")
-    changed = vetted.decide(texts, decision, by=state.reviewer())
+def apply(path: Path, rows: list[tuple[str, str]], what: str) -> int:
+    """Set each (candidate, decision) as the sidebar's reviewer, undoably, and save at once; returns how many
+    changed. Called from the widgets' callbacks: they run before the decision area redraws, so one click is one
+    (fragment) run."""
+    vetted = read(path)
+    history(path).record(vetted, [t for t, _ in rows], what)
+    by, changed = state.reviewer(), 0
+    for decision in DECISIONS:  # one call per decision: a bulk decision stays one pass over the list
+        texts = [t for t, d in rows if d == decision]
+        changed += vetted.decide(texts, decision, by=by) if texts else 0
     save(path, vetted)
+    _fresh_table()
     return changed
+
+
+def decide(path: Path, texts: list[str], decision: str) -> int:
+    """One decision on `texts` (a bulk button's callback); see `apply`."""
+    return apply(path, [(t, decision) for t in texts], f"{decision} {_names(texts)}")
 
 
 def _names(texts: list[str]) -> str:
@@ -100,12 +116,23 @@ def undo_button(path: Path, vetted: VettedList) -> None:
     """Take back the newest decision of this session (several levels); the list is saved at once."""
     stack = history(path)
     label = f"Undo: {stack.last}" if stack.last else "Undo"
-    if st.button(label, icon=":material/undo:", disabled=not stack, key="undo", help=f"{len(stack)} steps to undo"):
-        what = stack.undo(vetted)
-        save(path, vetted)
-        st.toast(f"Undone: {what}")
-        _fresh_table()
-        st.rerun(scope="fragment")
+    st.button(
+        label,
+        icon=":material/undo:",
+        disabled=not stack,
+        key="undo",
+        on_click=_undo,
+        args=(path,),
+        help=f"{len(stack)} steps to undo in this session",
+    )
+
+
+def _undo(path: Path) -> None:
+    vetted = read(path)
+    what = history(path).undo(vetted)
+    save(path, vetted)
+    _fresh_table()
+    st.toast(f"Undone: {what}", icon=":material/undo:")
 
 
 def _fresh_table() -> None:
@@ -126,13 +153,16 @@ def table(vetted: VettedList, texts: list[str], labels) -> pd.DataFrame:
     return frame
 
 
-def editor(vetted: VettedList, frame, path: Path) -> None:
+def editor(frame: pd.DataFrame, path: Path) -> None:
     """The candidate table (`frame`, sorted): change a row's decision in place (saved at once, undoable)."""
     version = st.session_state.setdefault("_editor_version", 0)
+    key, texts = f"candidates_{version}", list(frame["text"])
     column = st.column_config
     edited = st.data_editor(
         frame,
-        key=f"candidates_{version}",
+        key=key,
+        on_change=_edited,
+        args=(key, path, texts),
         hide_index=True,
         num_rows="fixed",
         height=420,
@@ -159,14 +189,20 @@ def editor(vetted: VettedList, frame, path: Path) -> None:
         },
     )
     changed = edited["decision"] != frame["decision"]
-    if changed.any():
-        rows = list(zip(frame.loc[changed, "text"], edited.loc[changed, "decision"], strict=True))
-        history(path).record(vetted, [t for t, _ in rows], f"{rows[0][1]} {_names([t for t, _ in rows])}")
-        for text, decision in rows:
-            vetted.decide(text, decision, by=state.reviewer())
-        save(path, vetted)
-        _fresh_table()
-        st.rerun(scope="fragment")
+    if changed.any():  # edits that reached the table without its callback (a script setting its state)
+        _apply_rows(path, list(zip(frame.loc[changed, "text"], edited.loc[changed, "decision"], strict=True)))
+        st.rerun()
+
+
+def _edited(key: str, path: Path, texts: list[str]) -> None:
+    """The table's callback: apply the edited rows' decisions (`texts`: the rows' candidates, in table order)."""
+    edits = st.session_state[key].get("edited_rows", {})
+    _apply_rows(path, [(texts[int(i)], e["decision"]) for i, e in edits.items() if e.get("decision") in DECISIONS])
+
+
+def _apply_rows(path: Path, rows: list[tuple[str, str]]) -> None:
+    if rows:
+        apply(path, rows, f"{rows[0][1]} {_names([t for t, _ in rows])}")
 
 
 def sorted_table(frame, sort_by: str, descending: bool):
