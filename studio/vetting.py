@@ -114,6 +114,8 @@ def accept_by_policy(path: Path, vetted: VettedList, task, tokenizer, policy) ->
 
 def undo_button(path: Path, vetted: VettedList) -> None:
     """Take back the newest decision of this session (several levels); the list is saved at once."""
+    if undone := st.session_state.pop("_undone", None):  # told here: a callback may not draw in a fragment
+        st.toast(f"Undone: {undone}", icon=":material/undo:")
     stack = history(path)
     label = f"Undo: {stack.last}" if stack.last else "Undo"
     st.button(
@@ -132,7 +134,7 @@ def _undo(path: Path) -> None:
     what = history(path).undo(vetted)
     save(path, vetted)
     _fresh_table()
-    st.toast(f"Undone: {what}", icon=":material/undo:")
+    st.session_state["_undone"] = what
 
 
 def _fresh_table() -> None:
