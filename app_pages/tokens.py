@@ -70,10 +70,10 @@ def decisions() -> None:
     cols[0].metric("Candidates", len(vetted))
     for col, (decision, n) in zip(cols[1:], vetted.counts().items(), strict=True):
         col.metric(decision.capitalize(), n)
-    bulk = st.columns([1, 1, 1, 1, 2])
-    actions = (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending"))
-    for col, (label, decision) in zip(bulk, actions, strict=False):
-        col.button(
+    left, right = st.columns([3, 1])
+    bulk = left.container(horizontal=True)
+    for label, decision in (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")):
+        bulk.button(
             f"{label} the {len(shown)} shown",
             disabled=not shown,
             key=f"bulk_{decision}",
@@ -81,9 +81,9 @@ def decisions() -> None:
             on_click=vetting.decide,
             args=(path, shown, decision),
         )
-    with bulk[3]:
+    with bulk:
         vetting.undo_button(path, vetted)
-    with bulk[4]:
+    with right:
         sort_by, descending = vetting.sort_controls()
     frame = vetting.sorted_table(vetting.table(vetted, shown, task["train"].labels), sort_by, descending)
     vetting.editor(frame, path)

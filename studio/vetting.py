@@ -281,11 +281,15 @@ def in_context(candidates: list[str], split, label_names) -> None:
     total = sum(g.texts for g in groups)
     st.markdown(f"**{chosen}** is in {total} training texts of {len(groups)} classes.")
     for g in groups[:KWIC_CLASSES]:
-        st.markdown(f"**{g.name}** · {g.texts} texts, {g.occurrences} occurrences")
+        st.markdown(f"**{g.name}** · {_count(g.texts, 'text')}, {_count(g.occurrences, 'occurrence')}")
         st.code("\n".join(align(line) for line in g.lines), language=None, wrap_lines=False)
     rest = groups[KWIC_CLASSES:]
     if rest:
         st.caption(f"and {len(rest)} more classes: " + ", ".join(f"{g.name} ({g.texts})" for g in rest))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

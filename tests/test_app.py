@@ -310,9 +310,13 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
     at.selectbox(key="kwic").set_value(other).run()
     task = load_dataset("banking77", DataConfig(max_train=200, max_eval=60))
     groups = keyword_in_context(other, task["train"].texts, task["train"].labels, task.label_names)
-    shown = [m.value for m in at.markdown if "occurrences" in m.value]
-    assert shown[0] == f"**{groups[0].name}** · {groups[0].texts} texts, {groups[0].occurrences} occurrences"
-    assert len(shown) == min(len(groups), 6) and len(at.code[0].value.splitlines()) == min(groups[0].texts, 5)
+    shown = [m.value for m in at.markdown if " occurrence" in m.value]
+    first = groups[0]
+    plural = {"texts": "s" * (first.texts != 1), "occurrences": "s" * (first.occurrences != 1)}
+    assert shown[0] == (
+        f"**{first.name}** · {first.texts} text{plural['texts']}, {first.occurrences} occurrence{plural['occurrences']}"
+    )
+    assert len(shown) == min(len(groups), 6) and len(at.code[0].value.splitlines()) == min(first.occurrences, 5)
     assert any(f"**{other}** is in {sum(g.texts for g in groups)} training texts" in m.value for m in at.markdown)
     # who: the reviewer's name is saved in the workspace and stored with the decision
     at.sidebar.text_input(key="_w_reviewer").set_value("Ana Ruiz").run()

@@ -12,6 +12,7 @@ The server, the browser and any training child process are stopped at the end, w
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -421,3 +422,47 @@ def test_a_malformed_upload_shows_what_to_fix(browser, tmp_path):
     assert "could not be read" in alert.text or "broken.csv" in alert.text
     no_traceback(browser)
     shot(browser, "data-malformed-upload")
+
+
+CLICK = FIND_BUTTON.replace("return b;", "{ b.scrollIntoView({block: 'center'}); b.click(); return true; }")
+
+
+def timed_click(driver, label: str, done, what: str) -> float:
+    """Seconds from clicking the button `label` until `done(driver)` holds: what a user waits for."""
+    settle(driver, timeout=15)
+    start = time.perf_counter()
+    assert driver.execute_script(CLICK, label), f"no enabled button {label!r}"
+    wait(driver, done, timeout=60, what=what)
+    return time.perf_counter() - start
+
+
+def test_vetting_reads_candidates_in_context_and_a_click_settles_fast(browser):
+    """The Tokens page on the small slice: the candidate table is ranked by task-specificity, the top candidate
+    reads in context (aligned lines per class with counts), another one picked in the box shows its own lines; a
+    bulk decision and its undo update the counts within a few seconds (the decision area reruns alone)."""
+    wait(browser, has_text("Dataset:"), what="the home page")  # when this test runs alone
+    go(browser, "Data")
+    type_into(browser, "Max train", "200")  # the slice of the first test, when this one runs alone
+    go(browser, "Tokens")
+    if metric(browser, "Candidates") is None:
+        type_into(browser, "Scorer", "tiny-llama")
+        click(browser, "Mine")
+    wait(browser, lambda d: int(metric(d, "Candidates") or 0) > 0, what="mined candidates")
+    found = metric(browser, "Candidates")
+    wait(browser, has_text("training texts of"), what="the candidate in context")
+    code = wait(browser, lambda d: d.find_elements("css selector", '[data-testid="stCode"]'), what="KWIC lines")
+    assert code[0].text.strip(), "no context lines"
+    assert re.search(r"· \d+ texts?, \d+ occurrences?", text(browser)), "no counts per class"
+    choose(browser, "Read a candidate in context", "card")  # the box filters as one types: the first match
+    wait(browser, lambda d: re.search(r"card.* is in \d+ training texts", text(d)), what="a picked candidate")
+    no_traceback(browser)
+    shot(browser, "tokens-kwic")
+    before = {name: metric(browser, name) for name in ("Accepted", "Pending", "Rejected")}
+    seconds = timed_click(
+        browser, f"Reject the {found} shown", lambda d: metric(d, "Rejected") == found, "the rejected count"
+    )
+    undo = timed_click(browser, "Undo", lambda d: metric(d, "Rejected") == before["Rejected"], "the undone count")
+    assert {name: metric(browser, name) for name in before} == before
+    no_traceback(browser)
+    (ARTIFACTS / "vetting-click-seconds.txt").write_text(f"reject all shown: {seconds:.2f} s\nundo: {undo:.2f} s\n")
+    assert seconds < 5 and undo < 5, f"a vetting click took {seconds:.1f} s, its undo {undo:.1f} s"
