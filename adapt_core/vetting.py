@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,6 +106,16 @@ class CandidateFilter:
             and (self.contains is None or self.contains.lower() in c.text.lower())
             and (self.state is None or c.decision == self.state)
         )
+
+
+def _field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(VettedCandidate))
+
+
+def _row(c: VettedCandidate, names: tuple[str, ...]) -> dict:
+    """A candidate's fields as a dict: `asdict` without its deep copy (the fields are strings, numbers and
+    tuples of them), which the table and the file need on every decision."""
+    return {name: getattr(c, name) for name in names}
 
 
 def _key(text: str) -> str:
@@ -195,16 +205,19 @@ class VettedList:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per candidate; list columns as tuples, plus `support:<label>` columns when labels are known."""
-        columns = [f.name for f in fields(VettedCandidate)]
-        df = pd.DataFrame([asdict(c) for c in self.candidates], columns=columns)
-        for k, name in enumerate(self.label_names or []):
-            df[_CLASS_PREFIX + name] = [
+        names = _field_names()
+        df = pd.DataFrame([_row(c, names) for c in self.candidates], columns=list(names))
+        per_class = {  # built at once: one column at a time is slow with many classes (the table redraws per click)
+            _CLASS_PREFIX + name: [
                 c.class_support[k] if c.class_support and k < len(c.class_support) else None for c in self.candidates
             ]
-        return df
+            for k, name in enumerate(self.label_names or [])
+        }
+        return pd.concat([df, pd.DataFrame(per_class, index=df.index)], axis=1) if per_class else df
 
     def to_dict(self) -> dict:
-        return {"version": 1, "label_names": self.label_names, "candidates": [asdict(c) for c in self.candidates]}
+        names = _field_names()
+        return {"version": 1, "label_names": self.label_names, "candidates": [_row(c, names) for c in self.candidates]}
 
     @classmethod
     def from_dict(cls, d: dict) -> VettedList:

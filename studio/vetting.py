@@ -327,26 +327,31 @@ def before_after(choice, task, accepted: list[str]) -> None:
             tokens(preview(text, after), "after")
 
 
+def _csv_bytes(path: Path) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        return load_vetted(path).save(Path(tmp) / path.with_suffix(".csv").name).read_bytes()
+
+
 def export_import(path: Path, vetted: VettedList) -> None:
     """Download the list as JSON or CSV; upload one (JSON, CSV or a .txt of tokens) to apply its decisions."""
     left, right = st.columns(2)
-    with left:
+    with left:  # the files are made when clicked (not on every decision): they are what is saved now
         st.download_button(
             "Download JSON",
-            json.dumps(vetted.to_dict(), indent=1, ensure_ascii=False),
+            lambda: path.read_bytes(),
             file_name=path.name,
             mime="application/json",
             icon=":material/download:",
+            on_click="ignore",
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            csv_path = vetted.save(Path(tmp) / path.with_suffix(".csv").name)
-            st.download_button(
-                "Download CSV",
-                csv_path.read_bytes(),
-                file_name=csv_path.name,
-                mime="text/csv",
-                icon=":material/download:",
-            )
+        st.download_button(
+            "Download CSV",
+            lambda: _csv_bytes(path),
+            file_name=path.with_suffix(".csv").name,
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
     with right:
         upload = st.file_uploader(
             "Import a vetted list: its decisions are applied here", type=["json", "csv", "txt"], key="vetted_import"
