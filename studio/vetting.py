@@ -279,7 +279,7 @@ def in_context(candidates: list[str], split, label_names) -> None:
     chosen = st.selectbox("Read a candidate in context", candidates, key="kwic")
     groups = keyword_in_context(chosen, split.texts, split.labels, label_names)
     total = sum(g.texts for g in groups)
-    st.markdown(f"**{chosen}** is in {total} training texts of {len(groups)} classes.")
+    st.markdown(f"“**{chosen}**” is in {_count(total, 'training text')} of {_count(len(groups), 'class')}.")
     for g in groups[:KWIC_CLASSES]:
         st.markdown(f"**{g.name}** · {_count(g.texts, 'text')}, {_count(g.occurrences, 'occurrence')}")
         st.code("\n".join(align(line) for line in g.lines), language=None, wrap_lines=False)
@@ -289,7 +289,7 @@ def in_context(candidates: list[str], split, label_names) -> None:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -304,7 +304,7 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
     # in context: the top row by default, aligned lines grouped by class with their counts
     top = table["text"][0]
     assert at.selectbox(key="kwic").value == top
-    assert any(f"**{top}** is in" in m.value for m in at.markdown)
+    assert any(f"“**{top}**” is in" in m.value for m in at.markdown)
     assert at.code and all(top.lower() in line.lower() for c in at.code for line in c.value.splitlines())
     other = table["text"][3]
     at.selectbox(key="kwic").set_value(other).run()
@@ -317,7 +317,7 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
         f"**{first.name}** · {first.texts} text{plural['texts']}, {first.occurrences} occurrence{plural['occurrences']}"
     )
     assert len(shown) == min(len(groups), 6) and len(at.code[0].value.splitlines()) == min(first.occurrences, 5)
-    assert any(f"**{other}** is in {sum(g.texts for g in groups)} training texts" in m.value for m in at.markdown)
+    assert any(f"“**{other}**” is in {sum(g.texts for g in groups)} training text" in m.value for m in at.markdown)
     # who: the reviewer's name is saved in the workspace and stored with the decision
     at.sidebar.text_input(key="_w_reviewer").set_value("Ana Ruiz").run()
     assert load_settings()["reviewer"] == "Ana Ruiz"

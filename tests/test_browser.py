@@ -449,12 +449,12 @@ def test_vetting_reads_candidates_in_context_and_a_click_settles_fast(browser):
         click(browser, "Mine")
     wait(browser, lambda d: int(metric(d, "Candidates") or 0) > 0, what="mined candidates")
     found = metric(browser, "Candidates")
-    wait(browser, has_text("training texts of"), what="the candidate in context")
+    wait(browser, has_text(" is in "), what="the candidate in context")
     code = wait(browser, lambda d: d.find_elements("css selector", '[data-testid="stCode"]'), what="KWIC lines")
     assert code[0].text.strip(), "no context lines"
     assert re.search(r"· \d+ texts?, \d+ occurrences?", text(browser)), "no counts per class"
     choose(browser, "Read a candidate in context", "card")  # the box filters as one types: the first match
-    wait(browser, lambda d: re.search(r"card.* is in \d+ training texts", text(d)), what="a picked candidate")
+    wait(browser, lambda d: re.search(r"card.*” is in \d+ training text", text(d)), what="a picked candidate")
     no_traceback(browser)
     shot(browser, "tokens-kwic")
     before = {name: metric(browser, name) for name in ("Accepted", "Pending", "Rejected")}
