@@ -82,7 +82,7 @@ def decisions() -> None:
             args=(path, shown, decision),
         )
     with bulk:
-        vetting.undo_button(path, vetted)
+        vetting.undo_button(path)
     with right:
         sort_by, descending = vetting.sort_controls()
     frame = vetting.sorted_table(vetting.table(vetted, shown, task["train"].labels), sort_by, descending)

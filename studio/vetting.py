@@ -112,7 +112,7 @@ def accept_by_policy(path: Path, vetted: VettedList, task, tokenizer, policy) ->
     return decided.counts()
 
 
-def undo_button(path: Path, vetted: VettedList) -> None:
+def undo_button(path: Path) -> None:
     """Take back the newest decision of this session (several levels); the list is saved at once."""
     if undone := st.session_state.pop("_undone", None):  # told here: a callback may not draw in a fragment
         st.toast(f"Undone: {undone}", icon=":material/undo:")
