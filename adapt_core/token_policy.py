@@ -194,13 +194,40 @@ def _stats(rows: list[set[int]], labels: Sequence[int], num_classes: int) -> _St
     for i, r in enumerate(rows):
         if r:
             counts[i] = np.bincount(labels[sorted(r)], minlength=num_classes)
-    support = counts.sum(1)
     prior = total / max(len(labels), 1)
-    top = counts.argmax(1)
-    purity = counts.max(1) / np.maximum(support, 1)
-    chance = prior[top]
-    spec = np.where(support > 0, np.clip((purity - chance) / np.maximum(1 - chance, 1e-12), 0, 1), 0.0)
-    return _Stats(support, counts, _mutual_info(counts, total, len(labels)), spec, top, prior)
+    spec = specificity(counts, total)
+    return _Stats(counts.sum(1), counts, _mutual_info(counts, total, len(labels)), spec, counts.argmax(1), prior)
+
+
+def specificity(class_support, class_total) -> np.ndarray:
+    """How class-specific each candidate is: its top class's share of the texts holding it (purity), from that
+    class's share of all training texts (chance) towards 1: (purity − chance) / (1 − chance), clipped to [0, 1];
+    0 for a candidate found in no text. `class_support` (n, C) counts the texts holding each candidate per class,
+    `class_total` (C,) the training texts per class. The one definition: the policy's rule 1 and the Tokens
+    page's table both call it."""
+    counts = np.asarray(class_support, dtype=np.float64).reshape(-1, len(class_total))
+    total = np.asarray(class_total, dtype=np.float64)
+    support = counts.sum(1)
+    chance = (total / max(total.sum(), 1))[counts.argmax(1)]
+    purity = counts.max(1, initial=0) / np.maximum(support, 1)
+    return np.where(support > 0, np.clip((purity - chance) / np.maximum(1 - chance, 1e-12), 0, 1), 0.0)
+
+
+def candidate_specificity(vetted, labels: Sequence[int], num_classes: int | None = None) -> list[float | None]:
+    """`specificity` of each candidate of a vetted list from its stored support per class, against the class
+    shares of `labels` (the training split); None for a candidate without per-class support (hand-written)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    width = max(num_classes or 0, int(labels.max()) + 1 if len(labels) else 0, len(vetted.label_names or []))
+    total = np.bincount(labels, minlength=width)
+    out: list[float | None] = []
+    for c in vetted:
+        if not c.class_support or len(c.class_support) > width:
+            out.append(None)
+        else:
+            row = np.zeros(width)
+            row[: len(c.class_support)] = c.class_support
+            out.append(float(specificity(row[None, :], total)[0]))
+    return out
 
 
 def _contains(long: tuple, short: tuple) -> bool:

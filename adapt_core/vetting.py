@@ -12,6 +12,10 @@ A hand-made file with no decision column/field means "all accepted". Nothing is 
 
 Re-mining never loses work: `merge_decisions(existing, remined)` keeps earlier decisions on candidates found again,
 and keeps decided candidates that were not found again.
+
+Every decision records who made it (`decided_by`, the reviewer's name; empty from a script) and when (`decided_at`,
+UTC, ISO 8601), so a list vetted by several experts says whose call each token was; files saved before these fields
+existed load with them empty. `UndoStack` takes back the last decisions, several levels deep.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +51,8 @@ class VettedCandidate:
     decision: str = "pending"
     reason: str | None = None
     examples: tuple[str, ...] = ()
+    decided_by: str | None = None  # who made the decision (the reviewer's name), None from a script or the miner
+    decided_at: str | None = None  # when, UTC ISO 8601 (seconds)
 
     def __post_init__(self):
         if not isinstance(self.text, str) or not self.text.strip():
@@ -101,6 +108,16 @@ class CandidateFilter:
         )
 
 
+def _field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(VettedCandidate))
+
+
+def _row(c: VettedCandidate, names: tuple[str, ...]) -> dict:
+    """A candidate's fields as a dict: `asdict` without its deep copy (the fields are strings, numbers and
+    tuples of them), which the table and the file need on every decision."""
+    return {name: getattr(c, name) for name in names}
+
+
 def _key(text: str) -> str:
     return " ".join(text.split())
 
@@ -130,8 +147,11 @@ class VettedList:
 
     # -------------------------------------------------------------------------------------------- decisions
 
-    def decide(self, texts: str | Iterable[str], decision: str, reason: str | None = None) -> int:
-        """Set the decision (and reason) of the named candidates; returns how many changed."""
+    def decide(
+        self, texts: str | Iterable[str], decision: str, reason: str | None = None, by: str | None = None
+    ) -> int:
+        """Set the decision (and reason) of the named candidates, recording `by` whom and now as when on each one
+        that changes; returns how many changed."""
         if decision not in DECISIONS:
             raise AdaptError(f"decision must be one of {', '.join(DECISIONS)} (got {decision!r})")
         texts = [texts] if isinstance(texts, str) else list(texts)
@@ -139,11 +159,12 @@ class VettedList:
         missing = [t for t in texts if _key(t) not in found]
         if missing:
             raise AdaptError(f"{missing[0]!r} is not a candidate in this list: check the spelling or add() it")
-        changed = 0
+        changed, at = 0, now()
         for t in texts:
             c = found[_key(t)]
-            changed += (c.decision, c.reason) != (decision, reason)
-            c.decision, c.reason = decision, reason
+            if (c.decision, c.reason) != (decision, reason):
+                changed += 1
+                c.decision, c.reason, c.decided_by, c.decided_at = decision, reason, by, at
         return changed
 
     def where(
@@ -157,15 +178,20 @@ class VettedList:
         test = where.matches if isinstance(where, CandidateFilter) else where
         return [c.text for c in self.candidates if test(c)]
 
-    def decide_where(self, decision: str, where=None, reason: str | None = None, **conditions) -> int:
+    def decide_where(
+        self, decision: str, where=None, reason: str | None = None, by: str | None = None, **conditions
+    ) -> int:
         """Bulk decision over `where(...)` (e.g. `decide_where("rejected", max_support=4, reason="rare")`)."""
-        return self.decide(self.where(where, **conditions), decision, reason)
+        return self.decide(self.where(where, **conditions), decision, reason, by)
 
-    def add(self, text: str, decision: str = "accepted", reason: str | None = None) -> VettedCandidate:
+    def add(
+        self, text: str, decision: str = "accepted", reason: str | None = None, by: str | None = None
+    ) -> VettedCandidate:
         """A hand-written candidate (no statistics), or a new decision on an existing one."""
         if self.get(text) is None:
             self.candidates.append(VettedCandidate(_key(text), decision=decision, reason=reason))
-        self.decide(text, decision, reason)
+            self.candidates[-1].decided_by, self.candidates[-1].decided_at = by, now()
+        self.decide(text, decision, reason, by)
         return self.get(text)
 
     def accepted(self) -> list[str]:
@@ -179,16 +205,19 @@ class VettedList:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per candidate; list columns as tuples, plus `support:<label>` columns when labels are known."""
-        columns = [f.name for f in fields(VettedCandidate)]
-        df = pd.DataFrame([asdict(c) for c in self.candidates], columns=columns)
-        for k, name in enumerate(self.label_names or []):
-            df[_CLASS_PREFIX + name] = [
+        names = _field_names()
+        df = pd.DataFrame([_row(c, names) for c in self.candidates], columns=list(names))
+        per_class = {  # built at once: one column at a time is slow with many classes (the table redraws per click)
+            _CLASS_PREFIX + name: [
                 c.class_support[k] if c.class_support and k < len(c.class_support) else None for c in self.candidates
             ]
-        return df
+            for k, name in enumerate(self.label_names or [])
+        }
+        return pd.concat([df, pd.DataFrame(per_class, index=df.index)], axis=1) if per_class else df
 
     def to_dict(self) -> dict:
-        return {"version": 1, "label_names": self.label_names, "candidates": [asdict(c) for c in self.candidates]}
+        names = _field_names()
+        return {"version": 1, "label_names": self.label_names, "candidates": [_row(c, names) for c in self.candidates]}
 
     @classmethod
     def from_dict(cls, d: dict) -> VettedList:
@@ -225,15 +254,69 @@ def merge_decisions(existing: VettedList, remined: VettedList) -> VettedList:
     """`remined` with the decisions and reasons of `existing` carried over; decided candidates that were not found
     again are kept at the end, so re-mining never loses a person's work."""
     old = {_key(c.text): c for c in existing}
-    merged = [
-        replace(c, decision=old[_key(c.text)].decision, reason=old[_key(c.text)].reason)
-        if _key(c.text) in old
-        else replace(c)
-        for c in remined
-    ]
+    merged = [replace(c, **_decision_of(old[_key(c.text)])) if _key(c.text) in old else replace(c) for c in remined]
     found = {_key(c.text) for c in remined}
     merged += [replace(c) for c in existing if c.decision != "pending" and _key(c.text) not in found]
     return VettedList(merged, remined.label_names or existing.label_names)
+
+
+def now() -> str:
+    """The time a decision records: UTC, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+_DECISION_FIELDS = ("decision", "reason", "decided_by", "decided_at")  # what a decision sets; what undo restores
+
+
+def _decision_of(c: VettedCandidate) -> dict:
+    return {name: getattr(c, name) for name in _DECISION_FIELDS}
+
+
+def record_changes(before: VettedList, after: VettedList, by: str | None) -> int:
+    """Stamp `by` and now on the candidates of `after` whose decision or reason differs from `before` (a list
+    decided wholesale, e.g. by the acceptance policy); returns how many."""
+    at, changed = now(), 0
+    for c in after:
+        old = before.get(c.text)
+        if old is None or (old.decision, old.reason) != (c.decision, c.reason):
+            c.decided_by, c.decided_at, changed = by, at, changed + 1
+    return changed
+
+
+@dataclass
+class UndoStack:
+    """The last decisions, newest last, to take back one at a time: each step keeps, before a change, the decision
+    fields of the candidates it touches (one row or a whole bulk or policy decision is one step). At most `depth`
+    steps are kept; the oldest go first."""
+
+    depth: int = 20
+    steps: list[tuple[str, list[tuple[str, dict]]]] = field(default_factory=list)
+
+    def record(self, vetted: VettedList, texts: Iterable[str], what: str) -> None:
+        """Remember the current decisions of `texts` in `vetted`, before `what` changes them."""
+        saved = [(c.text, _decision_of(c)) for c in map(vetted.get, texts) if c is not None]
+        if saved:
+            self.steps = [*self.steps, (what, saved)][-self.depth :]
+
+    def undo(self, vetted: VettedList) -> str | None:
+        """Restore the newest step's decisions into `vetted` (candidates no longer in it are skipped); returns what
+        the step was, or None when there is nothing to undo."""
+        if not self.steps:
+            return None
+        what, saved = self.steps.pop()
+        for text, decision in saved:
+            c = vetted.get(text)
+            if c is not None:
+                for name, value in decision.items():
+                    setattr(c, name, value)
+        return what
+
+    @property
+    def last(self) -> str | None:
+        return self.steps[-1][0] if self.steps else None
+
+    def __len__(self) -> int:
+        return len(self.steps)
 
 
 # ----------------------------------------------------------------------------------------------------- CSV
@@ -263,6 +346,7 @@ def _read_csv(path: Path) -> VettedList:
 def _csv_row(row: dict, index: int, default: str) -> dict:
     """Parse one CSV row's strings into candidate fields; errors name the line (header = line 1)."""
     out = {"text": row["text"], "decision": row.get("decision") or default, "reason": row.get("reason") or None}
+    out |= {name: row.get(name) or None for name in ("decided_by", "decided_at")}  # absent in older files
     try:
         for col in _LIST_COLUMNS:
             if row.get(col):

@@ -1,6 +1,7 @@
 """The studio's working files, kept under the runs root so that work survives reruns, reloads and restarts.
 
     <runs root>/.studio/vetted-<dataset>-<model>.json     the vetted token list (saved after every decision)
+    <runs root>/.studio/settings.json                     settings set once for the workspace (the reviewer's name)
     <runs root>/.studio/sensitivity-<key>.json            a sensitivity measurement, keyed by all it depends on
     <runs root>/.studio/uploads/<hash>/<name>.<ext>       uploaded corpora (a training child process reads them);
                                                           removed a week after their last upload
@@ -119,3 +120,26 @@ def remove_old_uploads(uploads: Path, max_age_days: float = UPLOAD_DAYS) -> list
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+# ----------------------------------------------------------------------------------------------------- settings
+
+
+def settings_path(root: Path | str | None = None) -> Path:
+    return studio_dir(root) / "settings.json"
+
+
+def load_settings(root: Path | str | None = None) -> dict:
+    """The workspace's settings ({} when none are saved, or the file is unreadable: they are set again)."""
+    try:
+        data = json.loads(settings_path(root).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_setting(name: str, value, root: Path | str | None = None) -> dict:
+    """Set one setting (None removes it), keeping the others; written atomically. Returns the settings."""
+    settings = {k: v for k, v in {**load_settings(root), name: value}.items() if v is not None}
+    atomic_write_bytes(settings_path(root), json.dumps(settings, indent=1, ensure_ascii=False).encode())
+    return settings

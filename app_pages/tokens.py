@@ -1,6 +1,8 @@
 """Tokens: mine frequent word sequences from the training texts, score them by unigram-normalised perplexity, and
-vet which become new tokens — one by one in the table or in bulk over a filter — while seeing how texts tokenize
-before and after. Every decision is saved at once (under the runs folder), so nothing is lost on a reload."""
+vet which become new tokens — one by one in the table or in bulk over a filter, reading each candidate in its
+contexts, ranked by how class-specific it is — while seeing how texts tokenize before and after. Every decision is
+saved at once (under the runs folder) with who made it and when, and can be undone; the filter and sort live in the
+URL, so nothing is lost on a reload. The decision area is a fragment: a click reruns only it."""
 
 import streamlit as st
 
@@ -9,15 +11,14 @@ from adapt_core.mining import MiningConfig
 from adapt_core.perplexity import PerplexityConfig
 from adapt_core.plots.tokens import pplu_histogram
 from adapt_core.token_policy import TokenPolicy
-from adapt_core.tokens import preview, tokenization_stats
-from adapt_core.vetting import CandidateFilter, merge_decisions
+from adapt_core.vetting import merge_decisions
 from studio import resources, state, vetting
-from studio.widgets import config_form, guard, progress_bar, tokens
+from studio.widgets import config_form, guard, progress_bar
 
 st.title("Tokens")
 st.caption(
-    "Step 2 · task-specific vocabulary: closed frequent n-grams on word boundaries, scored by PPLu "
-    "(lower = a more cohesive unit), vetted by you."
+    "Step 2 · task-specific vocabulary: closed frequent n-grams on word boundaries, ranked by how class-specific "
+    "they are, with PPLu (lower = a more cohesive unit) beside, vetted by you."
 )
 choice = state.current()
 with guard("Loading the dataset"):
@@ -43,28 +44,8 @@ if not len(vetted):
     st.info("No candidates yet for this dataset and model: mine them above.", icon=":material/info:")
     st.stop()
 
-counts = vetted.counts()
-cols = st.columns(4)
-cols[0].metric("Candidates", len(vetted))
-for col, decision in zip(cols[1:], ("accepted", "pending", "rejected"), strict=True):
-    col.metric(decision.capitalize(), counts[decision])
-
 st.subheader("Vet")
-where = config_form(CandidateFilter, "filter", columns=7) or CandidateFilter()
-shown = vetted.where(where)
-bulk = st.columns([1, 1, 1, 2])
-for col, (label, decision) in zip(
-    bulk, (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")), strict=False
-):
-    if col.button(
-        f"{label} the {len(shown)} shown",
-        disabled=not shown,
-        key=f"bulk_{decision}",
-        help=f"Mark every candidate that the filter shows as {decision}.",
-        width="stretch",
-    ):
-        vetting.decide(path, vetted, shown, decision)
-        st.rerun()
+where = vetting.candidate_filter()
 with st.popover(
     "Accept by policy",
     icon=":material/auto_awesome:",
@@ -78,31 +59,42 @@ with st.popover(
             decided = vetting.accept_by_policy(path, vetted, task, tokenizer, policy)
         st.toast(f"Policy: {decided['accepted']} accepted, {decided['rejected']} rejected (reasons in the table)")
         st.rerun()
-with bulk[3]:
-    sort_by = st.selectbox("Sort by", ["support", "pplu", "purity", "mutual_info", "text"], key="sort_by")
-    descending = st.toggle("Descending", value=sort_by != "pplu", key=f"desc_{sort_by}")
-vetting.editor(vetted, shown, path, sort_by, descending)
-cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)
-st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff), key="pplu_hist")
 
-st.subheader("Before and after")
-accepted = vetted.accepted()
-after = resources.augmented_tokenizer(choice.model, tuple(accepted))
-stats = tokenization_stats(task["dev"].texts[:500], tokenizer, after)
-cols = st.columns(3)
-cols[0].metric(
-    "Tokens per dev text", f"{stats.mean_tokens_after:.1f}", f"{-100 * stats.reduction:.1f} %", delta_color="inverse"
-)
-cols[1].metric("Dev texts touched", f"{100 * stats.share_touched:.0f} %")
-cols[2].metric("New tokens", len(accepted))
-custom = st.text_input("Try a text", placeholder="type a sentence to see how it tokenizes")
-examples = [custom] if custom else [t for t in task["dev"].texts if any(a in t.lower() for a in accepted)][:3]
-for text in examples or task["dev"].texts[:2]:
-    left, right = st.columns(2)
-    with left:
-        tokens(preview(text, tokenizer), "before")
+
+@st.fragment
+def decisions() -> None:
+    """Everything a decision changes, redrawn alone on a click: counts, table, context, before / after, export."""
+    path, vetted = vetting.load(choice.dataset, choice.model)
+    shown = vetted.where(where)
+    cols = st.columns(4)
+    cols[0].metric("Candidates", len(vetted))
+    for col, (decision, n) in zip(cols[1:], vetted.counts().items(), strict=True):
+        col.metric(decision.capitalize(), n)
+    left, right = st.columns([3, 1])
+    bulk = left.container(horizontal=True)
+    for label, decision in (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")):
+        bulk.button(
+            f"{label} the {len(shown)} shown",
+            disabled=not shown,
+            key=f"bulk_{decision}",
+            help=f"Mark every candidate that the filter shows as {decision}.",
+            on_click=vetting.decide,
+            args=(path, shown, decision),
+        )
+    with bulk:
+        vetting.undo_button(path)
     with right:
-        tokens(preview(text, after), "after")
+        sort_by, descending = vetting.sort_controls()
+    frame = vetting.sorted_table(vetting.table(vetted, shown, task["train"].labels), sort_by, descending)
+    vetting.editor(frame, path)
+    st.subheader("In context")
+    vetting.in_context(list(frame["text"]), task["train"], vetted.label_names or task.label_names)
+    cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)
+    st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff), key="pplu_hist")
+    st.subheader("Before and after")
+    vetting.before_after(choice, task, vetted.accepted())
+    st.subheader("Export and import")
+    vetting.export_import(path, vetted)
 
-st.subheader("Export and import")
-vetting.export_import(path, vetted)
+
+decisions()

@@ -164,4 +164,40 @@ def sidebar() -> Choice:
         ]
         if sliced:
             st.caption("Slice: " + ", ".join(sliced) + " (set on the Data page)")
+        reviewer_box()
     return choice
+
+
+# ----------------------------------------------------------------------------------------------------- reviewer
+
+REVIEWER = "reviewer"  # the name stored with each vetting decision: set once, kept in the workspace's settings
+
+
+def reviewer() -> str | None:
+    """Who is vetting: the name typed in the sidebar, read from the workspace's settings at a session's start."""
+    if REVIEWER not in st.session_state:
+        from adapt_core.workspace import load_settings
+
+        st.session_state[REVIEWER] = load_settings().get(REVIEWER) or ""
+    return st.session_state[REVIEWER].strip() or None
+
+
+def _save_reviewer(widget_key: str) -> None:
+    from adapt_core.workspace import save_setting
+
+    st.session_state[REVIEWER] = st.session_state[widget_key].strip()
+    save_setting(REVIEWER, st.session_state[REVIEWER] or None)
+
+
+def reviewer_box() -> None:
+    """The sidebar's reviewer name: typed once, saved in the workspace, stored with every decision on a token."""
+    reviewer()
+    st.session_state["_w_reviewer"] = st.session_state[REVIEWER]
+    st.text_input(
+        "Reviewer",
+        key="_w_reviewer",
+        placeholder="your name",
+        on_change=_save_reviewer,
+        args=("_w_reviewer",),
+        help="Stored with each token decision you make (who and when), and in the exported vetted list.",
+    )

@@ -456,3 +456,73 @@ def test_analysis_page_says_what_to_fix_for_a_damaged_evaluation(runs_dir):
     at.switch_page(ANALYSIS).run()
     assert not at.exception
     assert any("evaluation.json is damaged" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_dir):
+    """The candidate table is sorted by task-specificity by default; the top candidate reads in context (aligned
+    lines per class, with counts); a decision records the sidebar's reviewer (kept in the workspace) and undoes;
+    the filter and sort go into the URL, and a reload with that URL finds them again."""
+    import json
+
+    from adapt_core.contexts import keyword_in_context
+    from adapt_core.data import DataConfig, load_dataset
+    from adapt_core.workspace import load_settings, vetted_path
+
+    at = mine(make_app())
+    no_errors(at)
+    assert at.selectbox(key="sort_by").value == "specificity"
+    table = at.dataframe[0].value
+    assert list(table.columns[:4]) == ["decision", "text", "specificity", "pplu"]
+    spec = table["specificity"].dropna().tolist()
+    assert spec == sorted(spec, reverse=True) and spec[0] > spec[-1]
+    # in context: the top row by default, aligned lines grouped by class with their counts
+    top = table["text"][0]
+    assert at.selectbox(key="kwic").value == top
+    assert any(f"“**{top}**” is in" in m.value for m in at.markdown)
+    assert at.code and all(top.lower() in line.lower() for c in at.code for line in c.value.splitlines())
+    other = table["text"][3]
+    at.selectbox(key="kwic").set_value(other).run()
+    task = load_dataset("banking77", DataConfig(max_train=200, max_eval=60))
+    groups = keyword_in_context(other, task["train"].texts, task["train"].labels, task.label_names)
+    shown = [m.value for m in at.markdown if " occurrence" in m.value]
+    first = groups[0]
+    plural = {"texts": "s" * (first.texts != 1), "occurrences": "s" * (first.occurrences != 1)}
+    assert shown[0] == (
+        f"**{first.name}** · {first.texts} text{plural['texts']}, {first.occurrences} occurrence{plural['occurrences']}"
+    )
+    assert len(shown) == min(len(groups), 6) and len(at.code[0].value.splitlines()) == min(first.occurrences, 5)
+    assert any(f"“**{other}**” is in {sum(g.texts for g in groups)} training text" in m.value for m in at.markdown)
+    # who: the reviewer's name is saved in the workspace and stored with the decision
+    at.sidebar.text_input(key="_w_reviewer").set_value("Ana Ruiz").run()
+    assert load_settings()["reviewer"] == "Ana Ruiz"
+    at.session_state["candidates_0"] = {
+        "edited_rows": {0: {"decision": "rejected"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert metric(at, "Rejected") == "1"
+    saved = json.loads(vetted_path("banking77", "tiny-bert").read_text())["candidates"]
+    decided = [c for c in saved if c["decision"] == "rejected"]
+    assert [(c["text"], c["decided_by"]) for c in decided] == [(top, "Ana Ruiz")] and decided[0]["decided_at"]
+    # undo, two levels: a bulk accept, then the rejection
+    click(at, "Accept the")
+    assert metric(at, "Pending") == "0"
+    click(at, "Undo")
+    assert metric(at, "Rejected") == "1" and int(metric(at, "Pending")) > 0
+    click(at, "Undo")
+    assert metric(at, "Rejected") == "0" and metric(at, "Accepted") == "0"
+    # filter and sort in the URL: a reload with it shows the same view
+    at.text_input(key="_w_form:filter:contains").set_value("card").run()
+    at.selectbox(key="sort_by").set_value("pplu").run()
+    assert at.query_params["contains"] == "card" and at.query_params["sort"] == "pplu"
+    reload = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reload.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
+    reload.session_state["model"] = "tiny-bert"
+    reload.query_params.update({"contains": "card", "sort": "pplu", "descending": "False"})
+    reload.switch_page("app_pages/tokens.py").run()  # a reload of the Tokens page's URL
+    no_errors(reload)
+    assert reload.text_input(key="_w_form:filter:contains").value == "card"
+    assert reload.selectbox(key="sort_by").value == "pplu" and reload.toggle(key="descending").value is False
+    assert all("card" in t for t in reload.dataframe[0].value["text"])
+    assert reload.sidebar.text_input(key="_w_reviewer").value == "Ana Ruiz"  # set once: a new session has it

@@ -193,3 +193,65 @@ def test_mine_command_dataset_form(tmp_path):
     assert main(common + ["--scorer", "none", "--out", str(tmp_path / "c.jsonl")]) == 2  # not a vetted-list suffix
     assert main(common + ["--scorer", "none", "--threshold", "5", "--out", str(out)]) == 2
     assert main(["mine", "--sequences", str(data), "--model", "tiny-bert", "--out", str(out)]) == 2
+
+
+def test_each_decision_records_who_and_when_and_the_files_keep_it(tmp_path):
+    v = sample()
+    assert v.decide("credit card", "accepted", by="Ana") == 1
+    assert v.decide("credit card", "accepted", by="Ben") == 0  # no change: Ana's call stays hers
+    v.decide_where("rejected", max_support=8, reason="rare")  # from a script: no name, still a time
+    card = v.get("credit card")
+    assert card.decided_by == "Ana" and card.decided_at.endswith("+00:00")
+    assert v.get("top up").decided_by is None and v.get("top up").decided_at is not None
+    assert v.get("interest rate").decided_at is None  # never decided
+    for suffix in (".json", ".csv"):
+        loaded = load_vetted(v.save(tmp_path / f"vetted{suffix}"))
+        assert loaded.get("credit card").decided_by == "Ana"
+        assert loaded.get("credit card").decided_at == card.decided_at
+    merged = merge_decisions(v, sample())  # re-mining keeps who and when
+    assert merged.get("credit card").decided_by == "Ana"
+
+
+def test_files_saved_before_who_and_when_still_load(tmp_path):
+    old = {"version": 1, "label_names": ["a"], "candidates": [{"text": "credit card", "decision": "accepted"}]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "old.csv").write_text("text,decision,reason\ncredit card,accepted,\n")
+    for name in ("old.json", "old.csv"):
+        c = load_vetted(tmp_path / name).get("credit card")
+        assert (c.decision, c.decided_by, c.decided_at) == ("accepted", None, None)
+
+
+def test_record_changes_stamps_only_what_a_wholesale_decision_changed():
+    from dataclasses import replace
+
+    from adapt_core.vetting import record_changes
+
+    before = sample()
+    after = VettedList([replace(c) for c in before], before.label_names)
+    after.get("top up").decision = "rejected"
+    assert record_changes(before, after, "Ana (policy)") == 1
+    assert after.get("top up").decided_by == "Ana (policy)" and after.get("credit card").decided_by is None
+
+
+def test_undo_takes_back_decisions_several_levels_deep():
+    from adapt_core.vetting import UndoStack
+
+    v, undo = sample(), UndoStack(depth=3)
+    assert undo.undo(v) is None and undo.last is None
+    undo.record(v, ["credit card"], "accept credit card")
+    v.decide("credit card", "accepted", by="Ana")
+    undo.record(v, v.where(max_support=8), "reject 2")
+    v.decide_where("rejected", max_support=8, reason="rare", by="Ana")
+    undo.record(v, ["credit card"], "reject credit card")
+    v.decide("credit card", "rejected", by="Ben")
+    assert len(undo) == 3 and undo.last == "reject credit card"
+    assert undo.undo(v) == "reject credit card"
+    assert (v.get("credit card").decision, v.get("credit card").decided_by) == ("accepted", "Ana")
+    assert undo.undo(v) == "reject 2"
+    assert v.counts() == {"pending": 3, "accepted": 1, "rejected": 0}
+    assert v.get("top up").reason is None and v.get("top up").decided_at is None
+    assert undo.undo(v) == "accept credit card" and v.counts()["pending"] == 4
+    assert undo.undo(v) is None
+    for i in range(5):  # bounded: the oldest steps go first
+        undo.record(v, ["top up"], f"step {i}")
+    assert [what for what, _ in undo.steps] == ["step 2", "step 3", "step 4"]

@@ -49,3 +49,13 @@ def test_uploads_are_kept_by_content_and_checked(runs_dir):
         workspace.save_upload("evil.pkl", b"x")
     with pytest.raises(AdaptError, match="empty"):
         workspace.save_upload("empty.csv", b"")
+
+
+def test_settings_are_set_once_and_kept(runs_dir):
+    assert workspace.load_settings() == {}
+    workspace.save_setting("reviewer", "Ana Ruiz")
+    workspace.save_setting("other", 3)
+    assert workspace.load_settings() == {"reviewer": "Ana Ruiz", "other": 3}
+    assert workspace.save_setting("other", None) == {"reviewer": "Ana Ruiz"}
+    workspace.settings_path().write_text("{broken")  # a damaged file: the settings are simply set again
+    assert workspace.load_settings() == {}
