@@ -7,7 +7,7 @@ import streamlit as st
 from adapt_core.candidates import find_candidates
 from adapt_core.mining import MiningConfig
 from adapt_core.perplexity import PerplexityConfig
-from adapt_core.plots.tokens import pplu_histogram
+from adapt_core.plots.tokens import pplu_filter_note, pplu_histogram
 from adapt_core.token_policy import TokenPolicy
 from adapt_core.tokens import preview, tokenization_stats
 from adapt_core.vetting import CandidateFilter, merge_decisions
@@ -52,6 +52,7 @@ for col, decision in zip(cols[1:], ("accepted", "pending", "rejected"), strict=T
 st.subheader("Vet")
 where = config_form(CandidateFilter, "filter", columns=7) or CandidateFilter()
 shown = vetted.where(where)
+st.caption(pplu_filter_note(vetted.to_frame(), where.max_pplu))
 bulk = st.columns([1, 1, 1, 2])
 for col, (label, decision) in zip(
     bulk, (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")), strict=False
@@ -83,7 +84,8 @@ with bulk[3]:
     descending = st.toggle("Descending", value=sort_by != "pplu", key=f"desc_{sort_by}")
 vetting.editor(vetted, shown, path, sort_by, descending)
 cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)
-st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff), key="pplu_hist")
+cap = pplu.resolve_max_new_tokens(tokenizer.vocab_size) if pplu else None  # as mining caps the new tokens
+st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff, cap=cap), key="pplu_hist")
 
 st.subheader("Before and after")
 accepted = vetted.accepted()

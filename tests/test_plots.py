@@ -14,7 +14,7 @@ from adapt_core.plots import data as data_plots
 from adapt_core.plots import runs as run_plots
 from adapt_core.plots import sensitivity as sens_plots
 from adapt_core.plots import tokens as token_plots
-from adapt_core.plots.style import MISSING, PALETTE, fmt, is_empty, run_color
+from adapt_core.plots.style import MISSING, PALETTE, display_frame, fmt, is_empty, run_color
 from adapt_core.selection import ModuleStat, SensitivityReport
 from adapt_core.vetting import VettedCandidate, VettedList
 
@@ -315,3 +315,28 @@ def test_d_heatmap_is_log_coloured_so_one_outlier_does_not_flatten_the_panel():
 def test_missing_values_print_as_a_dash():
     assert fmt(None) == MISSING == "—" and fmt(float("nan")) == MISSING and fmt(pd.NA) == MISSING
     assert fmt(0.12345, ".3f") == "0.123" and fmt("adapt") == "adapt"
+
+
+def test_the_chart_pick_keeps_the_users_choice_and_adds_runs_that_start_later():
+    runs = [FakeRun("r2", "adapt", 0, 0.5, "failed"), FakeRun("r1", "adapt", 0, 0.5, "completed")]
+    assert run_plots.chart_pick(runs, None) == ["r1"]  # before the user picks: the default
+    seen = [r.id for r in run_plots.chart_options(runs)]
+    assert run_plots.chart_pick(runs, ["r2"], seen) == ["r2"]  # the user's pick holds: r1 is not forced back in
+    later = [FakeRun("r3", "adapt", 1, None, "running"), FakeRun("r0", "adapt", 0, 0.5, "queued"), *runs]
+    assert run_plots.chart_pick(later, ["r2"], seen) == ["r3", "r2"]  # a run that started since joins
+    assert run_plots.chart_pick(later, ["r2", "gone"], seen) == ["r3", "r2"]  # a deleted run drops out
+
+
+def test_display_frame_prints_missing_values_as_a_dash_in_the_columns_format():
+    frame = pd.DataFrame(
+        {"run": ["a", "b"], "f1": [0.812345, None], "n": [1234567, None], "state": ["ok", None], "k": [1, 2]}
+    )
+    shown = display_frame(frame, {"f1": "%.4f", "n": "localized"})
+    assert shown.to_dict("list") == {
+        "run": ["a", "b"],
+        "f1": ["0.8123", MISSING],
+        "n": ["1,234,567", MISSING],
+        "state": ["ok", MISSING],
+        "k": [1, 2],
+    }
+    assert shown["k"].dtype == frame["k"].dtype and "None" not in shown.astype(str).to_numpy()

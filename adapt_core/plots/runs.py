@@ -56,10 +56,24 @@ def chart_options(runs: Sequence) -> list:
     return [r for r in runs if r.state not in ("queued", "unreadable") and not getattr(r, "problem", None)]
 
 
-def default_chart_runs(runs: Sequence, limit: int = CHART_RUNS) -> list[str]:
-    """The ids a chart shows before the user picks: the latest `limit` running or completed runs. Failed,
-    cancelled and interrupted runs are shown only when picked, so they never push finished ones out."""
+def default_chart_runs(runs: Sequence, limit: int | None = CHART_RUNS) -> list[str]:
+    """The ids a chart shows before the user picks: the latest `limit` (None: all) running or completed runs.
+    Failed, cancelled and interrupted runs are shown only when picked, so they never push finished ones out."""
     return [r.id for r in chart_options(runs) if r.state in CHART_STATES][:limit]
+
+
+def chart_pick(
+    runs: Sequence, picked: Sequence[str] | None, seen: Sequence[str] = (), limit: int | None = CHART_RUNS
+) -> list[str]:
+    """The ids to chart now, latest first: the default before the user picked (`picked` None); after, the user's
+    picks that still exist plus the default runs that were not among the options last time (`seen`), so a run
+    launched or started since joins the live charts without undoing what the user chose."""
+    options = [r.id for r in chart_options(runs)]
+    default = default_chart_runs(runs, limit)
+    if picked is None:
+        return default
+    keep = set(picked) | {i for i in default if i not in set(seen)}
+    return [i for i in options if i in keep]
 
 
 def _curves(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -86,3 +86,26 @@ def fmt(value, spec: str = ".3g") -> str:
         return format(value, spec)
     except (TypeError, ValueError):  # a text in a numeric column
         return str(value)
+
+
+def _cell(value, spec: str | None) -> str:
+    if spec == "localized":
+        return fmt(value, ",.0f" if float(value).is_integer() else ",")
+    if spec and spec.startswith("%"):
+        return MISSING if fmt(value) == MISSING else spec % value  # a printf format, as Streamlit's columns take
+    return fmt(value, ".6g") if isinstance(value, float) else fmt(value, "")
+
+
+def display_frame(frame: pd.DataFrame, formats: Mapping[str, str | None] | None = None) -> pd.DataFrame:
+    """`frame` for a table: each column with a missing value becomes text, its numbers in the column's printf
+    format (`formats`: column → e.g. "%.4f", or "localized" for thousands separators) and its missing values as
+    MISSING. Streamlit's tables print a missing cell as "None" whatever the column's format, so this is the only
+    way to show "—"; columns without a missing value stay as they are (numbers, sortable as numbers)."""
+    shown = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        missing = values.map(lambda v: fmt(v) == MISSING)
+        if missing.any():
+            spec = (formats or {}).get(column)
+            shown[column] = [MISSING if gone else _cell(v, spec) for v, gone in zip(values, missing, strict=True)]
+    return shown
