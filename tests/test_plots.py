@@ -265,6 +265,7 @@ def test_f1_bars_span_the_score_scale_and_dot_each_run_in_its_colour():
     dots = fig.data[1]
     assert list(dots.y) == [0.8, 0.6, 0.9] and list(dots.marker.color) == [run_color(r) for r in ("r1", "r2", "r3")]
     assert list(dots.x) == ["adapt", "adapt", "full"]
+    assert not any(t.showlegend for t in fig.data)  # no "trace 0" legend
 
 
 def test_length_histogram_uses_the_same_bins_for_every_split():
@@ -290,7 +291,9 @@ def test_pplu_histogram_is_log_scaled_with_labelled_threshold_and_cap_lines():
     assert lines["threshold"] == pytest.approx(np.log10(30.0))
     assert lines["cap:"] == pytest.approx(np.log10(np.sort(pplu)[49]))
     assert "1,000" in fig.layout.xaxis.ticktext and "10,000" in fig.layout.xaxis.ticktext  # ticks read as PPLu
-    assert len(token_plots.pplu_histogram(frame, cap=500).layout.shapes) == 0  # a cap above the count cuts nothing
+    uncut = token_plots.pplu_histogram(frame, cap=500)
+    assert len(uncut.layout.shapes) == 0  # a cap above the count cuts nothing, and the axis title says so
+    assert "no threshold" in uncut.layout.xaxis.title.text and "cuts nothing" in uncut.layout.xaxis.title.text
 
 
 def test_pplu_filter_note_says_when_the_filter_is_empty_or_hides_everything():

@@ -185,6 +185,7 @@ def f1_bars(agg: pd.DataFrame, table: pd.DataFrame | None = None) -> go.Figure:
             ],
             textposition="outside",
             cliponaxis=False,
+            showlegend=False,  # the bars are named on the x axis; with the run dots a legend would say "trace 0"
         )
     )
     if table is not None:

@@ -71,8 +71,12 @@ def pplu_histogram(
             annotation_text=f"{name} {value:,.3g}",
             annotation_position="top right" if k == 0 else "top left",
         )
+    absent = ["no threshold"] if "threshold" not in lines else []  # say why a line is missing, not just omit it
+    if cap and not any(name.startswith("cap") for name in lines):
+        absent.append(f"cap {cap:,} ≥ {len(scored)} scored: cuts nothing")
     tickvals, ticktext = _log_ticks(lo, hi)
-    fig.update_layout(barmode="stack", xaxis_title="PPLu (log scale)", yaxis_title="candidates")
+    xtitle = " · ".join(["PPLu (log scale)", *absent])
+    fig.update_layout(barmode="stack", xaxis_title=xtitle, yaxis_title="candidates")
     fig.update_xaxes(tickvals=tickvals, ticktext=ticktext)
     return styled(fig, height=300, title=title)
 
