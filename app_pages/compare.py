@@ -1,7 +1,8 @@
-"""Compare: every run side by side — a table of all runs, then per dataset / model / method the test macro-F1
-(mean ± std over seeds), training time, peak memory, trainable parameters and tokens per example. Then the budget
-frontier: macro-F1 against trainable parameters and step time, per method and budget, over the runs here and the
-benchmark grid's measured results (benchmarks/results/compare.csv). Below, the benchmark grid's figures."""
+"""Compare: every run side by side — a table of all runs, then, over the runs picked (the completed ones by
+default), per dataset / model / method the test macro-F1 (mean ± std over seeds, each run a dot in its own colour),
+training time, peak memory, trainable parameters and tokens per example. Then the budget frontier: macro-F1 against
+trainable parameters and step time, per method and budget, over the runs here and the benchmark grid's measured
+results (benchmarks/results/compare.csv). Below, the benchmark grid's figures."""
 
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from adapt_core.plots.analysis import FRONTIER_AXES, frontier_figure
 from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
 from adapt_core.runs import list_runs
 from studio import state
-from studio.widgets import guard, unreadable_runs
+from studio.widgets import guard, pick_runs, unreadable_runs
+from studio.widgets import table as show_table
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 number = st.column_config.NumberColumn
@@ -38,14 +40,15 @@ if table.empty:
     st.info("No runs yet: launch some on the Train page.", icon=":material/info:")
 else:
     st.subheader("All runs")
-    st.dataframe(table, hide_index=True, key="all_runs", column_config=COLUMNS)
-    summary = aggregate(table)
+    show_table(table, hide_index=True, key="all_runs", column_config=COLUMNS)
+    picked = table[table["run"].isin([r.id for r in pick_runs(runs, "compare_runs", "Runs compared", limit=None)])]
+    summary = aggregate(picked)
     if summary.empty:
-        st.info("No completed run yet: the comparison appears when a run finishes.", icon=":material/info:")
+        st.info("No completed run picked: the comparison appears when a run finishes.", icon=":material/info:")
     else:
         st.subheader("By dataset, model and method")
-        st.dataframe(summary, hide_index=True, key="summary", column_config=COLUMNS)
-        st.plotly_chart(f1_bars(summary), key="f1")
+        show_table(summary, hide_index=True, key="summary", column_config=COLUMNS)
+        st.plotly_chart(f1_bars(summary, picked), key="f1")  # a dot per run, in the run's colour
         columns = st.columns(2)
         for i, column in enumerate(COSTS):
             columns[i % 2].plotly_chart(cost_bars(summary, column), key=f"cost_{column}")

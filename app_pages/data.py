@@ -9,7 +9,7 @@ from adapt_core.plots.data import label_balance, length_histogram
 from adapt_core.readers import read_table, suggest_columns
 from adapt_core.workspace import save_upload
 from studio import resources, state
-from studio.widgets import config_form, guard
+from studio.widgets import config_form, guard, table
 
 st.title("Data")
 st.caption(
@@ -67,7 +67,7 @@ with guard("Loading the dataset"):
     tokenizer = resources.tokenizer(choice.model)
 for note in task.notes:
     st.caption(note)
-st.dataframe(task.summary(tokenizer), hide_index=True)
+table(task.summary(tokenizer), hide_index=True)
 st.plotly_chart(label_balance(task), key="label_balance")
 st.plotly_chart(length_histogram(task, tokenizer), key="lengths")
 with st.expander("Examples"):

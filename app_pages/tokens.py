@@ -9,7 +9,7 @@ import streamlit as st
 from adapt_core.candidates import find_candidates
 from adapt_core.mining import MiningConfig
 from adapt_core.perplexity import PerplexityConfig
-from adapt_core.plots.tokens import pplu_histogram
+from adapt_core.plots.tokens import pplu_filter_note, pplu_histogram
 from adapt_core.token_policy import TokenPolicy
 from adapt_core.vetting import merge_decisions
 from studio import resources, state, vetting
@@ -46,6 +46,7 @@ if not len(vetted):
 
 st.subheader("Vet")
 where = vetting.candidate_filter()
+st.caption(pplu_filter_note(vetted.to_frame(), where.max_pplu))
 with st.popover(
     "Accept by policy",
     icon=":material/auto_awesome:",
@@ -90,7 +91,8 @@ def decisions() -> None:
     st.subheader("In context")
     vetting.in_context(list(frame["text"]), task["train"], vetted.label_names or task.label_names)
     cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)
-    st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff), key="pplu_hist")
+    cap = pplu.resolve_max_new_tokens(tokenizer.vocab_size) if pplu else None  # as mining caps the new tokens
+    st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff, cap=cap), key="pplu_hist")
     st.subheader("Before and after")
     vetting.before_after(choice, task, vetted.accepted())
     st.subheader("Export and import")

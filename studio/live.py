@@ -2,9 +2,9 @@
 
 It advances the queue (`launcher.queue_tick`), shows each active run's phase by name with that phase's own progress
 (training: steps and an ETA from step times; evaluation: batches) and the timeline of its phases, a Cancel button,
-and redraws the loss and dev macro-F1 curves of the latest runs from their metrics.jsonl. It never trains and never
-talks to the child process except through its folder and, to cancel, a signal. When nothing is active it stops
-polling (one full rerun turns it off; launching a run turns it on again).
+and redraws the loss and dev macro-F1 curves of the picked runs (each in its own colour) from their metrics.jsonl.
+It never trains and never talks to the child process except through its folder and, to cancel, a signal. When
+nothing is active it stops polling (one full rerun turns it off; launching a run turns it on again).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import streamlit as st
 
 from adapt_core import launcher
 from adapt_core.plots.runs import dev_curves, loss_curves, run_label, run_table
+from adapt_core.plots.style import run_color
 from adapt_core.runs import PHASES, list_runs, phase_timeline
-from studio.widgets import unreadable_runs
+from studio.widgets import pick_runs, table, unreadable_runs
 
 POLL_SECONDS = 1.0
 ACTIVE = ("running", "queued")
@@ -84,20 +85,21 @@ def _panel(polling: bool) -> None:
     for info in runs:
         if info.state in ACTIVE:
             _active_run(info)
-    latest = st.slider("Runs in the charts (latest first)", 1, 10, 3, key="chart_runs")
-    metrics = {run_label(r): _metrics(r) for r in runs[:latest] if r.state != "queued"}
+    charted = pick_runs(runs, "chart_runs")
+    metrics = {run_label(r): _metrics(r) for r in charted}
+    colors = {run_label(r): run_color(r.id) for r in charted}  # the run's own colour, the same on every page
     left, right = st.columns(2)
-    left.plotly_chart(loss_curves(metrics), key="loss_chart")
-    right.plotly_chart(dev_curves(metrics), key="dev_chart")
-    for info in runs[:latest]:
+    left.plotly_chart(loss_curves(metrics, colors), key="loss_chart")
+    right.plotly_chart(dev_curves(metrics, colors=colors), key="dev_chart")
+    for info in [r for r in runs if r in charted or r.state in ACTIVE]:
         dataset = Path(str(info.config.get("dataset"))).name
         st.markdown(
             f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {dataset} · "
             f"{info.config.get('model')} · {launcher.describe(info)}"
         )
-    table = run_table(runs)
-    st.dataframe(
-        table[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
+    frame = run_table(runs)
+    table(
+        frame[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
         hide_index=True,
         key="run_list",
     )

@@ -1,17 +1,20 @@
 """Widgets the pages share: forms drawn from config dataclasses, error boxes instead of tracebacks, progress bars
-that core functions can report to, and tokenizations with the new tokens highlighted.
+that core functions can report to, tokenizations with the new tokens highlighted, tables that show "—" for a
+missing value, and the picker of the runs a chart shows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import streamlit as st
 
 from adapt_core.errors import AdaptError
 from adapt_core.forms import FieldSpec, build_config, field_specs
+from adapt_core.plots.runs import CHART_RUNS, chart_options, chart_pick, run_label
+from adapt_core.plots.style import display_frame
 from adapt_core.plots.tokens import token_html
 
 log = logging.getLogger("adapt_studio")
@@ -116,3 +119,45 @@ def unreadable_runs(runs) -> None:
     for info in runs:
         if info.problem:
             st.warning(f"Run {info.id} · unreadable: {info.problem}", icon=":material/broken_image:")
+
+
+def table(frame, column_config: Mapping | None = None, **kwargs):
+    """`st.dataframe` with "—" for every missing value (never "None"): the columns with a gap become text in their
+    NumberColumn's format (`display_frame`) and keep their label, help and right alignment."""
+    config = dict(column_config or {})
+    formats = {c: v.get("type_config", {}).get("format") for c, v in config.items() if isinstance(v, dict)}
+    shown = display_frame(frame, formats)
+    for column in frame.columns:
+        if shown[column].dtype == frame[column].dtype:
+            continue  # nothing missing: the column keeps its type and its config
+        old = config.get(column)
+        label = old.get("label") if isinstance(old, dict) else old
+        help_ = old.get("help") if isinstance(old, dict) else None
+        numeric = isinstance(old, dict) and old.get("type_config", {}).get("type") == "number"
+        numeric = numeric or str(frame[column].dtype).startswith(("float", "int", "Float", "Int"))
+        config[column] = st.column_config.TextColumn(
+            label or column, help=help_, alignment="right" if numeric else None
+        )
+    return st.dataframe(shown, column_config=config or None, **kwargs)
+
+
+def pick_runs(runs, key: str, label: str = "Runs in the charts", limit: int | None = CHART_RUNS) -> list:
+    """A multiselect of the runs a chart can show, preselecting the latest running and completed ones
+    (`chart_pick`: failed or cancelled runs only when picked); the picks survive reruns and pages, and a run that
+    starts later joins them. Returns the picked runs, latest first."""
+    by_id = {r.id: r for r in chart_options(runs)}
+    picked_key, seen_key, widget_key = f"{key}:picked", f"{key}:seen", f"_w_{key}"
+    picked = chart_pick(runs, st.session_state.get(picked_key), st.session_state.get(seen_key, ()), limit)
+    st.session_state[picked_key], st.session_state[seen_key] = picked, list(by_id)
+    st.session_state[widget_key] = picked
+    st.multiselect(
+        label,
+        list(by_id),
+        format_func=lambda i: f"{run_label(by_id[i])} · {by_id[i].state}",
+        key=widget_key,
+        on_change=_copy_back,
+        args=(widget_key, picked_key),
+        placeholder="pick runs to chart",
+        help="Running and completed runs by default; pick failed or cancelled ones to see them too.",
+    )
+    return [by_id[i] for i in st.session_state[picked_key] if i in by_id]

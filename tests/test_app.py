@@ -526,3 +526,78 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
     assert reload.selectbox(key="sort_by").value == "pplu" and reload.toggle(key="descending").value is False
     assert all("card" in t for t in reload.dataframe[0].value["text"])
     assert reload.sidebar.text_input(key="_w_reviewer").value == "Ana Ruiz"  # set once: a new session has it
+
+
+# ---- figures that do not mislead (issue 12 item 3): stand-in run folders, nothing trains
+
+
+def stand_in_run(root: Path, name: str, state: str, f1: float | None = None, dev=(0.002105, 0.002115)) -> str:
+    """A run folder as a finished, failed or cancelled run leaves it: a flat chance-level dev score by default."""
+    from adapt_core.runs import RunWriter
+
+    writer = RunWriter(root / name)
+    writer.write_config({"dataset": "banking77", "model": "tiny-bert", "method": "adapt", "train": {"seed": 0}})
+    for step, score in enumerate(dev, start=1):
+        writer.log({"step": 10 * step, "loss": 4.3 - 0.01 * step, "dev_macro_f1": score})
+    if f1 is not None:
+        writer.write_report({"test": {"macro_f1": f1, "accuracy": f1}, "train_seconds": 5.0})
+    writer.set_status(state, step=20, total=20)
+    return name
+
+
+def charts(at: AppTest) -> dict:
+    """Each plotly chart of the page as its figure dict, by title."""
+    import json
+
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {(f["layout"].get("title") or {}).get("text", ""): f for f in figures}
+
+
+def no_none(frame) -> bool:
+    return not frame.isna().to_numpy().any() and "None" not in frame.astype(str).to_numpy()
+
+
+def test_train_charts_show_finished_runs_on_full_axes_each_in_its_colour(runs_dir):
+    from adapt_core.plots.style import run_color
+
+    done = stand_in_run(runs_dir, "20261127-120001-adapt-000a", "completed", f1=0.31)
+    failed = stand_in_run(runs_dir, "20261127-120002-adapt-000b", "failed")
+    stand_in_run(runs_dir, "20261127-120003-adapt-000c", "cancelled")
+    at = make_app()
+    at.switch_page("app_pages/train.py").run()
+    no_errors(at)
+    picker = at.multiselect(key="_w_chart_runs")
+    assert picker.value == [done]  # the newer failed and cancelled runs do not push it out
+    figures = charts(at)
+    dev, loss = figures["Dev macro-F1"], figures["Training loss"]
+    assert dev["layout"]["yaxis"]["range"][0] <= 0 and dev["layout"]["yaxis"]["range"][1] >= 1  # flat stays flat
+    assert loss["layout"]["yaxis"]["range"][0] == 0
+    assert [t["line"]["color"] for t in dev["data"]] == [run_color(done)]
+    picker.set_value([done, failed]).run()  # a failed run is shown once picked, in its own colour
+    no_errors(at)
+    colours = {t["name"][-4:]: t["line"]["color"] for t in charts(at)["Dev macro-F1"]["data"]}
+    assert colours == {"000a": run_color(done), "000b": run_color(failed)}
+    listed = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    assert no_none(listed) and (listed["test_macro_f1"] == "—").sum() == 2
+
+
+def test_charts_without_data_and_tables_with_gaps_say_so(runs_dir):
+    from adapt_core.plots.style import run_color
+
+    stand_in_run(runs_dir, "20261127-120001-adapt-000a", "failed", dev=())
+    at = make_app()
+    at.switch_page("app_pages/compare.py").run()
+    no_errors(at)
+    listed = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    assert no_none(listed) and listed.loc[0, "test_macro_f1"] == "—"
+    assert any("No completed run picked" in i.value for i in at.info)
+    at.switch_page("app_pages/train.py").run()
+    at.multiselect(key="_w_chart_runs").set_value(["20261127-120001-adapt-000a"]).run()
+    for figure in charts(at).values():  # a run without metrics: words, not empty −1…4 axes
+        assert not figure["data"] and "No data yet" in figure["layout"]["annotations"][0]["text"]
+    done = stand_in_run(runs_dir, "20261127-120002-adapt-000b", "completed", f1=0.31)
+    at.switch_page("app_pages/compare.py").run()
+    no_errors(at)
+    f1 = charts(at)["Macro-F1 (mean ± std over seeds)"]
+    assert f1["layout"]["yaxis"]["range"] == [0, 1.08]
+    assert f1["data"][1]["marker"]["color"] == [run_color(done)]  # the run's dot, in its Train colour

@@ -570,3 +570,35 @@ def test_vetting_reads_candidates_in_context_and_a_click_settles_fast(browser):
     # The target is 1 s with a training run beside; on a machine loaded far beyond its cores (as the shared test
     # machines are) every step is slower, so the bound here only catches a click that reruns far more than it should.
     assert max(seconds, undo) < 15, f"a vetting click took {seconds:.1f} s, its undo {undo:.1f} s (load {load:.1f})"
+
+
+DEV_AXIS = (  # [y range, trace names] of the plot titled "Dev macro-F1" as the browser drew it (null while none)
+    "const plot = [...document.querySelectorAll('.js-plotly-plot')]"
+    ".find(p => ((p.querySelector('.gtitle') || {}).textContent || '').includes('Dev macro-F1'));"
+    "if (!plot || !plot._fullLayout || !plot._fullData.length) return null;"
+    "return [plot._fullLayout.yaxis.range, plot._fullData.map(t => t.name)];"
+)
+
+
+def test_the_dev_f1_axis_spans_zero_to_one_for_a_flat_score(browser, server):
+    """A stand-in finished run whose dev macro-F1 stays at chance (0.002105–0.002115) is drawn on the whole 0–1
+    scale, so it looks flat; a newer failed run is not charted until picked."""
+    from adapt_core.runs import RunWriter
+
+    for name, state in (("20991231-235958-adapt-f1ax", "completed"), ("20991231-235959-adapt-fail", "failed")):
+        writer = RunWriter(server["runs"] / name)
+        writer.write_config({"dataset": "banking77", "model": "tiny-bert", "method": "adapt", "train": {"seed": 0}})
+        for step, score in enumerate((0.002105, 0.00211, 0.002115), start=1):
+            writer.log({"step": 10 * step, "loss": 4.35 - 0.01 * step, "dev_macro_f1": score})
+        writer.write_report({"test": {"macro_f1": 0.0021, "accuracy": 0.013}} if state == "completed" else {})
+        writer.set_status(state, step=30, total=30)
+    go(browser, "Train")
+    drawn = wait(browser, lambda d: d.execute_script(DEV_AXIS), what="the dev macro-F1 chart")
+    (low, high), names = drawn
+    assert low <= 0 and high >= 1, f"dev macro-F1 axis {low}…{high} does not span 0–1"
+    assert any(n.endswith("f1ax") for n in names) and not any(n.endswith("fail") for n in names), names
+    no_traceback(browser)
+    shot(browser, "train-f1-axis")
+    go(browser, "Compare")
+    no_traceback(browser)
+    shot(browser, "compare-stand-in")

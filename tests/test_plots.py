@@ -14,6 +14,7 @@ from adapt_core.plots import data as data_plots
 from adapt_core.plots import runs as run_plots
 from adapt_core.plots import sensitivity as sens_plots
 from adapt_core.plots import tokens as token_plots
+from adapt_core.plots.style import MISSING, PALETTE, display_frame, fmt, is_empty, run_color
 from adapt_core.selection import ModuleStat, SensitivityReport
 from adapt_core.vetting import VettedCandidate, VettedList
 
@@ -49,7 +50,8 @@ def test_heatmap_has_three_panels_and_outlines_every_selected_module():
     report = synthetic_report(layers=6)
     frame = report.to_frame(beta=1.0, top_k=20.0)
     fig = sens_plots.sensitivity_heatmap(frame)
-    assert len(fig.data) == 3 and [a.text for a in fig.layout.annotations][:3] == list(sens_plots.METRICS.values())
+    titles = [a.text for a in fig.layout.annotations][:3]
+    assert len(fig.data) == 3 and all(t.startswith(m) for t, m in zip(titles, sens_plots.METRICS.values(), strict=True))
     boxes = [shape.path.count("Z") for shape in fig.layout.shapes]  # one outline path per panel, a box per module
     assert boxes == [int(frame["selected"].sum())] * 3
     assert fig.data[0].z.shape == (6, 6)
@@ -94,7 +96,7 @@ def test_data_figures(task):
     assert [t.name for t in fig.data] == ["train", "dev", "test"]
     assert list(fig.data[0].y) == [3, 3]
     hist = data_plots.length_histogram(task)
-    assert len(hist.data) == 3 and hist.layout.xaxis.title.text == "words per example"
+    assert len(hist.data) == 3 and hist.layout.xaxis.title.text.startswith("words per example")
 
 
 def vetted() -> VettedList:
@@ -119,9 +121,9 @@ def vetted() -> VettedList:
 def test_pplu_histogram_stacks_decisions_and_draws_the_cut_off():
     fig = token_plots.pplu_histogram(vetted().to_frame(), cutoff=5.0)
     assert {t.name.split(" ")[0] for t in fig.data} == {"accepted", "pending"}  # the unscored one is left out
-    assert fig.layout.shapes[0].x0 == 5.0
+    assert fig.layout.shapes[0].x0 == pytest.approx(np.log10(5.0))  # the axis is log10(PPLu)
     empty = token_plots.pplu_histogram(VettedList([VettedCandidate("a b")]).to_frame())
-    assert "not scored" in empty.layout.title.text
+    assert "not scored" in empty.layout.title.text and is_empty(empty)
 
 
 def test_candidate_frame():
@@ -200,3 +202,144 @@ def test_long_runs_are_averaged_down_and_keep_their_last_step():
     fig = run_plots.loss_curves({"long": frame})
     assert len(fig.data[0].x) == run_plots.MAX_POINTS and fig.data[0].mode == "lines"  # no marker per point
     assert run_plots.loss_curves({"short": frame.head(20)}).data[0].mode == "lines+markers"
+
+
+# ---- figures that do not mislead: score and loss axes, run colours, picked runs, shared bins, log scales, "—"
+
+
+def test_dev_score_axis_spans_zero_to_one_even_for_a_flat_chance_level_score():
+    flat = {"r": pd.DataFrame({"step": [10, 20, 30], "dev_macro_f1": [0.002105, 0.00211, 0.002115]})}
+    fig = run_plots.dev_curves(flat)
+    low, high = fig.layout.yaxis.range
+    assert low <= 0.0 and high >= 1.0 and fig.layout.yaxis.autorange is False
+    assert "0–1" in fig.layout.yaxis.title.text
+    accuracy = run_plots.dev_curves({"r": flat["r"].rename(columns={"dev_macro_f1": "dev_accuracy"})}, "dev_accuracy")
+    assert accuracy.layout.yaxis.range[0] <= 0.0 and accuracy.layout.yaxis.range[1] >= 1.0
+
+
+def test_loss_axis_starts_at_zero():
+    fig = run_plots.loss_curves({"r": pd.DataFrame({"step": [1, 2, 3], "loss": [2.31, 2.30, 2.29]})})
+    low, high = fig.layout.yaxis.range
+    assert low == 0 and 2.31 < high < 2.6
+
+
+def test_charts_without_data_say_so_instead_of_drawing_empty_axes():
+    for fig in (
+        run_plots.loss_curves({}),
+        run_plots.dev_curves({"queued": pd.DataFrame(), "no eval yet": pd.DataFrame({"step": [1], "loss": [1.0]})}),
+        run_plots.f1_bars(run_plots.aggregate(run_plots.run_table([]))),
+        token_plots.pplu_histogram(pd.DataFrame({"pplu": [None], "decision": ["pending"]})),
+    ):
+        assert is_empty(fig) and not fig.data
+        assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+        assert "No data yet" in fig.layout.annotations[0].text
+    assert not is_empty(run_plots.loss_curves({"r": pd.DataFrame({"step": [1], "loss": [1.0]})}))
+
+
+def test_a_run_keeps_its_colour_across_calls_pages_and_other_runs():
+    frame = pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5], "dev_macro_f1": [0.3, 0.4]})
+    ids = [f"20261127-1200{i:02d}-run-{i:04x}" for i in range(12)]
+    colours = {i: run_color(i) for i in ids}
+    assert all(c in PALETTE for c in colours.values()) and len(set(colours.values())) > 3  # spread, not one colour
+    first = run_plots.loss_curves({i: frame for i in ids[:3]}, colors=colours)
+    other = run_plots.dev_curves({i: frame for i in [ids[2], *ids[5:9]]}, colors=colours)  # another set, order
+    drawn = {t.name: t.line.color for fig in (first, other) for t in fig.data}
+    assert drawn[ids[2]] == colours[ids[2]] and all(drawn[i] == colours[i] for i in drawn)
+    assert run_color(ids[2]) == colours[ids[2]]  # a second call (a refresh) gives the same colour
+
+
+def test_charts_show_running_and_completed_runs_by_default_and_others_only_when_picked():
+    states = ["failed", "cancelled", "completed", "queued", "running", "interrupted", "completed", "completed"]
+    runs = [FakeRun(f"r{k}", "adapt", 0, 0.5, state=s) for k, s in enumerate(states)]  # latest first
+    assert run_plots.default_chart_runs(runs) == ["r2", "r4", "r6", "r7"]
+    assert run_plots.default_chart_runs(runs, limit=2) == ["r2", "r4"]
+    options = [r.id for r in run_plots.chart_options(runs)]
+    assert "r3" not in options and {"r0", "r1", "r5"} <= set(options)  # failed / cancelled can still be picked
+
+
+def test_f1_bars_span_the_score_scale_and_dot_each_run_in_its_colour():
+    runs = [FakeRun("r1", "adapt", 0, 0.8), FakeRun("r2", "adapt", 1, 0.6), FakeRun("r3", "full", 0, 0.9)]
+    table = run_plots.run_table(runs)
+    fig = run_plots.f1_bars(run_plots.aggregate(table), table)
+    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] >= 1.0
+    dots = fig.data[1]
+    assert list(dots.y) == [0.8, 0.6, 0.9] and list(dots.marker.color) == [run_color(r) for r in ("r1", "r2", "r3")]
+    assert list(dots.x) == ["adapt", "adapt", "full"]
+    assert not any(t.showlegend for t in fig.data)  # no "trace 0" legend
+
+
+def test_length_histogram_uses_the_same_bins_for_every_split():
+    train = Split([" ".join(["w"] * n) for n in range(1, 200)], [0, 1] * 99 + [0])
+    short = Split(["a b", "a b c", "a"], [0, 1, 0])
+    task = TaskData("toy", ["x", "y"], {"train": train, "dev": short, "test": Split(["a " * 150], [1])})
+    fig = data_plots.length_histogram(task, bins=40)
+    edges = {(t.xbins.start, t.xbins.end, t.xbins.size) for t in fig.data}
+    assert len(edges) == 1  # the same edges for train, dev and test
+    start, end, size = edges.pop()
+    assert start <= 1 and end >= 199 and size == 5 and all(t.histnorm == "percent" for t in fig.data)
+    assert "same for every split" in fig.layout.xaxis.title.text and "split" in fig.layout.yaxis.title.text
+
+
+def test_pplu_histogram_is_log_scaled_with_labelled_threshold_and_cap_lines():
+    pplu = np.geomspace(1.5, 40_000, 200)  # four orders of magnitude, as mined PPLu are
+    frame = pd.DataFrame({"pplu": pplu, "decision": ["pending"] * 200})
+    fig = token_plots.pplu_histogram(frame, cutoff=30.0, cap=50)
+    assert np.allclose(fig.data[0].x, np.log10(pplu)) and "log" in fig.layout.xaxis.title.text
+    counts, _ = np.histogram(fig.data[0].x, bins=40)
+    assert counts.max() < 0.2 * len(pplu)  # spread over many bars, not all in the first one
+    lines = {a.text.split(" ")[0]: shape.x0 for a, shape in zip(fig.layout.annotations, fig.layout.shapes, strict=True)}
+    assert lines["threshold"] == pytest.approx(np.log10(30.0))
+    assert lines["cap:"] == pytest.approx(np.log10(np.sort(pplu)[49]))
+    assert "1,000" in fig.layout.xaxis.ticktext and "10,000" in fig.layout.xaxis.ticktext  # ticks read as PPLu
+    uncut = token_plots.pplu_histogram(frame, cap=500)
+    assert len(uncut.layout.shapes) == 0  # a cap above the count cuts nothing, and the axis title says so
+    assert "no threshold" in uncut.layout.xaxis.title.text and "cuts nothing" in uncut.layout.xaxis.title.text
+
+
+def test_pplu_filter_note_says_when_the_filter_is_empty_or_hides_everything():
+    frame = pd.DataFrame({"pplu": [120.0, 300.0, None], "decision": ["pending"] * 3})
+    assert "PPLu filter empty" in token_plots.pplu_filter_note(frame, None)
+    hides = token_plots.pplu_filter_note(frame, 50.0)
+    assert "hides every candidate" in hides and "120" in hides
+    assert "keeps 1 of 2" in token_plots.pplu_filter_note(frame, 200.0)
+
+
+def test_d_heatmap_is_log_coloured_so_one_outlier_does_not_flatten_the_panel():
+    report = synthetic_report(layers=6)
+    frame = report.to_frame(beta=1.0, top_k=20.0)
+    frame.loc[0, "D"] = frame["D"].max() * 10_000  # one outlying module
+    fig = sens_plots.sensitivity_heatmap(frame)
+    d_colours = np.asarray(fig.data[0].z, dtype=float)
+    assert np.nanmedian(d_colours) > 0.05  # linear min-max would put every other cell near 0
+    assert "log" in fig.layout.annotations[0].text and "log" in fig.data[2].colorbar.title.text
+    assert np.nanmax(d_colours) == 1.0 and np.nanmin(d_colours) == 0.0
+
+
+def test_missing_values_print_as_a_dash():
+    assert fmt(None) == MISSING == "—" and fmt(float("nan")) == MISSING and fmt(pd.NA) == MISSING
+    assert fmt(0.12345, ".3f") == "0.123" and fmt("adapt") == "adapt"
+
+
+def test_the_chart_pick_keeps_the_users_choice_and_adds_runs_that_start_later():
+    runs = [FakeRun("r2", "adapt", 0, 0.5, "failed"), FakeRun("r1", "adapt", 0, 0.5, "completed")]
+    assert run_plots.chart_pick(runs, None) == ["r1"]  # before the user picks: the default
+    seen = [r.id for r in run_plots.chart_options(runs)]
+    assert run_plots.chart_pick(runs, ["r2"], seen) == ["r2"]  # the user's pick holds: r1 is not forced back in
+    later = [FakeRun("r3", "adapt", 1, None, "running"), FakeRun("r0", "adapt", 0, 0.5, "queued"), *runs]
+    assert run_plots.chart_pick(later, ["r2"], seen) == ["r3", "r2"]  # a run that started since joins
+    assert run_plots.chart_pick(later, ["r2", "gone"], seen) == ["r3", "r2"]  # a deleted run drops out
+
+
+def test_display_frame_prints_missing_values_as_a_dash_in_the_columns_format():
+    frame = pd.DataFrame(
+        {"run": ["a", "b"], "f1": [0.812345, None], "n": [1234567, None], "state": ["ok", None], "k": [1, 2]}
+    )
+    shown = display_frame(frame, {"f1": "%.4f", "n": "localized"})
+    assert shown.to_dict("list") == {
+        "run": ["a", "b"],
+        "f1": ["0.8123", MISSING],
+        "n": ["1,234,567", MISSING],
+        "state": ["ok", MISSING],
+        "k": [1, 2],
+    }
+    assert shown["k"].dtype == frame["k"].dtype and "None" not in shown.astype(str).to_numpy()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from adapt_core.plots.style import PALETTE, styled
+from adapt_core.plots.style import PALETTE, no_data, run_color, score_axis, styled, zero_based_axis
 
 GROUP = ["dataset", "model", "method"]
 COSTS = {  # column → axis title
@@ -47,12 +47,45 @@ def downsample(frame: pd.DataFrame, column: str, max_points: int = MAX_POINTS) -
     return rows.groupby(bucket).agg({"step": "last", column: "mean"}).reset_index(drop=True)
 
 
-def _curves(metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title: str) -> go.Figure:
+CHART_STATES = ("running", "completed")  # the runs a chart shows unless the user picks others
+CHART_RUNS = 5  # at most this many of them, latest first
+
+
+def chart_options(runs: Sequence) -> list:
+    """The runs a chart can show: every run with metrics to draw (not queued, not unreadable), latest first."""
+    return [r for r in runs if r.state not in ("queued", "unreadable") and not getattr(r, "problem", None)]
+
+
+def default_chart_runs(runs: Sequence, limit: int | None = CHART_RUNS) -> list[str]:
+    """The ids a chart shows before the user picks: the latest `limit` (None: all) running or completed runs.
+    Failed, cancelled and interrupted runs are shown only when picked, so they never push finished ones out."""
+    return [r.id for r in chart_options(runs) if r.state in CHART_STATES][:limit]
+
+
+def chart_pick(
+    runs: Sequence, picked: Sequence[str] | None, seen: Sequence[str] = (), limit: int | None = CHART_RUNS
+) -> list[str]:
+    """The ids to chart now, latest first: the default before the user picked (`picked` None); after, the user's
+    picks that still exist plus the default runs that were not among the options last time (`seen`), so a run
+    launched or started since joins the live charts without undoing what the user chose."""
+    options = [r.id for r in chart_options(runs)]
+    default = default_chart_runs(runs, limit)
+    if picked is None:
+        return default
+    keep = set(picked) | {i for i in default if i not in set(seen)}
+    return [i for i in options if i in keep]
+
+
+def _curves(
+    metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title: str, colors: Mapping[str, str] | None
+) -> go.Figure:
     fig = go.Figure()
-    for k, (name, frame) in enumerate(metrics.items()):
+    for name, frame in metrics.items():
         if frame.empty or column not in frame:
             continue
         rows = downsample(frame, column)
+        if rows.empty:
+            continue
         fig.add_trace(
             go.Scatter(
                 x=rows["step"],
@@ -60,16 +93,21 @@ def _curves(metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title
                 name=name,
                 mode="lines+markers" if len(rows) <= MARKERS_UP_TO else "lines",
                 marker=dict(size=5),
-                line=dict(color=PALETTE[k % len(PALETTE)], width=2),
+                line=dict(color=(colors or {}).get(name) or run_color(name), width=2),
             )
         )
+    if not fig.data:
+        what = "no run picked" if not metrics else f"no {ytitle} logged yet"
+        return no_data(title, f"No data yet: {what}", height=300)
     fig.update_layout(xaxis_title="step", yaxis_title=ytitle, uirevision="keep")  # keep zoom across redraws
     return styled(fig, height=300, title=title)
 
 
-def loss_curves(metrics: Mapping[str, pd.DataFrame]) -> go.Figure:
-    """Training loss per step, one line per run (name → metrics frame)."""
-    return _curves(metrics, "loss", "loss", "Training loss")
+def loss_curves(metrics: Mapping[str, pd.DataFrame], colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Training loss per step, one line per run (name → metrics frame; `colors`: name → colour, by default a
+    hash of the name); the axis starts at 0, so a drop is seen at its true size."""
+    fig = _curves(metrics, "loss", "loss", "Training loss", colors)
+    return fig if not fig.data else zero_based_axis(fig, [y for trace in fig.data for y in trace.y])
 
 
 def _metric_name(metric: str) -> str:
@@ -77,9 +115,14 @@ def _metric_name(metric: str) -> str:
     return metric.removeprefix("dev_").replace("_", "-").replace("f1", "F1")
 
 
-def dev_curves(metrics: Mapping[str, pd.DataFrame], metric: str = "dev_macro_f1") -> go.Figure:
-    """A dev metric at each evaluation, one line per run."""
-    return _curves(metrics, metric, _metric_name(metric), f"Dev {_metric_name(metric)}")
+def dev_curves(
+    metrics: Mapping[str, pd.DataFrame], metric: str = "dev_macro_f1", colors: Mapping[str, str] | None = None
+) -> go.Figure:
+    """A dev metric at each evaluation, one line per run, on the whole [0, 1] scale: a flat chance-level score
+    looks flat, however little it wobbles."""
+    name = _metric_name(metric)
+    fig = _curves(metrics, metric, f"dev {name} (0–1)", f"Dev {name}", colors)
+    return fig if not fig.data else score_axis(fig)
 
 
 def run_table(runs: Sequence) -> pd.DataFrame:
@@ -117,13 +160,18 @@ def aggregate(table: pd.DataFrame) -> pd.DataFrame:
     return mean_over_seeds(table, GROUP, "test_macro_f1", list(COSTS))
 
 
-def _group_label(agg: pd.DataFrame) -> list[str]:
+def _group_label(agg: pd.DataFrame, rows: pd.DataFrame | None = None) -> list[str]:
+    """The bar names of `agg` (method, plus dataset / model where they vary), for its rows or for `rows`."""
     several = [c for c in ("dataset", "model") if agg[c].nunique() > 1]
-    return [" · ".join([str(r["method"])] + [str(r[c]) for c in several]) for _, r in agg.iterrows()]
+    rows = agg if rows is None else rows
+    return [" · ".join([str(r["method"])] + [str(r[c]) for c in several]) for _, r in rows.iterrows()]
 
 
-def f1_bars(agg: pd.DataFrame) -> go.Figure:
-    """Test macro-F1, mean ± std over seeds, one bar per dataset / model / method."""
+def f1_bars(agg: pd.DataFrame, table: pd.DataFrame | None = None) -> go.Figure:
+    """Test macro-F1, mean ± std over seeds, one bar per dataset / model / method, on the whole [0, 1] scale;
+    with the run `table`, each completed run is a dot on its bar in the run's own colour."""
+    if agg.empty:
+        return no_data("Macro-F1 (mean ± std over seeds)", "No data yet: no completed run picked", height=340)
     labels = _group_label(agg)
     fig = go.Figure(
         go.Bar(
@@ -137,15 +185,33 @@ def f1_bars(agg: pd.DataFrame) -> go.Figure:
             ],
             textposition="outside",
             cliponaxis=False,
+            showlegend=False,  # the bars are named on the x axis; with the run dots a legend would say "trace 0"
         )
     )
-    fig.update_layout(yaxis_title="test macro-F1", yaxis_range=[0, 1.05], bargap=0.45)
+    if table is not None:
+        done = table[(table["state"] == "completed") & table["test_macro_f1"].notna()]
+        fig.add_trace(
+            go.Scatter(
+                x=_group_label(agg, done),
+                y=done["test_macro_f1"],
+                mode="markers",
+                name="runs",
+                marker=dict(color=[run_color(r) for r in done["run"]], size=9, line=dict(color="white", width=1)),
+                text=done["run"],
+                hovertemplate="%{text}<br>test macro-F1 %{y:.4f}<extra></extra>",
+                showlegend=False,
+            )
+        )
+    fig.update_layout(yaxis_title="test macro-F1 (0–1)", bargap=0.45)
+    fig.update_yaxes(range=[0, 1.08])  # the whole score scale, with room above a bar at 1 for its label
     return styled(fig, height=340, title="Macro-F1 (mean ± std over seeds)")
 
 
 def cost_bars(agg: pd.DataFrame, column: str) -> go.Figure:
     """One cost (a key of COSTS) per dataset / model / method."""
     title = COSTS[column]
+    if agg.empty or agg[column].isna().all():
+        return no_data(title[0].upper() + title[1:], f"No data yet: no {title} recorded", height=280)
     fig = go.Figure(go.Bar(x=_group_label(agg), y=agg[column], marker_color=PALETTE[1]))
     fig.update_layout(yaxis_title=title, bargap=0.45)
     if column == "trainable_params":  # from a few thousand (AdaPT, LoRA) to the whole model: powers of ten

@@ -2,7 +2,10 @@
 the modules AdaPT selects at the current β and top-k % outlined.
 
 Takes the frame of `SensitivityReport.to_frame(beta, top_k)`, so moving a slider only rebuilds this small figure.
-Colours are min-max scaled per panel (D and G live on different scales); hovering shows the raw values.
+Colours are scaled per panel (D and G live on different scales): D and G on a log scale, because a few outlying
+modules (often the first or last layer) are orders of magnitude above the rest and on a linear scale would paint
+every other cell the same pale colour; S linearly, as it is the score AdaPT ranks by. The panel titles and the
+colour bar say which; hovering shows the raw values.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from plotly.subplots import make_subplots
 from adapt_core.plots.style import SELECTED_COLOR, styled
 
 METRICS = {"D": "D: index of dispersion", "G": "G: gradient norm", "S": "S = norm(D) + β·norm(G)"}
+LOG_COLOURED = ("D", "G")  # raw measurements spanning orders of magnitude; S is drawn as it is ranked
 
 
 def short_types(types: list[str]) -> dict[str, str]:
@@ -44,6 +48,24 @@ def _scaled(z: np.ndarray) -> np.ndarray:
     return (z - lo) / (hi - lo) if hi > lo else np.zeros_like(z)
 
 
+def colour_values(z: np.ndarray, log: bool) -> np.ndarray:
+    """The 0–1 colour of each cell: min-max of log10(z) when `log` (values at or below 0, which a log cannot show,
+    take the smallest positive value's colour), else min-max of z."""
+    if not log or not np.any(z[np.isfinite(z)] > 0):
+        return _scaled(z)
+    floor = np.nanmin(np.where(z > 0, z, np.nan))
+    return _scaled(np.log10(np.where(np.isnan(z), np.nan, np.maximum(z, floor))))
+
+
+def _colour_bar_title(metrics: tuple[str, ...]) -> str:
+    logged = [m for m in metrics if m in LOG_COLOURED]
+    return "relative<br>per panel" + (f"<br>({', '.join(logged)}: log)" if logged else "")
+
+
+def _title(metric: str) -> str:
+    return METRICS[metric] + (" · log colour" if metric in LOG_COLOURED else "")
+
+
 def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G", "S")) -> go.Figure:
     """One heatmap per metric (layers bottom-up × module types), selected modules outlined."""
     types = list(dict.fromkeys(frame["type"]))
@@ -52,7 +74,7 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
     fig = make_subplots(
         rows=1,
         cols=len(metrics),
-        subplot_titles=[METRICS[m] for m in metrics],
+        subplot_titles=[_title(m) for m in metrics],
         shared_yaxes=True,
         horizontal_spacing=0.03,
     )
@@ -63,14 +85,14 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
         text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.3g}")(z)
         fig.add_trace(
             go.Heatmap(
-                z=_scaled(z),
+                z=colour_values(z, metric in LOG_COLOURED),
                 x=[labels[t] for t in types],
                 y=[f"layer {i}" for i in layers],
                 zmin=0,
                 zmax=1,
                 colorscale="Blues" if metric != "S" else "Viridis",
                 showscale=col == len(metrics),
-                colorbar=dict(title="relative", thickness=10),
+                colorbar=dict(title=_colour_bar_title(metrics), thickness=10),
                 customdata=np.dstack([z, params]),
                 hovertemplate="%{y}, %{x}<br>" + metric + " = %{customdata[0]:.4g}<br>%{customdata[1]:,} params"
                 "<extra></extra>",

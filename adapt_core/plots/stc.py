@@ -15,22 +15,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from adapt_core.plots.style import PALETTE, styled
+from adapt_core.plots.style import PALETTE, no_data, score_axis, styled
 
 _DASH = {"mean": "solid", "max": "dash", "token": "dot"}
 _SYMBOL = {"mean": "circle", "max": "diamond", "token": "square"}
 
 
-def _empty(title: str, message: str, height: int = 320) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return styled(fig, height=height, title=title)
-
-
 def _label(metric: str) -> str:
-    return {"macro_f1": "dev macro-F1", "accuracy": "dev accuracy"}.get(metric, f"dev {metric}")
+    return {"macro_f1": "dev macro-F1 (0–1)", "accuracy": "dev accuracy (0–1)"}.get(metric, f"dev {metric}")
 
 
 def layer_scores(search: dict, metric: str = "macro_f1") -> go.Figure:
@@ -38,7 +30,7 @@ def layer_scores(search: dict, metric: str = "macro_f1") -> go.Figure:
     rows = search.get("probes") or []
     title = "Single-layer probes"
     if not rows:
-        return _empty(title, "no probe results yet")
+        return no_data(title, "No data yet: no probe results")
     fig = go.Figure()
     combos = sorted({(r["representation"], r["pooling"]) for r in rows})
     for i, (rep, pooling) in enumerate(combos):
@@ -66,6 +58,7 @@ def layer_scores(search: dict, metric: str = "macro_f1") -> go.Figure:
             annotation_position="bottom right",
         )
     fig.update_layout(xaxis_title="layer", yaxis_title=_label(metric))
+    score_axis(fig)
     fig.update_xaxes(dtick=1 if len({r["layer"] for r in rows}) <= 12 else None)
     return styled(fig, height=360, title=title)
 
@@ -75,7 +68,7 @@ def saliency_map(search: dict) -> go.Figure:
     kept = search.get("kept") or []
     title = "Kept neurons (saliency)"
     if not kept:
-        return _empty(title, "no kept neurons (the run has not finished)")
+        return no_data(title, "No data yet: no kept neurons (the run has not finished)")
     layers = np.array([r["layer"] for r in kept])
     neurons = np.array([r["neuron"] for r in kept])
     share = np.array([r["saliency"] for r in kept], dtype=float)
@@ -107,7 +100,7 @@ def score_vs_size(search: dict, metric: str = "macro_f1") -> go.Figure:
     rows = search.get("heads") or []
     title = "Score against neurons and layers used"
     if not rows:
-        return _empty(title, "no head results yet", height=380)
+        return no_data(title, "No data yet: no head results", height=380)
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -161,6 +154,7 @@ def score_vs_size(search: dict, metric: str = "macro_f1") -> go.Figure:
     fig.update_xaxes(type="log", title_text="neurons used", row=1, col=1)
     fig.update_xaxes(title_text="layers used (k)", dtick=1 if max(ks) <= 12 else None, row=1, col=2)
     fig.update_yaxes(title_text=_label(metric), row=1, col=1)
+    score_axis(fig)  # both panels: the whole score scale
     return styled(fig, height=380, title=title)
 
 

@@ -1,40 +1,101 @@
-"""Figures of the mined vocabulary candidates: the PPLu histogram with its cut-off, and tokenizations as HTML
-chips with the new tokens highlighted (the Tokens page's before/after view and the Playground)."""
+"""Figures of the mined vocabulary candidates: the PPLu histogram (log scale, with its threshold and cap) and a
+sentence saying what the PPLu filter hides, and tokenizations as HTML chips with the new tokens highlighted (the
+Tokens page's before/after view and the Playground)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from adapt_core.plots.style import NEW_TOKEN_COLOR, styled
+from adapt_core.plots.style import MARKER_COLOR, NEW_TOKEN_COLOR, no_data, styled
 
 DECISION_COLORS = {"accepted": "#16a34a", "pending": "#94a3b8", "rejected": "#dc2626"}
 
 
-def pplu_histogram(candidates: pd.DataFrame, cutoff: float | None = None, bins: int = 40) -> go.Figure:
-    """PPLu of the candidates (columns `pplu`, `decision`), stacked by decision, with the cut-off as a line."""
+def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks at 1, 2, 5 × powers of ten between `lo` and `hi` (PPLu), placed on the log10 axis."""
+    values = [m * 10.0**e for e in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 2) for m in (1, 2, 5)]
+    values = [v for v in values if lo - 0.05 <= np.log10(v) <= hi + 0.05]
+    return [float(np.log10(v)) for v in values], [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values]
+
+
+def pplu_cap_value(candidates: pd.DataFrame, cap: int | None) -> float | None:
+    """The PPLu of the `cap`-th lowest-scored candidate: at most `cap` new tokens are kept, lowest PPLu first, so
+    nothing above it is kept (None when there are no more than `cap` scored candidates: the cap cuts nothing)."""
+    values = np.sort(candidates["pplu"].dropna().to_numpy(dtype=float))
+    return float(values[cap - 1]) if cap and len(values) > cap else None
+
+
+def pplu_histogram(
+    candidates: pd.DataFrame, cutoff: float | None = None, bins: int = 40, cap: int | None = None
+) -> go.Figure:
+    """PPLu of the candidates (columns `pplu`, `decision`), stacked by decision, on a log scale (PPLu spans orders
+    of magnitude: on a linear axis every candidate falls in the first bar), with the threshold `cutoff` and the
+    `cap` (at most that many new tokens, lowest PPLu first) as labelled vertical lines.
+
+    Bins are equal in log10(PPLu) and the same for every decision; the ticks show PPLu itself."""
     scored = candidates.dropna(subset=["pplu"])
-    fig = go.Figure()
-    for decision, color in DECISION_COLORS.items():
-        values = scored.loc[scored["decision"] == decision, "pplu"]
-        if len(values):
-            fig.add_trace(go.Histogram(x=values, name=f"{decision} ({len(values)})", marker_color=color, nbinsx=bins))
-    if cutoff is not None:
-        fig.add_vline(
-            x=cutoff,
-            line_dash="dash",
-            line_color="#111827",
-            annotation_text=f"cut-off {cutoff:.3g}",
-            annotation_position="top right",
-        )
+    scored = scored[scored["pplu"] > 0]  # a PPLu is a perplexity ratio, always positive
     title = "Unigram-normalised perplexity (lower = more cohesive)"
     if scored.empty:
-        title += ": not scored"
-    fig.update_layout(barmode="stack", xaxis_title="PPLu", yaxis_title="candidates")
+        return no_data(title + ": not scored", "No data yet: no candidate has a PPLu score", height=300)
+    logs = np.log10(scored["pplu"].to_numpy(dtype=float))
+    lines = {"threshold": cutoff, f"cap: {cap} lowest": pplu_cap_value(scored, cap)}
+    lines = {name: float(v) for name, v in lines.items() if v is not None and v > 0}
+    lo = min([logs.min(), *np.log10(list(lines.values()))])
+    hi = max([logs.max(), *np.log10(list(lines.values()))])
+    size = max((hi - lo) / bins, 1e-3)
+    edges = dict(start=lo - size / 2, end=hi + size / 2, size=size)
+    fig = go.Figure()
+    for decision, color in DECISION_COLORS.items():
+        mine = scored[scored["decision"] == decision]
+        if len(mine):
+            fig.add_trace(
+                go.Histogram(
+                    x=np.log10(mine["pplu"].to_numpy(dtype=float)),
+                    xbins=edges,
+                    name=f"{decision} ({len(mine)})",
+                    marker_color=color,
+                    hovertemplate="%{y} candidates<extra></extra>",
+                )
+            )
+    for k, (name, value) in enumerate(lines.items()):
+        fig.add_vline(
+            x=float(np.log10(value)),
+            line_dash="dash" if name == "threshold" else "dot",
+            line_color=MARKER_COLOR,
+            annotation_text=f"{name} {value:,.3g}",
+            annotation_position="top right" if k == 0 else "top left",
+        )
+    absent = ["no threshold"] if "threshold" not in lines else []  # say why a line is missing, not just omit it
+    if cap and not any(name.startswith("cap") for name in lines):
+        absent.append(f"cap {cap:,} ≥ {len(scored)} scored: cuts nothing")
+    tickvals, ticktext = _log_ticks(lo, hi)
+    xtitle = " · ".join(["PPLu (log scale)", *absent])
+    fig.update_layout(barmode="stack", xaxis_title=xtitle, yaxis_title="candidates")
+    fig.update_xaxes(tickvals=tickvals, ticktext=ticktext)
     return styled(fig, height=300, title=title)
+
+
+def pplu_filter_note(candidates: pd.DataFrame, max_pplu: float | None) -> str:
+    """In words, what the PPLu filter does to the candidates: nothing (empty), hides all of them, or keeps some."""
+    values = candidates["pplu"].dropna()
+    if values.empty:
+        return "No candidate has a PPLu score, so a PPLu filter would hide all of them."
+    span = f"scored PPLu {values.min():,.3g}–{values.max():,.3g}"
+    if max_pplu is None:
+        return f"PPLu filter empty: no PPLu cut, all {len(candidates)} candidates pass it ({span})."
+    kept = int((values <= max_pplu).sum())
+    if not kept:
+        return (
+            f"The PPLu filter (≤ {max_pplu:g}) hides every candidate: the lowest PPLu is {values.min():,.3g}. "
+            "Raise it or clear it."
+        )
+    return f"The PPLu filter (≤ {max_pplu:g}) keeps {kept} of {len(values)} scored candidates ({span})."
 
 
 def _chip(piece: str, is_new: bool) -> str:
