@@ -80,8 +80,8 @@ return [idle, (() => { %s })()];
 """
 METRIC = """
 for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-  const lines = m.innerText.split('\\n');
-  if (lines.length > 1 && lines[0].trim() === arguments[0]) return lines[1].trim();
+  const lines = m.innerText.split('\\n').map(line => line.trim()).filter(Boolean);
+  if (lines.length > 1 && lines[0] === arguments[0]) return lines[1];
 }
 return null;
 """
@@ -106,10 +106,16 @@ return false;
 """
 SLIDER_THUMB = """
 for (const s of document.querySelectorAll('[data-testid="stSlider"]')) {
-  if (s.innerText.trim().startsWith(arguments[0])) return s.querySelector('[role="slider"]');
+  const thumb = s.querySelector('input');  // the thumb's range input, labelled like the slider
+  if (thumb && (thumb.getAttribute('aria-label') === arguments[0] || s.innerText.trim().startsWith(arguments[0])))
+    return thumb;
 }
 return null;
 """
+
+
+def say(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
 
 
 def summary(samples: list[float]) -> dict:
@@ -277,7 +283,8 @@ def wait_value(driver, check: str, *args, until=bool, timeout: float = WAIT, wha
 def timed(driver, act, check: str, *args, until) -> float:
     """Seconds from `act()` to the first poll where Streamlit is idle and `until(value)` holds."""
     start = time.perf_counter()
-    act()
+    if act() is False:  # a click script found nothing to click
+        raise RuntimeError("nothing to act on: has the page changed? (see the selectors at the top)")
     end = start + 120
     while time.perf_counter() < end:
         idle, value = probe(driver, check, *args)
@@ -297,6 +304,7 @@ def go(driver, page: str) -> None:
 
 
 def vetting_clicks(driver, tries: int) -> dict:
+    say("vetting clicks")
     go(driver, "Tokens")
     times = []
     for i in range(tries + 1):  # the first press warms the page's caches
@@ -318,9 +326,9 @@ def vetting_clicks(driver, tries: int) -> dict:
 
 
 def slider_moves(driver, tries: int) -> dict:
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
+    say("slider moves")
     go(driver, "Sensitivity")
     if driver.execute_script(CLICK_BUTTON, "Measure sensitivity"):  # once; saved under the runs folder
         wait_value(driver, HEATMAP_DATA, what="the first measurement")
@@ -333,8 +341,7 @@ def slider_moves(driver, tries: int) -> dict:
         key = Keys.ARROW_RIGHT if i % 2 == 0 else Keys.ARROW_LEFT  # β goes back and forth by one step
 
         def move(thumb=thumb, key=key):
-            driver.execute_script("arguments[0].focus();", thumb)
-            ActionChains(driver).send_keys(key).perform()
+            thumb.send_keys(key)
 
         times.append(timed(driver, move, HEATMAP_DATA, until=lambda v, old=before: v is not None and v != old))
     return summary(times[1:])
@@ -344,6 +351,7 @@ def slider_moves(driver, tries: int) -> dict:
 
 
 def page_switches(driver, tries: int) -> dict:
+    say("page switches")
     order = list(PAGES)
     for page in order:  # one untimed round: every page's first load (caches, models) is not what is measured
         go(driver, page)
@@ -373,6 +381,7 @@ def current_page(driver) -> str | None:
 
 def chart_delays(driver, root: Path, samples: int) -> dict:
     """Seconds from appending a metrics line to the live loss chart drawing it."""
+    say("chart delays")
     run_dir = stand_in_run(root)
     go(driver, "Train")
     delays = []
@@ -549,7 +558,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
         os.environ["ADAPT_RUNS_DIR"] = str(root)
+        say("mining the candidates to vet")
         candidates = seed_candidates("banking77", args.page_model, data)
+        say(f"starting {args.train_model} training in the background")
         background = start_training(root, args.train_model)
         try:
             result = browser_measurements(root, args, args.tries)
