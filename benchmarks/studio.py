@@ -529,12 +529,21 @@ def browser_measurements(root: Path, args, tries: int) -> dict:
             model.click()
             model.send_keys(args.page_model, Keys.ENTER)
             wait_value(driver, TITLE, until=lambda t: t == "Data", what="the model choice")
-        return {
-            "vetting_click_s": vetting_clicks(driver, tries),
-            "slider_move_s": slider_moves(driver, tries),
+        result = {"vetting_click_s": vetting_clicks(driver, tries)}
+        shot(driver, args.screenshots, "studio-benchmark-tokens")
+        result["slider_move_s"] = slider_moves(driver, tries)
+        shot(driver, args.screenshots, "studio-benchmark-sensitivity")
+        return result | {
             "page_switch_s": page_switches(driver, max(tries, 15) + 6),
             "chart_delay_s": chart_delays(driver, root, tries),
         }
+
+
+def shot(driver, folder: Path | None, name: str) -> None:
+    """A screenshot of the page as measured, to look at (`--screenshots`)."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(folder / f"{name}.png"))
 
 
 def main() -> None:
@@ -544,6 +553,7 @@ def main() -> None:
     p.add_argument("--page-model", default="minilm-l6", help="model the pages show (the sidebar's default)")
     p.add_argument("--tries", type=int, default=15, help="timed tries per browser measurement")
     p.add_argument("--out", type=Path, help="where to write the JSON (default: benchmarks/results/)")
+    p.add_argument("--screenshots", type=Path, help="a folder for screenshots of the measured pages")
     args = p.parse_args()
     if args.quick:
         args.train_model = args.page_model = "tiny-bert"
@@ -563,7 +573,9 @@ def main() -> None:
         say(f"starting {args.train_model} training in the background")
         background = start_training(root, args.train_model)
         try:
+            load_before = os.getloadavg()
             result = browser_measurements(root, args, args.tries)
+            result["load_average"] = {"before": load_before, "after": os.getloadavg()}  # 1, 5, 15 min; 2 = busy
             result |= {
                 "slider_rerun_s": slider_reruns(args.page_model, args.tries),
                 "heatmap_render_s": heatmap_render(4 * args.tries),

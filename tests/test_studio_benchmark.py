@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ pytestmark = [
 def test_quick_studio_benchmark_measures_in_the_browser_and_writes_its_json(tmp_path):
     out = tmp_path / "studio.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    args = [sys.executable, str(SCRIPT), "--quick", "--out", str(out)]
+    shots = Path(__file__).parent / "artifacts"
+    args = [sys.executable, str(SCRIPT), "--quick", "--out", str(out), "--screenshots", str(shots)]
+    started = time.time()
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -42,4 +45,5 @@ def test_quick_studio_benchmark_measures_in_the_browser_and_writes_its_json(tmp_
     assert set(result["page_switch_s"]["per_page_median"]) >= {"Data", "Tokens", "Sensitivity", "Train"}
     assert result["background_training"]["steps_during_benchmark"] >= 2  # the CPU really was busy training
     assert {"date", "streamlit", "chromium"} <= set(result["environment"])
+    assert (shots / "studio-benchmark-sensitivity.png").stat().st_mtime >= started  # written by this run
     assert "| β slider step → heatmap redrawn (browser) |" in done.stdout
