@@ -107,5 +107,5 @@ def progress_summary(choice: state.Choice) -> None:
 pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
 pages += [st.Page(path, title=title, icon=icon) for path, title, icon, _ in STEPS]
 navigation = st.navigation(pages)
-state.sidebar()
+state.sidebar(budget=navigation.title != "Sensitivity")  # that page draws them beside its heatmap
 navigation.run()

@@ -5,7 +5,7 @@ say what to fix."""
 import streamlit as st
 
 from adapt_core.data import BENCHMARKS, DataConfig
-from adapt_core.plots.data import label_balance, length_histogram
+from adapt_core.plots.data import label_balance
 from adapt_core.readers import read_table, suggest_columns
 from adapt_core.workspace import save_upload
 from studio import resources, state
@@ -64,12 +64,12 @@ if data_config is not None and state.set_data_config(data_config):
 st.subheader(f"Dataset: {choice.dataset_label}")
 with guard("Loading the dataset"):
     task = resources.task(choice.dataset, choice.data)
-    tokenizer = resources.tokenizer(choice.model)
+    summary, lengths = resources.token_profile(choice.dataset, choice.data, choice.model)  # cached: it tokenizes
 for note in task.notes:
     st.caption(note)
-table(task.summary(tokenizer), hide_index=True)
+table(summary, hide_index=True)
 st.plotly_chart(label_balance(task), key="label_balance")
-st.plotly_chart(length_histogram(task, tokenizer), key="lengths")
+st.plotly_chart(lengths, key="lengths")
 with st.expander("Examples"):
     split = task["train"]
     st.dataframe({"text": split.texts[:50], "label": [task.label_names[i] for i in split.labels[:50]]}, hide_index=True)

@@ -6,19 +6,19 @@ and does not measure again."""
 
 import streamlit as st
 
-from adapt_core.budget import budget_table
+from adapt_core.budget import adapt_row
 from adapt_core.plots.sensitivity import sensitivity_heatmap
 from adapt_core.selection import SELECTION_RULE
 from adapt_core.sensitivity import measure
 from adapt_core.tokens import augment
-from adapt_core.workspace import load_report, save_report
+from adapt_core.workspace import save_report
 from studio import measurement, resources, state, vetting
 from studio.widgets import guard, progress_bar
 
 st.title("Sensitivity")
 st.caption(
     "Step 3 · S = norm(D) + β · norm(G) per module; AdaPT trains the highest-scoring modules within "
-    "top-k % of the non-embedding parameters. Move β and top-k % in the sidebar."
+    "top-k % of the non-embedding parameters. Move β and top-k % beside the heatmap."
 )
 choice = state.current()
 with guard("Loading the dataset"):
@@ -36,7 +36,7 @@ config = measurement.measure_config(settings, choice.device)
 st.caption(f"Measured with the Train form's max length ({config.max_length}) and seed {config.seed}, as its run.")
 tokens = accepted if use_tokens else []
 path = measurement.report_path(choice, tokens, config)
-report = load_report(path)
+report = measurement.saved_report(path)
 if st.button(
     "Measure sensitivity" if report is None else "Measure again", type="primary" if report is None else "secondary"
 ):
@@ -58,38 +58,37 @@ st.caption(
     f"{report.meta.get('model_class')} · {report.meta.get('calibration_examples')} calibration examples · "
     f"{len(tokens)} new tokens · unit of selection: {settings.grouping}"
 )
-with guard("Selecting modules"):
-    report = report.regroup(settings.grouping)
-    frame = report.to_frame(choice.beta, choice.top_k)
-    selection = report.select(choice.beta, choice.top_k)
-st.plotly_chart(sensitivity_heatmap(frame), key="heatmap")
-st.caption(
-    f"{int(frame['selected'].sum())} of {len(frame)} modules selected (outlined): {selection.params:,} parameters, "
-    f"{selection.percent:.2f} % of the {report.non_embedding_params:,} non-embedding parameters "
-    f"(budget {choice.top_k:g} %)."
-)
-st.info(f"**How modules are chosen.** {SELECTION_RULE}", icon=":material/rule:")
-
-st.subheader("What the budget buys")
 anatomy = resources.anatomy(choice.model, tuple(task.label_names))
-rank = st.slider("LoRA rank r", 1, 64, 8, key="lora_rank")
-table = budget_table(anatomy, selection, rank, new_token_params=len(tokens) * anatomy.embedding_dim)
-adapt = table.iloc[0]
-cols = st.columns(4)
-cols[0].metric("Trainable parameters", f"{adapt.trainable_params:,}", help="Modules, new-token embeddings and head.")
-cols[1].metric("Budget used", f"{adapt.budget_percent:.2f} %", help="Of the non-embedding parameters, as above.")
-cols[2].metric("AdamW state", f"{adapt.optimizer_mib:.1f} MiB")
-cols[3].metric("Expected step time", f"{adapt.step_time_ratio:.2f} × full")
-number = st.column_config.NumberColumn
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={
-        "trainable_params": number("trainable params", format="localized"),
-        "budget_percent": number("% of non-embedding params", format="%.2f"),
-        "optimizer_mib": number("AdamW state (MiB)", format="%.1f"),
-        "step_time_ratio": number("step time × full (expected)", format="%.2f"),
-    },
-)
-with st.expander("Modules by score"):
-    st.dataframe(frame.sort_values("S", ascending=False), hide_index=True)
+if anatomy.non_embedding_params != report.non_embedding_params:
+    st.warning(
+        f"This measurement counted {report.non_embedding_params:,} non-embedding parameters, the model has "
+        f"{anatomy.non_embedding_params:,}: it was made on another layout. Press Measure again.",
+        icon=":material/warning:",
+    )
+
+
+@st.fragment
+def budget_view() -> None:
+    """The sliders and everything they change: a move reruns this fragment only, not the page above it."""
+    state.budget_sliders()
+    now = state.current()
+    beta, top_k = now.beta, now.top_k
+    with guard("Selecting modules"):
+        grouped = report.regroup(settings.grouping)
+        frame = grouped.to_frame(beta, top_k)
+        selection = grouped.select(beta, top_k)
+    st.plotly_chart(sensitivity_heatmap(frame), key="heatmap")
+    new_token_params = len(tokens) * anatomy.embedding_dim
+    used = adapt_row(anatomy, selection, new_token_params)["budget_percent"]  # the denominator the metric uses too
+    st.caption(
+        f"{int(frame['selected'].sum())} of {len(frame)} modules selected (outlined): {selection.params:,} "
+        f"parameters = {used:.2f} % of non-embedding parameters ({anatomy.non_embedding_params:,}); "
+        f"budget {top_k:g} %."
+    )
+    st.info(f"**How modules are chosen.** {SELECTION_RULE}", icon=":material/rule:")
+    measurement.budget_panel(anatomy, selection, new_token_params)
+    with st.expander("Modules by score"):
+        st.dataframe(frame.sort_values("S", ascending=False), hide_index=True)
+
+
+budget_view()

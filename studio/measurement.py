@@ -14,11 +14,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from adapt_core.budget import budget_table
 from adapt_core.methods import AdaptConfig
 from adapt_core.methods.adapt import SENSITIVITY_FIELDS
 from adapt_core.sensitivity import SensitivityConfig
 from adapt_core.train import TrainConfig
-from adapt_core.workspace import sensitivity_key, sensitivity_path
+from adapt_core.workspace import load_report, sensitivity_key, sensitivity_path
 from studio.widgets import config_form
 
 FORM = "adapt-sensitivity"  # the session keys of the shared settings form
@@ -46,3 +47,40 @@ def report_path(choice, tokens: list[str], config: SensitivityConfig) -> Path:
     the key."""
     settings = {k: v for k, v in asdict(config).items() if k not in ("device", "grouping")}
     return sensitivity_path(sensitivity_key(choice.dataset, asdict(choice.data), choice.model, tokens, settings))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _saved_report(path: str, stamp: int):
+    return load_report(Path(path))
+
+
+def saved_report(path: Path):
+    """The measurement saved at `path`, or None: read and parsed once per version of the file (its mtime is in the
+    key), so a slider move or a page switch does not parse the JSON again, and a new measurement is seen at once."""
+    stamp = path.stat().st_mtime_ns if path.exists() else 0
+    return _saved_report(str(path), stamp) if stamp else None
+
+
+def budget_panel(anatomy, selection, new_token_params: int) -> None:
+    """What the budget buys: AdaPT's selection beside LoRA, layer selection and full finetuning (`budget_table`),
+    every percentage of the one denominator, the model's non-embedding parameters."""
+    st.subheader("What the budget buys")
+    rank = st.slider("LoRA rank r", 1, 64, 8, key="lora_rank")
+    table = budget_table(anatomy, selection, rank, new_token_params=new_token_params)
+    adapt = table.iloc[0]
+    cols = st.columns(4)
+    cols[0].metric("Trainable parameters", f"{adapt.trainable_params:,}", help="Modules, new-token embeddings, head.")
+    cols[1].metric("Budget used", f"{adapt.budget_percent:.2f} %", help="% of non-embedding parameters, as above.")
+    cols[2].metric("AdamW state", f"{adapt.optimizer_mib:.1f} MiB")
+    cols[3].metric("Expected step time", f"{adapt.step_time_ratio:.2f} × full")
+    number = st.column_config.NumberColumn
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "trainable_params": number("trainable params", format="localized"),
+            "budget_percent": number("% of non-embedding params", format="%.2f"),
+            "optimizer_mib": number("AdamW state (MiB)", format="%.1f"),
+            "step_time_ratio": number("step time × full (expected)", format="%.2f"),
+        },
+    )

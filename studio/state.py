@@ -105,8 +105,9 @@ def _keep_valid(key: str, options: list) -> None:
         st.session_state[key] = options[0]
 
 
-def sidebar() -> Choice:
-    """The shared sidebar: dataset, model, device and the AdaPT budget sliders."""
+def sidebar(budget: bool = True) -> Choice:
+    """The shared sidebar: dataset, model, device and the AdaPT budget sliders (`budget=False`: a page that draws
+    `budget_sliders()` itself, in a fragment beside what they change)."""
     init()
     datasets = list(BENCHMARKS) + list(st.session_state[SOURCES])
     _keep_valid(DATASET, datasets)
@@ -138,24 +139,10 @@ def sidebar() -> Choice:
             help="Where training runs: auto picks CUDA, then MPS, then the CPU.",
         )
         st.subheader("AdaPT budget")
-        bound(
-            st.slider,
-            "β (gradient weight)",
-            BETA,
-            min_value=0.0,
-            max_value=5.0,
-            step=0.1,
-            help="Score S = norm(D) + β · norm(G): 0 ranks modules by dispersion only.",
-        )
-        bound(
-            st.slider,
-            "Top-k % of parameters",
-            TOP_K,
-            min_value=0.5,
-            max_value=50.0,
-            step=0.5,
-            help="Budget: the share of the non-embedding parameters AdaPT trains.",
-        )
+        if budget:
+            budget_sliders()
+        else:
+            st.caption("β and top-k % are set beside the heatmap on this page.")
         choice = current()
         sliced = [
             f"{name} ≤ {value}"
@@ -200,4 +187,27 @@ def reviewer_box() -> None:
         on_change=_save_reviewer,
         args=("_w_reviewer",),
         help="Stored with each token decision you make (who and when), and in the exported vetted list.",
+    )
+
+
+def budget_sliders() -> None:
+    """The β and top-k % sliders, bound to the shared choices: in the sidebar, or on the Sensitivity page inside the
+    fragment that redraws the heatmap (a slider move then reruns only that fragment, not the whole page)."""
+    bound(
+        st.slider,
+        "β (gradient weight)",
+        BETA,
+        min_value=0.0,
+        max_value=5.0,
+        step=0.1,
+        help="Score S = norm(D) + β · norm(G): 0 ranks modules by dispersion only.",
+    )
+    bound(
+        st.slider,
+        "Top-k % of parameters",
+        TOP_K,
+        min_value=0.5,
+        max_value=50.0,
+        step=0.5,
+        help="Budget: the share of the non-embedding parameters AdaPT trains.",
     )

@@ -173,7 +173,7 @@ def test_sensitivity_redraws_on_a_slider_without_measuring_again(monkeypatch):
         raise AssertionError("the report must be reused, not measured again")
 
     monkeypatch.setattr(adapt_core.sensitivity, "measure", no_measuring)
-    at.sidebar.slider(key="_w_top_k").set_value(40.0).run()
+    at.slider(key="_w_top_k").set_value(40.0).run()  # beside the heatmap, in its fragment
     no_errors(at)
     assert metric(at, "Trainable parameters") != shown
     fresh = make_app(top_k=40.0)  # a reload reads the saved measurement
@@ -601,3 +601,24 @@ def test_charts_without_data_and_tables_with_gaps_say_so(runs_dir):
     f1 = charts(at)["Macro-F1 (mean ± std over seeds)"]
     assert f1["layout"]["yaxis"]["range"] == [0, 1.08]
     assert f1["data"][1]["marker"]["color"] == [run_color(done)]  # the run's dot, in its Train colour
+
+
+def test_sensitivity_caption_and_budget_metric_share_one_named_denominator():
+    """The selection caption and the "Budget used" metric show the same percentage, of the same, named denominator,
+    at every budget the sliders beside the heatmap set (a β or top-k % move reruns only their fragment)."""
+    import re
+
+    at = make_app()
+    at.switch_page("app_pages/sensitivity.py").run()
+    click(at, "Measure sensitivity")
+    assert not at.sidebar.slider, "the budget sliders sit beside the heatmap on this page, not in the sidebar"
+    for top_k, beta in ((10.0, 1.0), (20.0, 0.0), (50.0, 3.0)):
+        at.slider(key="_w_top_k").set_value(top_k).run()
+        at.slider(key="_w_beta").set_value(beta).run()
+        no_errors(at)
+        caption = next(c.value for c in at.caption if "modules selected" in c.value)
+        shown = re.search(r"= ([\d.]+) % of non-embedding parameters \(([\d,]+)\)", caption)
+        assert shown, caption
+        assert metric(at, "Budget used") == f"{shown.group(1)} %"
+        assert f"budget {top_k:g} %" in caption
+        assert float(shown.group(1)) <= top_k  # the selection never exceeds the budget

@@ -159,3 +159,15 @@ def test_concurrent_ticks_start_a_queued_run_once(runs_dir, corpus, monkeypatch)
     for t in threads:
         t.join()
     assert len(started) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX process priorities")
+def test_the_training_child_runs_at_a_lower_cpu_priority_than_the_app(runs_dir, corpus):
+    """The studio stays responsive while a run trains on the same cores: the child is niced below the app."""
+    run_dir = launcher.launch(config(corpus, max_steps=50))
+    pid = int(load_run(run_dir).status["pid"])
+    try:
+        assert os.getpriority(os.PRIO_PROCESS, pid) >= os.getpriority(os.PRIO_PROCESS, 0) + launcher.CHILD_NICENESS
+    finally:
+        launcher.cancel(run_dir)
+        wait_for(lambda: state(run_dir) in launcher.TERMINAL)
