@@ -615,3 +615,17 @@ def export_zip(run_dir: Path | str, dest: Path | str | None = None) -> Path:
             tmp.unlink()
         raise
     return dest
+
+
+def manage_table(runs: list[RunInfo]) -> pd.DataFrame:
+    """One row per run for the Runs page and `runs list`: what it is, how it scored, its tags and note, and whether
+    its model loads with plain transformers."""
+    columns = ["run", "state", "dataset", "model", "method", "seed", "test_macro_f1", "train_seconds"]
+    rows = []
+    for info in runs:
+        labels = read_labels(info.dir)
+        summary = {k: info.summary()[k] for k in columns}
+        summary["dataset"] = Path(str(summary["dataset"])).name if summary["dataset"] else None
+        rows.append({**summary, "tags": ", ".join(labels["tags"]), "note": labels["note"]})
+        rows[-1]["plain_model"] = loads_plainly(info.dir)
+    return pd.DataFrame(rows, columns=[*columns, "tags", "note", "plain_model"])

@@ -68,17 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(runs: list, empty: str) -> int:
-    import pandas as pd
-
-    from adapt_core.runs import read_labels
+    from adapt_core.runs import manage_table
 
     if not runs:
         print(empty)
         return 0
-    cols = ["run", "state", "dataset", "model", "method", "seed", "test_macro_f1", "train_seconds"]
-    table = pd.DataFrame([r.summary() for r in runs])[cols]
-    table["tags"] = [", ".join(read_labels(r.dir)["tags"]) for r in runs]
-    print(table.to_string(index=False))
+    print(manage_table(runs).drop(columns=["note", "plain_model"]).to_string(index=False))
     for info in runs:
         if info.problem:
             print(f"{info.id}: unreadable: {info.problem}")
