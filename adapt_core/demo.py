@@ -204,13 +204,15 @@ def _tokens(task, config: DemoConfig, progress: Progress, current: list) -> Path
     progress.stage("mine", "running")
     policy = TokenPolicy(scorer=config.scorer, pplu_keep="high" if config.scorer else "off")
 
+    written = [0.0]
+
     def scoring(done: int, total: int) -> None:
         if current[0] == "mine":
             progress.stage("mine", "done", f"{total} word-bounded candidates")
             current[0] = "score"
-            progress.stage("score", "running", f"0 / {total}")
-        elif done == total or done % 25 == 0:
+        if time.time() - written[0] >= 0.5 or done == total:  # a page polls once a second: no need to write more
             progress.stage("score", "running", f"{done} / {total} candidates scored")
+            written[0] = time.time()
 
     vetted = auto_vet(task, config.model, policy, tokenizer=load_tokenizer(config.model), progress=scoring)
     if current[0] == "mine":  # no scorer, or every score came from the cache: no progress was reported

@@ -421,3 +421,42 @@ def test_a_malformed_upload_shows_what_to_fix(browser, tmp_path):
     assert "could not be read" in alert.text or "broken.csv" in alert.text
     no_traceback(browser)
     shot(browser, "data-malformed-upload")
+
+
+# ---- Runs page and demo mode (issue 12 items 8 and 9). The demo runs on a tiny slice with tiny-bert and the tiny
+# random scorer (set here, before the module's server starts, through the demo's documented $ADAPT_DEMO): the
+# MiniLM demo's ≤ 3 minutes are measured by benchmarks/demo_time.py.
+os.environ["ADAPT_DEMO"] = (
+    '{"model": "tiny-bert", "scorer": "tiny-llama", "max_train": 300, "max_eval": 40, "max_steps": 6, '
+    '"eval_every": 3, "batch_size": 8, "top_k": 20.0}'
+)
+
+
+def test_delete_a_run_and_restore_it(browser, server):
+    from adapt_core.runs import list_runs
+
+    go(browser, "Runs")
+    wait(browser, has_text("Delete (to the trash)"), what="a run to manage")
+    run_id = list_runs(server["runs"])[0].id  # the page selects the newest run first
+    click(browser, "Delete (to the trash)")
+    wait(browser, has_text(f"{run_id} ·"), what="the run in the trash")
+    no_traceback(browser)
+    shot(browser, "runs-trash")
+    click(browser, "Restore")
+    wait(browser, has_text("The trash is empty."), what="the run restored")
+    no_traceback(browser)
+    shot(browser, "runs")
+
+
+def test_demo_mode_to_completion(browser):
+    go(browser, "Home")
+    click(browser, "Run the demo")
+    wait(browser, has_text("Demo finished"), timeout=600, what="the demo to finish")
+    for what in ("Mine frequent word sequences", "accepted:", "modules selected", "test macro-F1"):
+        assert what in text(browser), what
+    no_traceback(browser)
+    shot(browser, "demo-finished")
+    go(browser, "Runs")
+    wait(browser, has_text("demo-adapt"), what="the demo's runs on the Runs page")
+    no_traceback(browser)
+    shot(browser, "runs-after-demo")
