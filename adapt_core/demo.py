@@ -58,6 +58,7 @@ class DemoConfig:
     batch_size: int = 16
     eval_every: int = 20
     max_length: int = 64
+    calibration_size: int = 128
     scorer: str | None = "smollm2-135m"
     top_k: float = 10.0
     beta: float = 1.0
@@ -233,7 +234,9 @@ def adapt_settings(config: DemoConfig):
     """AdaPT's config for the demo run (and for the measurement it is handed)."""
     from adapt_core.methods import get_method
 
-    return get_method("adapt").make({"top_k": config.top_k, "beta": config.beta})
+    return get_method("adapt").make(
+        {"top_k": config.top_k, "beta": config.beta, "calibration_size": config.calibration_size}
+    )
 
 
 def _sensitivity(task, config: DemoConfig, vetted_file: Path, progress: Progress) -> Path:

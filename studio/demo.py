@@ -37,7 +37,7 @@ def demo_section() -> None:
     if st.button("Run the demo", type="primary", icon=":material/school:", disabled=running, key="demo_start"):
         with guard("Starting the demo"):
             demo.start(config)
-            running = True
+            st.rerun()  # redrawn with the button disabled and the panel polling
     folder = demo.latest()
     if folder is not None:
         st.fragment(run_every=POLL_SECONDS if running else None)(_panel)(folder, running)
