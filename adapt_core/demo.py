@@ -54,9 +54,9 @@ class DemoConfig:
     model: str = "minilm-l6"
     max_train: int = 500
     max_eval: int = 200
-    max_steps: int = 60
+    max_steps: int = 50
     batch_size: int = 16
-    eval_every: int = 20
+    eval_every: int = 25
     max_length: int = 64
     calibration_size: int = 128
     scorer: str | None = "smollm2-135m"

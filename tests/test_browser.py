@@ -433,11 +433,11 @@ os.environ["ADAPT_DEMO"] = (
 
 
 def test_delete_a_run_and_restore_it(browser, server):
-    from adapt_core.runs import list_runs
+    from test_run_management import make_run
 
+    run_id = make_run(Path(server["runs"]), "29990101-000000-full-handmade").name  # the newest: selected first
     go(browser, "Runs")
     wait(browser, has_text("Delete (to the trash)"), what="a run to manage")
-    run_id = list_runs(server["runs"])[0].id  # the page selects the newest run first
     click(browser, "Delete (to the trash)")
     wait(browser, has_text(f"{run_id} ·"), what="the run in the trash")
     no_traceback(browser)
