@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from adapt_core.data import DEFAULT_DATASET, DataConfig
@@ -50,20 +50,20 @@ DEMO_TAG = "demo"
 class DemoConfig:
     """What the demo runs: the slice, the model, the step counts and AdaPT's budget."""
 
-    dataset: str = DEFAULT_DATASET
-    model: str = "minilm-l6"
-    max_train: int = 500
-    max_eval: int = 200
-    max_steps: int = 50
-    batch_size: int = 16
-    eval_every: int = 25
-    max_length: int = 64
-    calibration_size: int = 128
-    scorer: str | None = "smollm2-135m"
-    top_k: float = 10.0
-    beta: float = 1.0
-    seed: int = 0
-    device: str = "auto"
+    dataset: str = field(default=DEFAULT_DATASET, metadata={"help": "The dataset the demo slices."})
+    model: str = field(default="minilm-l6", metadata={"help": "The classifier both runs adapt."})
+    max_train: int = field(default=500, metadata={"help": "Training texts in the slice (stratified)."})
+    max_eval: int = field(default=200, metadata={"help": "Dev and test texts in the slice, each."})
+    max_steps: int = field(default=50, metadata={"help": "Optimizer steps of each run."})
+    batch_size: int = field(default=16, metadata={"help": "Examples per step."})
+    eval_every: int = field(default=25, metadata={"help": "Dev evaluation every N steps (the live F1)."})
+    max_length: int = field(default=64, metadata={"help": "Truncate texts to this many tokens."})
+    calibration_size: int = field(default=128, metadata={"help": "Training texts for the sensitivity pass."})
+    scorer: str | None = field(default="smollm2-135m", metadata={"help": "PPLu scoring LM; empty = no PPLu."})
+    top_k: float = field(default=10.0, metadata={"help": "AdaPT's budget: % of the non-embedding parameters."})
+    beta: float = field(default=1.0, metadata={"help": "AdaPT's score weight: S = norm(D) + beta * norm(G)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the slice, the new weights and the data order."})
+    device: str = field(default="auto", metadata={"help": "Where the runs train: auto, cpu, cuda or mps."})
 
     @classmethod
     def from_env(cls) -> DemoConfig:
