@@ -449,6 +449,7 @@ def test_delete_a_run_and_restore_it(browser, server):
 
 
 def test_demo_mode_to_completion(browser):
+    wait(browser, lambda d: d.find_elements("css selector", '[data-testid="stSidebarNavLink"]'), what="the sidebar")
     go(browser, "Home")
     click(browser, "Run the demo")
     wait(browser, has_text("Demo finished"), timeout=600, what="the demo to finish")
