@@ -23,6 +23,7 @@ PAGES = [
     "app_pages/train.py",
     "app_pages/compare.py",
     "app_pages/playground.py",
+    "app_pages/runs.py",
 ]
 TIMEOUT = 300  # seconds per script run: the machines running the tests are small and shared
 
