@@ -448,7 +448,7 @@ def test_delete_a_run_and_restore_it(browser, server):
     shot(browser, "runs")
 
 
-def test_demo_mode_to_completion(browser):
+def test_demo_mode_to_completion(browser, server):
     wait(browser, lambda d: d.find_elements("css selector", '[data-testid="stSidebarNavLink"]'), what="the sidebar")
     go(browser, "Home")
     click(browser, "Run the demo")
@@ -458,7 +458,11 @@ def test_demo_mode_to_completion(browser):
     no_traceback(browser)
     shot(browser, "demo-finished")
     go(browser, "Runs")
-    choose(browser, "Show runs tagged", "demo")  # the two demo runs are tagged; the table is a canvas, not text
-    wait(browser, has_text("-demo-"), what="the demo's runs on the Runs page")
+    from adapt_core.runs import list_runs, with_tag
+
+    demo_runs = with_tag(list_runs(Path(server["runs"])), "demo")
+    assert sorted(r.config["method"] for r in demo_runs) == ["adapt", "full"]
+    choose(browser, "Show runs tagged", "demo")  # the table is a canvas (no text to read): the panel below says
+    wait(browser, has_text("loads with plain transformers"), what="a demo run selected on the Runs page")
     no_traceback(browser)
     shot(browser, "runs-after-demo")
