@@ -11,9 +11,10 @@ ordinary run folders (tagged `demo`) that the Train and Compare pages list.
 launcher's children) that writes `progress.json` in its folder under `<runs root>/.studio/demo/` atomically after
 every change; `read()` is what a page polls. A demo whose process is gone reads as `interrupted`.
 
-The default slice, model and step counts (`DEFAULT`) are chosen to finish within 3 minutes on a 2-core CPU with
-MiniLM (measured: benchmarks/demo_time.py, figures in the README). `$ADAPT_DEMO` may hold a JSON object of
-DemoConfig fields to change them (tests use tiny-bert; a slower machine may want a smaller slice).
+The default slice, model and step counts (`DEFAULT`) are sized for 3 minutes on an idle 2-core CPU with MiniLM from
+the per-step costs measured by benchmarks/training.py; benchmarks/demo_time.py times the whole demo (the README says
+what it measured, and under which load). `$ADAPT_DEMO` may hold a JSON object of DemoConfig fields to change them
+(tests use tiny-bert; a slower machine may want a smaller slice).
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ class DemoConfig:
     dataset: str = field(default=DEFAULT_DATASET, metadata={"help": "The dataset the demo slices."})
     model: str = field(default="minilm-l6", metadata={"help": "The classifier both runs adapt."})
     max_train: int = field(default=500, metadata={"help": "Training texts in the slice (stratified)."})
-    max_eval: int = field(default=200, metadata={"help": "Dev and test texts in the slice, each."})
-    max_steps: int = field(default=50, metadata={"help": "Optimizer steps of each run."})
-    batch_size: int = field(default=16, metadata={"help": "Examples per step."})
-    eval_every: int = field(default=25, metadata={"help": "Dev evaluation every N steps (the live F1)."})
+    max_eval: int = field(default=100, metadata={"help": "Dev and test texts in the slice, each."})
+    max_steps: int = field(default=30, metadata={"help": "Optimizer steps of each run."})
+    batch_size: int = field(default=8, metadata={"help": "Examples per step."})
+    eval_every: int = field(default=15, metadata={"help": "Dev evaluation every N steps (the live F1)."})
     max_length: int = field(default=64, metadata={"help": "Truncate texts to this many tokens."})
     calibration_size: int = field(default=128, metadata={"help": "Training texts for the sensitivity pass."})
     scorer: str | None = field(default="smollm2-135m", metadata={"help": "PPLu scoring LM; empty = no PPLu."})
