@@ -180,7 +180,7 @@ def run_demo(folder: Path | str) -> None:
         report_file = _sensitivity(task, config, vetted_file, progress)
         current[0] = "adapt"
         _train(config, vetted_file, report_file, progress, current)
-    except BaseException as err:  # a failure (or SIGTERM) ends the demo with the stage and the reason
+    except BaseException as err:  # a failure (or Ctrl-C) ends the demo with the stage and the reason
         progress.stage(current[0], "failed", f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
         progress.update(state="failed", error=str(err) or type(err).__name__, traceback=traceback.format_exc())
         raise
