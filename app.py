@@ -13,6 +13,7 @@ from adapt_core.models import REGISTRY
 from adapt_core.runs import list_runs
 from adapt_core.workspace import load_vetted_or_empty, vetted_path
 from studio import resources, state
+from studio.demo import demo_section
 from studio.widgets import guard, unreadable_runs
 
 st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layout="wide")
@@ -55,6 +56,7 @@ STEPS = [  # (page file, title, icon, what the step does)
         "type a text into a trained run and see what it predicts",
     ),
     ("app_pages/analysis.py", "Analysis", ":material/troubleshoot:", "confusions, per-class scores, mistakes, flips"),
+    ("app_pages/runs.py", "Runs", ":material/folder_managed:", "tag, note, export, delete and restore runs"),
 ]
 
 
@@ -68,6 +70,7 @@ def home() -> None:
     st.subheader("The pipeline")
     for number, (path, title, icon, what) in enumerate(STEPS, start=1):
         st.page_link(path, label=f"{number}. {title}: {what}", icon=icon)
+    demo_section()  # the whole pipeline in one click, for teaching (studio/demo.py)
     with guard("Loading the dataset"):
         task = resources.task(choice.dataset, choice.data)
         anat = resources.anatomy(choice.model, tuple(task.label_names))

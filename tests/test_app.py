@@ -24,6 +24,7 @@ PAGES = [
     "app_pages/compare.py",
     "app_pages/playground.py",
     "app_pages/analysis.py",
+    "app_pages/runs.py",
 ]
 TIMEOUT = 300  # seconds per script run: the machines running the tests are small and shared
 
@@ -65,7 +66,7 @@ def test_home_shows_the_default_dataset_and_model():
     headers = [h.value for h in at.subheader]
     assert "Dataset: banking77" in headers and "Model: minilm-l6" in headers
     assert metric(at, "Classes") == "77"
-    assert len(at.get("page_link")) == 7  # the pipeline, one link per step
+    assert len(at.get("page_link")) == 8  # the pipeline, one link per step (Analysis and Runs included)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -622,3 +623,96 @@ def test_sensitivity_caption_and_budget_metric_share_one_named_denominator():
         assert metric(at, "Budget used") == f"{shown.group(1)} %"
         assert f"budget {top_k:g} %" in caption
         assert float(shown.group(1)) <= top_k  # the selection never exceeds the budget
+
+
+# ---- Runs page and demo mode (issue 12 items 8 and 9)
+
+
+def test_runs_page_labels_filters_exports_deletes_and_restores(runs_dir):
+    import os
+    import shutil
+
+    from test_run_management import make_run
+
+    from adapt_core import runs as store
+
+    make_run(runs_dir, "20260101-000000-full-a")
+    make_run(runs_dir, "20260101-000001-full-b")
+    make_run(runs_dir, "20260101-000002-live", state="running", pid=os.getpid())
+    at = make_app()
+    at.switch_page("app_pages/runs.py").run()
+    no_errors(at)
+    assert len(at.dataframe[0].value) == 3
+    at.selectbox(key="runs_selected").set_value("20260101-000000-full-a").run()
+    at.text_input(key="tags_20260101-000000-full-a").set_value("Baseline, lecture 3")
+    at.text_area(key="note_20260101-000000-full-a").set_value("show this one")
+    click(at, "Save tags and note")
+    no_errors(at)
+    assert store.read_labels(runs_dir / "20260101-000000-full-a") == {
+        "tags": ["baseline", "lecture-3"],
+        "note": "show this one",
+    }
+    at.selectbox(key="runs_tag").set_value("baseline").run()
+    assert list(at.dataframe[0].value["run"]) == ["20260101-000000-full-a"]
+    assert at.dataframe[0].value["tags"].item() == "baseline, lecture-3"
+    click(at, "Prepare a zip")
+    assert at.get("download_button") and (runs_dir / ".exports" / "20260101-000000-full-a.zip").is_file()
+    click(at, "Delete (to the trash)")
+    no_errors(at)
+    assert not (runs_dir / "20260101-000000-full-a").exists() and [r.id for r in store.list_trash(runs_dir)] == [
+        "20260101-000000-full-a"
+    ]
+    at.selectbox(key="runs_tag").set_value(None).run()
+    at.selectbox(key="runs_selected").set_value("20260101-000002-live").run()
+    click(at, "Delete (to the trash)")
+    assert "is running: cancel it" in at.error[0].value and (runs_dir / "20260101-000002-live").is_dir()
+    make_run(runs_dir, "20260101-000000-full-a", note="a newer folder of the same name")
+    click(at, "Restore")
+    assert "already exists" in at.error[0].value and (runs_dir / ".trash" / "20260101-000000-full-a").is_dir()
+    shutil.rmtree(runs_dir / "20260101-000000-full-a")  # make room: the newer folder goes
+    click(at, "Restore")
+    no_errors(at)
+    assert (runs_dir / "20260101-000000-full-a" / "labels.json").is_file() and not store.list_trash(runs_dir)
+
+
+def test_runs_page_empties_the_trash_only_when_confirmed(runs_dir):
+    from test_run_management import make_run
+
+    from adapt_core import runs as store
+
+    store.trash_run(make_run(runs_dir, "20260101-000000-old"))
+    at = make_app()
+    at.switch_page("app_pages/runs.py").run()
+    button = next(b for b in at.button if b.label == "Empty the trash")
+    assert button.disabled
+    at.checkbox(key="runs_empty_sure").check().run()
+    click(at, "Empty the trash")
+    no_errors(at)
+    assert store.list_trash(runs_dir) == [] and "The trash is empty." in [c.value for c in at.caption]
+
+
+def test_demo_button_runs_the_pipeline_and_shows_each_stage(runs_dir, monkeypatch):
+    import json as _json
+
+    from test_demo import TINY
+
+    from adapt_core import demo
+
+    monkeypatch.setenv("ADAPT_DEMO", _json.dumps(TINY))
+    at = make_app()
+    click(at, "Run the demo")
+    no_errors(at)
+    folder = demo.latest(runs_dir)
+    assert folder is not None
+    assert next(b for b in at.button if b.label == "Run the demo").disabled  # one demo at a time
+    wait_for(lambda: demo.read(folder)["state"] != "running", timeout=400)
+    at.run()
+    no_errors(at)
+    text = " ".join(m.value for m in at.markdown)
+    for what in demo.STAGES.values():
+        assert f":material/check_circle: **{what}**" in text
+    assert "accepted:" in text and "modules selected" in text and "test macro-F1" in text
+    assert at.success and at.success[0].value.startswith("Demo finished")
+    from adapt_core.runs import list_runs
+
+    assert {r.config["method"] for r in list_runs(runs_dir)} == {"adapt", "full"}
