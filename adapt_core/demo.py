@@ -1,7 +1,8 @@
 """Demo mode for teaching: the whole AdaPT pipeline on a small slice of the default dataset, one stage at a time.
 
 Stages: load a slice → mine candidates → score them (PPLu) → accept tokens by the automatic policy → measure the
-sensitivity of every module with those tokens added → train AdaPT and full finetuning through the launcher's queue.
+sensitivity of every module with those tokens added → train AdaPT and full finetuning side by side (both at once,
+one core each).
 Every stage is the library's own function (`token_policy.auto_vet`, `sensitivity.measure`, `launcher.launch` and so
 `pipeline.run_training`); nothing here trains or scores by itself. The AdaPT run is handed the accepted tokens and
 the measurement the demo showed (as the Train page does), so what the demo shows is what trains; both runs are
@@ -55,8 +56,8 @@ class DemoConfig:
     model: str = field(default="minilm-l6", metadata={"help": "The classifier both runs adapt."})
     max_train: int = field(default=500, metadata={"help": "Training texts in the slice (stratified)."})
     max_eval: int = field(default=100, metadata={"help": "Dev and test texts in the slice, each."})
-    max_steps: int = field(default=30, metadata={"help": "Optimizer steps of each run."})
-    batch_size: int = field(default=8, metadata={"help": "Examples per step."})
+    max_steps: int = field(default=60, metadata={"help": "Optimizer steps of each run."})
+    batch_size: int = field(default=16, metadata={"help": "Examples per step."})
     eval_every: int = field(default=15, metadata={"help": "Dev evaluation every N steps (the live F1)."})
     max_length: int = field(default=64, metadata={"help": "Truncate texts to this many tokens."})
     calibration_size: int = field(default=128, metadata={"help": "Training texts for the sensitivity pass."})
@@ -299,7 +300,8 @@ def run_configs(config: DemoConfig, vetted_file: Path, report_file: Path) -> dic
 
 
 def _train(config: DemoConfig, vetted_file: Path, report_file: Path, progress: Progress, current: list) -> None:
-    """Queue both runs with the launcher and move the queue until both have ended (a page's ticks move it too)."""
+    """Start both runs at once, side by side (one core each: the lesson is the comparison), and follow them until
+    both have ended; each stage is marked done as its run ends."""
     from adapt_core import launcher
     from adapt_core.runs import load_run, set_tags
 
@@ -310,16 +312,24 @@ def _train(config: DemoConfig, vetted_file: Path, report_file: Path, progress: P
         set_tags(runs[method], [DEMO_TAG])
     progress.update(runs={m: str(d) for m, d in runs.items()})
     for method in METHODS:
-        current[0] = method
-        progress.stage(method, "running", "queued")
-        while (info := load_run(runs[method])).state not in launcher.TERMINAL:
-            launcher.queue_tick(root)
-            time.sleep(1.0)
-        test = info.report.get("test", {}).get("macro_f1")
-        detail = f"test macro-F1 {test:.3f}" if test is not None else launcher.describe(info)
-        progress.stage(method, "done" if info.state == "completed" else "failed", detail)
-        if info.state != "completed":
-            raise AdaptError(f"the {method} run {info.id} ended {info.state}: {launcher.describe(info)}")
+        launcher.start_now(runs[method], threads=1)
+        progress.stage(method, "running", "started")
+    current[0] = METHODS[0]
+    waiting = list(METHODS)
+    while waiting:
+        time.sleep(1.0)
+        launcher.queue_tick(root)  # reaps the children that ended
+        for method in list(waiting):
+            info = load_run(runs[method])
+            if info.state not in launcher.TERMINAL:
+                continue
+            waiting.remove(method)
+            current[0] = waiting[0] if waiting else method
+            test = info.report.get("test", {}).get("macro_f1")
+            detail = f"test macro-F1 {test:.3f}" if test is not None else launcher.describe(info)
+            progress.stage(method, "done" if info.state == "completed" else "failed", detail)
+            if info.state != "completed":
+                raise AdaptError(f"the {method} run {info.id} ended {info.state}: {launcher.describe(info)}")
 
 
 def live_line(run_dir: Path | str) -> str:

@@ -123,7 +123,10 @@ def _lower_priority(pid: int) -> None:
             os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICENESS)
 
 
-def _start(run_dir: Path) -> subprocess.Popen:
+def _start(run_dir: Path, threads: int | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads:  # runs side by side: one core each, not both fighting for every core
+        env["OMP_NUM_THREADS"] = str(threads)
     with open(run_dir / LOG_NAME, "ab") as log:
         proc = subprocess.Popen(
             _command(run_dir),
@@ -131,7 +134,7 @@ def _start(run_dir: Path) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=env,
         )
     _CHILDREN[str(run_dir)] = proc
     _lower_priority(proc.pid)
@@ -195,6 +198,16 @@ def queue_tick(root: Path | str | None = None) -> Path | None:
             return None
         _start(waiting[0].dir)
         return waiting[0].dir
+
+
+def start_now(run_dir: Path | str, threads: int = 1) -> None:
+    """Start a queued run at once, beside whatever runs (the demo trains its two runs side by side, one core each);
+    a run that is no longer queued is left alone."""
+    run_dir = Path(run_dir).resolve()
+    with _locked(run_dir.parent):
+        _reap()
+        if load_run(run_dir).state == "queued":
+            _start(run_dir, threads)
 
 
 def cancel(run_dir: Path | str) -> str:
