@@ -30,7 +30,8 @@ def demo_section() -> None:
     st.caption(
         f"One click runs the whole pipeline on {config.max_train} training texts of {config.dataset} with "
         f"{config.model}: mine, score (PPLu), accept tokens by the policy, measure sensitivity, then train AdaPT "
-        f"and full finetuning ({config.max_steps} steps each). A few minutes on a 2-core CPU; the two runs stay "
+        f"and full finetuning side by side ({config.max_steps} steps each). About 2 minutes on an idle 2-core CPU; "
+        "the two runs stay "
         "(tagged demo) on the Train, Compare and Runs pages."
     )
     running = demo.is_running()
