@@ -91,7 +91,8 @@ def _panel(polling: bool) -> None:
     left, right = st.columns(2)
     left.plotly_chart(loss_curves(metrics, colors), key="loss_chart")
     right.plotly_chart(dev_curves(metrics, colors=colors), key="dev_chart")
-    for info in [r for r in runs if r in charted or r.state in ACTIVE]:
+    latest = runs[: max(len(charted), 5)]  # the status lines: the latest runs and the charted ones, not only picks
+    for info in [r for r in runs if r in charted or r in latest or r.state in ACTIVE]:
         dataset = Path(str(info.config.get("dataset"))).name
         st.markdown(
             f"{BADGES.get(info.state, info.state)} **{run_label(info)}** · {dataset} · "
