@@ -513,6 +513,7 @@ def test_the_confusion_matrix_of_a_finished_run_is_visible(browser, server):
     shot(browser, "analysis")
     scroll_to(browser, "Misclassified examples")
     shot(browser, "analysis-mistakes-and-flips")
+    choose(browser, "Model", "minilm-l6")  # earlier tests of the file leave tiny-bert in the sidebar
     go(browser, "Compare")  # the frontier opens on the sidebar's dataset and model: banking77 · minilm-l6, measured
     scroll_to(browser, "Budget frontier")
     wait(browser, lambda d: d.execute_script(PLOT_TYPE, "By trainable parameters") == "scatter", what="frontier")
@@ -547,7 +548,6 @@ def test_vetting_reads_candidates_in_context_and_a_click_settles_fast(browser):
         type_into(browser, "Scorer", "tiny-llama")
         click(browser, "Mine")
     wait(browser, lambda d: int(metric(d, "Candidates") or 0) > 0, what="mined candidates")
-    found = metric(browser, "Candidates")
     wait(browser, has_text(" is in "), what="the candidate in context")
     code = wait(browser, lambda d: d.find_elements("css selector", '[data-testid="stCode"]'), what="KWIC lines")
     assert code[0].text.strip(), "no context lines"
@@ -557,8 +557,9 @@ def test_vetting_reads_candidates_in_context_and_a_click_settles_fast(browser):
     no_traceback(browser)
     shot(browser, "tokens-kwic")
     before = {name: metric(browser, name) for name in ("Accepted", "Pending", "Rejected")}
+    # earlier tests of the file may leave a filter or decisions: reject whatever is shown, then undo it
     seconds = timed_click(
-        browser, f"Reject the {found} shown", lambda d: metric(d, "Rejected") == found, "the rejected count"
+        browser, "Reject the ", lambda d: metric(d, "Rejected") not in (None, before["Rejected"]), "the rejected count"
     )
     undo = timed_click(browser, "Undo", lambda d: metric(d, "Rejected") == before["Rejected"], "the undone count")
     assert {name: metric(browser, name) for name in before} == before

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from adapt_core.plots.style import NEW_TOKEN_COLOR, PALETTE, styled
+from adapt_core.plots.style import NEW_TOKEN_COLOR, PALETTE, score_axis, styled
 
 GRID_UP_TO = 20  # classes a confusion heatmap still shows legibly with a count in each cell
 FRONTIER_AXES = {"trainable_params": "trainable parameters", "step_seconds": "seconds per step"}
@@ -132,7 +132,8 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
                 + "</extra>",
             )
         )
-    fig.update_layout(xaxis_title=FRONTIER_AXES[x], yaxis_title="test macro-F1 (mean ± std)")
+    fig.update_layout(xaxis_title=FRONTIER_AXES[x], yaxis_title="test macro-F1 (mean ± std, 0–1)")
+    score_axis(fig)  # the whole scale: a chance-level point must not look like a result
     if x == "trainable_params":  # from a thousand (STC, LoRA) to the whole model: powers of ten
         fig.update_xaxes(type="log", tickformat="~s")
     return styled(fig, height=380, title=f"By {FRONTIER_AXES[x]}")  # short: the modebar covers a half-width title
