@@ -541,8 +541,8 @@ def test_vetting_reads_candidates_in_context_and_a_click_settles_fast(browser):
     """The Tokens page on the small slice: the candidate table is ranked by task-specificity, the top candidate
     reads in context (aligned lines per class with counts), another one picked in the box shows its own lines; a
     bulk decision and its undo update the counts within a few seconds (the decision area reruns alone)."""
-    wait(browser, has_text("Dataset:"), what="the home page")  # when this test runs alone
-    go(browser, "Data")
+    wait(browser, lambda d: d.find_elements("css selector", '[data-testid="stSidebarNavLink"]'), what="the sidebar")
+    go(browser, "Data")  # from whatever page an earlier test left open
     type_into(browser, "Max train", "200")  # the slice of the first test, when this one runs alone
     go(browser, "Tokens")
     if metric(browser, "Candidates") is None:
