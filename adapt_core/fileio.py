@@ -49,23 +49,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Replace `path` by `data` atomically (see the module docstring); returns `path`."""
+@contextlib.contextmanager
+def atomic_target(path: Path | str) -> Iterator[Path]:
+    """A temporary path beside `path` to write into; on leaving the block it replaces `path` at once, or is
+    removed if the block failed (see the module docstring). For writers that need a file name (a zip archive)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(path)
     tmp = temp_path(path)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    return path
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    """Replace `path` by `data` atomically (see the module docstring); returns `path`."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:

@@ -682,23 +682,15 @@ def export_zip(run_dir: Path | str, dest: Path | str | None = None) -> Path:
     its lock and temporary files stay out. A running or queued run is refused: its files are still changing."""
     import zipfile
 
-    from adapt_core.fileio import temp_path
+    from adapt_core.fileio import atomic_target
 
     run_dir = find_run(run_dir)
     _refuse_busy(run_dir, "export")
     dest = Path(dest or run_dir.parent / ".exports" / f"{run_dir.name}.zip")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(dest)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            for path in sorted(run_dir.rglob("*")):
-                if path.is_file() and path.name != LOCK_NAME and not path.name.endswith(".tmp"):
-                    archive.write(path, Path(run_dir.name) / path.relative_to(run_dir))
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    with atomic_target(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path in sorted(run_dir.rglob("*")):
+            if path.is_file() and path.name != LOCK_NAME and not path.name.endswith(".tmp"):
+                archive.write(path, Path(run_dir.name) / path.relative_to(run_dir))
     return dest
 
 
