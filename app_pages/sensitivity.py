@@ -67,17 +67,22 @@ if anatomy.non_embedding_params != report.non_embedding_params:
     )
 
 
+with guard("Grouping modules"):
+    grouped = report.regroup(settings.grouping)
+# D and G are what was measured: no slider changes them, so they are drawn once, outside the sliders' fragment
+st.plotly_chart(sensitivity_heatmap(grouped.to_frame(1.0, 100.0), ("D", "G"), outline=False), key="heatmap_dg")
+
+
 @st.fragment
 def budget_view() -> None:
-    """The sliders and everything they change: a move reruns this fragment only, not the page above it."""
+    """The sliders and everything they change (S, the selection, the budget): a move reruns this fragment only."""
     state.budget_sliders()
     now = state.current()
     beta, top_k = now.beta, now.top_k
     with guard("Selecting modules"):
-        grouped = report.regroup(settings.grouping)
         frame = grouped.to_frame(beta, top_k)
         selection = grouped.select(beta, top_k)
-    st.plotly_chart(sensitivity_heatmap(frame), key="heatmap")
+    st.plotly_chart(sensitivity_heatmap(frame, ("S",)), key="heatmap")
     new_token_params = len(tokens) * anatomy.embedding_dim
     used = adapt_row(anatomy, selection, new_token_params)["budget_percent"]  # the denominator the metric uses too
     st.caption(

@@ -47,6 +47,11 @@ if not len(vetted):
 st.subheader("Vet")
 where = vetting.candidate_filter()
 st.caption(pplu_filter_note(vetted.to_frame(), where.max_pplu))
+with st.expander("PPLu of every candidate, with the filter's cut and the cap", icon=":material/bar_chart:"):
+    # what mining scored and where the filter cuts: no decision changes it, so it stays out of the decision area
+    cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)
+    cap = pplu.resolve_max_new_tokens(tokenizer.vocab_size) if pplu else None  # as mining caps the new tokens
+    st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff, cap=cap, by_decision=False), key="pplu_hist")
 with st.popover(
     "Accept by policy",
     icon=":material/auto_awesome:",
@@ -90,9 +95,6 @@ def decisions() -> None:
     vetting.editor(frame, path)
     st.subheader("In context")
     vetting.in_context(list(frame["text"]), task["train"], vetted.label_names or task.label_names)
-    cutoff = where.max_pplu if where.max_pplu is not None else (pplu.threshold if pplu else None)
-    cap = pplu.resolve_max_new_tokens(tokenizer.vocab_size) if pplu else None  # as mining caps the new tokens
-    st.plotly_chart(pplu_histogram(vetted.to_frame(), cutoff, cap=cap), key="pplu_hist")
     st.subheader("Before and after")
     vetting.before_after(choice, task, vetted.accepted())
     st.subheader("Export and import")

@@ -66,8 +66,11 @@ def _title(metric: str) -> str:
     return METRICS[metric] + (" · log colour" if metric in LOG_COLOURED else "")
 
 
-def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G", "S")) -> go.Figure:
-    """One heatmap per metric (layers bottom-up × module types), selected modules outlined."""
+def sensitivity_heatmap(
+    frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G", "S"), outline: bool = True
+) -> go.Figure:
+    """One heatmap per metric (layers bottom-up × module types), selected modules outlined (`outline=False`: no
+    outline, for panels that a budget does not change, D and G, drawn once while S follows the sliders)."""
     types = list(dict.fromkeys(frame["type"]))
     layers = sorted(frame["layer"].unique())
     labels = short_types(types)
@@ -105,7 +108,8 @@ def sensitivity_heatmap(frame: pd.DataFrame, metrics: tuple[str, ...] = ("D", "G
             row=1,
             col=col,
         )
-    fig.update_layout(shapes=[_outline(selected, col) for col in range(1, len(metrics) + 1)])
+    if outline:
+        fig.update_layout(shapes=[_outline(selected, col) for col in range(1, len(metrics) + 1)])
     fig.update_xaxes(tickangle=-35)
     styled(fig, height=max(340, 130 + 30 * len(layers)))
     fig.update_layout(margin=dict(t=60))  # room for the panel titles, below the chart toolbar

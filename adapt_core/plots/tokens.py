@@ -31,11 +31,16 @@ def pplu_cap_value(candidates: pd.DataFrame, cap: int | None) -> float | None:
 
 
 def pplu_histogram(
-    candidates: pd.DataFrame, cutoff: float | None = None, bins: int = 40, cap: int | None = None
+    candidates: pd.DataFrame,
+    cutoff: float | None = None,
+    bins: int = 40,
+    cap: int | None = None,
+    by_decision: bool = True,
 ) -> go.Figure:
-    """PPLu of the candidates (columns `pplu`, `decision`), stacked by decision, on a log scale (PPLu spans orders
-    of magnitude: on a linear axis every candidate falls in the first bar), with the threshold `cutoff` and the
-    `cap` (at most that many new tokens, lowest PPLu first) as labelled vertical lines.
+    """PPLu of the candidates (columns `pplu`, `decision`), stacked by decision (or, `by_decision=False`, one bar
+    series: a figure no decision changes, drawn once beside the filter), on a log scale (PPLu spans orders of
+    magnitude: on a linear axis every candidate falls in the first bar), with the threshold `cutoff` and the `cap`
+    (at most that many new tokens, lowest PPLu first) as labelled vertical lines.
 
     Bins are equal in log10(PPLu) and the same for every decision; the ticks show PPLu itself."""
     scored = candidates.dropna(subset=["pplu"])
@@ -51,8 +56,9 @@ def pplu_histogram(
     size = max((hi - lo) / bins, 1e-3)
     edges = dict(start=lo - size / 2, end=hi + size / 2, size=size)
     fig = go.Figure()
-    for decision, color in DECISION_COLORS.items():
-        mine = scored[scored["decision"] == decision]
+    groups = DECISION_COLORS.items() if by_decision else [("candidates", DECISION_COLORS["pending"])]
+    for decision, color in groups:
+        mine = scored[scored["decision"] == decision] if by_decision else scored
         if len(mine):
             fig.add_trace(
                 go.Histogram(
