@@ -20,6 +20,7 @@ what it measured, and under which load). `$ADAPT_DEMO` may hold a JSON object of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -103,12 +104,40 @@ def latest(root: Path | str | None = None) -> Path | None:
     return demos[-1] if demos else None
 
 
+CANCEL = "cancel"  # a file beside progress.json: the demo was asked to stop (the child owns progress.json)
+
+
 def read(folder: Path | str) -> dict:
-    """A demo's progress: config, state (running | completed | failed | interrupted), stages, runs, elapsed."""
+    """A demo's progress: config, state (running | completed | failed | cancelled | interrupted), stages, runs,
+    elapsed."""
     progress = read_json(Path(folder) / PROGRESS)
     if progress.get("state") == "running" and not is_alive(progress):
-        progress["state"] = "interrupted"
+        progress["state"] = "cancelled" if (Path(folder) / CANCEL).exists() else "interrupted"
     return progress
+
+
+def cancel(folder: Path | str) -> str:
+    """Stop a running demo: its training runs are cancelled as the Train page cancels a run (they stay, marked
+    cancelled), then the demo's process gets SIGTERM and records `cancelled`. Returns the demo's state after the
+    call; a demo that is not running is left as it is."""
+    import signal
+
+    from adapt_core import launcher
+
+    folder = Path(folder)
+    progress = read(folder)
+    if progress.get("state") != "running":
+        return progress.get("state", "unknown")
+    (folder / CANCEL).touch()  # first: a process that dies of the signal before it writes still reads cancelled
+    for run_dir in progress.get("runs", {}).values():
+        launcher.cancel(run_dir)
+    with contextlib.suppress(OSError, KeyError, ValueError):  # gone already: it reads cancelled
+        os.killpg(int(progress["pid"]), signal.SIGTERM)  # its own session: the demo and nothing else
+    return "cancelled"
+
+
+class Cancelled(BaseException):
+    """SIGTERM in the demo's process (`cancel`): not a failure, so not an Exception."""
 
 
 def is_running(root: Path | str | None = None) -> bool:
@@ -173,6 +202,12 @@ def run_demo(folder: Path | str) -> None:
     progress.update(pid=os.getpid(), pid_start=process_start(os.getpid()), state="running")
     config = DemoConfig(**progress.data["config"])
     current = ["data"]
+    import signal
+
+    def stop(*_):
+        raise Cancelled()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         task = _load(config, progress)
         current[0] = "mine"
@@ -181,6 +216,10 @@ def run_demo(folder: Path | str) -> None:
         report_file = _sensitivity(task, config, vetted_file, progress)
         current[0] = "adapt"
         _train(config, vetted_file, report_file, progress, current)
+    except Cancelled:
+        progress.stage(current[0], "cancelled", "cancelled from the Home page")
+        progress.update(state="cancelled")
+        return
     except BaseException as err:  # a failure (or Ctrl-C) ends the demo with the stage and the reason
         progress.stage(current[0], "failed", f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
         progress.update(state="failed", error=str(err) or type(err).__name__, traceback=traceback.format_exc())

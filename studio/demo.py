@@ -17,6 +17,7 @@ from studio.widgets import guard
 POLL_SECONDS = 1.0
 ICONS = {
     "done": ":material/check_circle:",
+    "cancelled": ":material/cancel:",
     "running": ":material/pending:",
     "failed": ":material/error:",
 }
@@ -59,6 +60,10 @@ def _panel(folder: Path, polling: bool) -> None:
     curves = {f"demo {m}": read_metrics(Path(d)) for m, d in runs.items()}
     if any("dev_macro_f1" in frame for frame in curves.values()):
         st.plotly_chart(dev_curves(curves), key="demo_f1")
+    if progress.get("state") == "running" and st.button("Cancel the demo", icon=":material/cancel:", key="demo_stop"):
+        with guard("Cancelling the demo"):
+            demo.cancel(folder)  # its two runs stay, marked cancelled
+        st.rerun()
     _outcome(progress)
     if polling and progress.get("state") != "running":
         st.rerun()  # the demo ended: a full rerun turns polling off and enables the button
@@ -73,6 +78,8 @@ def _outcome(progress: dict) -> None:
         st.page_link("app_pages/compare.py", label="Compare the runs", icon=":material/leaderboard:")
     elif state == "failed":
         st.error(f"The demo stopped: {progress.get('error')}", icon=":material/error:")
+    elif state == "cancelled":
+        st.info("Demo cancelled: whatever it made so far stays (its runs marked cancelled).", icon=":material/cancel:")
     elif state == "interrupted":
         st.warning("The demo's process is gone (the app was stopped?): run it again.", icon=":material/warning:")
     else:

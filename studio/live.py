@@ -100,7 +100,7 @@ def _panel(polling: bool) -> None:
         )
     frame = run_table(runs)
     table(
-        frame[["run", "state", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
+        frame[["run", "state", "tags", "dataset", "model", "method", "seed", "step", "total", "test_macro_f1"]],
         hide_index=True,
         key="run_list",
     )

@@ -716,3 +716,28 @@ def test_demo_button_runs_the_pipeline_and_shows_each_stage(runs_dir, monkeypatc
     from adapt_core.runs import list_runs
 
     assert {r.config["method"] for r in list_runs(runs_dir)} == {"adapt", "full"}
+
+
+def test_a_running_demo_can_be_cancelled_from_home(runs_dir):
+    """A demo whose process is a plain sleeper (no pipeline needed): the button stops it and Home says so."""
+    import subprocess
+    import sys
+
+    from adapt_core import demo
+    from adapt_core.fileio import atomic_write_json
+    from adapt_core.runs import process_start
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    folder = demo.demo_root(runs_dir) / "20990101-000000"
+    folder.mkdir(parents=True)
+    running = {"state": "running", "pid": sleeper.pid, "pid_start": process_start(sleeper.pid)}
+    atomic_write_json(folder / demo.PROGRESS, running | {"stages": {}, "runs": {}, "config": {}})
+    at = make_app()
+    no_errors(at)
+    click(at, "Cancel the demo")
+    assert sleeper.wait(timeout=30) != 0  # the signal ended it
+    at.run()
+    no_errors(at)
+    assert demo.read(folder)["state"] == "cancelled"
+    assert any(i.value.startswith("Demo cancelled") for i in at.info)
+    assert not [b for b in at.button if b.label == "Cancel the demo"]

@@ -82,3 +82,23 @@ def test_demo_runs_every_stage_and_trains_what_it_showed(tiny_demo):
     assert selection["sensitivity_source"] == "given"
     assert stages["sensitivity"]["detail"].startswith(f"{len(selection['trainable_modules'])} of ")
     assert load_run(runs["adapt"].dir).report["trainable_params"] < runs["full"].report["trainable_params"]
+
+
+@needs_shared_data
+def test_cancel_stops_the_demo_and_its_runs_which_stay(monkeypatch, runs_dir):
+    monkeypatch.setenv("ADAPT_DEMO", json.dumps(TINY | {"max_steps": 5000}))  # long enough to cancel in training
+    folder = demo.start()
+    end = time.time() + 300
+    while len((progress := demo.read(folder)).get("runs", {})) < 2:
+        assert progress["state"] == "running" and time.time() < end, f"the demo never reached training: {progress}"
+        time.sleep(0.5)
+    assert demo.cancel(folder) == "cancelled"
+    progress = wait_done(folder, timeout=120)
+    assert progress["state"] == "cancelled", progress
+    for run_dir in progress["runs"].values():  # the runs stay, cancelled, not running on without the demo
+        end = time.time() + 60
+        while load_run(run_dir).state in ("running", "queued"):
+            assert time.time() < end, f"{run_dir} still runs after the demo was cancelled"
+            time.sleep(0.5)
+        assert load_run(run_dir).state == "cancelled"
+    assert demo.cancel(folder) == "cancelled" and not demo.is_running()  # a second press changes nothing

@@ -177,6 +177,7 @@ def test_run_table_and_mean_std_over_seeds():
     ]
     table = run_plots.run_table(runs)
     assert list(table["run"]) == ["r1", "r2", "r3", "r4"] and table.loc[0, "peak_memory_mib"] == 1.0
+    assert list(table["tags"]) == [""] * 4  # runs without a folder of labels: no tags, not an error
     agg = run_plots.aggregate(table).set_index("method")
     assert agg.loc["adapt", "seeds"] == 2 and agg.loc["adapt", "macro_f1_mean"] == pytest.approx(0.7)
     assert agg.loc["adapt", "macro_f1_std"] == pytest.approx(np.std([0.8, 0.6], ddof=1))

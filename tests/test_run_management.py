@@ -106,6 +106,11 @@ def test_tags_and_note_are_stored_cleaned_and_filterable(tmp_path):
     assert [r.id for r in store.with_tag(store.list_runs(root), "Baseline")] == ["a"]
     assert len(store.with_tag(store.list_runs(root), None)) == 2
     assert not list(a.glob(".*.tmp"))
+    store.set_tags(a, ["baseline", "lecture 3"])
+    from adapt_core.plots.runs import run_table  # the Train and Compare lists show what the Runs page set
+
+    table = run_table(store.list_runs(root)).set_index("run")
+    assert table.loc["a", "tags"] == "baseline, lecture-3" and table.loc["b", "tags"] == ""
 
 
 def test_a_damaged_labels_file_reads_empty_and_the_run_still_lists(tmp_path):

@@ -126,10 +126,14 @@ def dev_curves(
 
 
 def run_table(runs: Sequence) -> pd.DataFrame:
-    """One row per run (RunInfo): its summary plus peak memory in MiB and the measured seconds per step."""
+    """One row per run (RunInfo): its summary plus its tags (as the Runs page sets them), peak memory in MiB and the
+    measured seconds per step."""
+    from adapt_core.runs import read_labels
+
     rows = []
     for info in runs:
         row = info.summary()
+        row["tags"] = ", ".join(read_labels(info.dir)["tags"]) if getattr(info, "dir", None) else ""
         peak = row.pop("peak_memory_bytes", None)
         row["peak_memory_mib"] = peak / 2**20 if peak else None
         row["step_seconds"] = info.report.get("step_seconds")
@@ -137,6 +141,7 @@ def run_table(runs: Sequence) -> pd.DataFrame:
     columns = [
         "run",
         "state",
+        "tags",
         *GROUP,
         "seed",
         "test_macro_f1",
