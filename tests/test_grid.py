@@ -247,7 +247,21 @@ def test_per_task_settings_override_the_profile():
     scierc = grid.run_config(SPEC, "converge", grid.Cell("scierc", "full", "minilm-l6", 1), None)
     assert (banking.data.max_train, banking.train.max_length) == (4000, 64)
     assert (scierc.data.max_train, scierc.train.max_length) == (2000, 96)
-    assert banking.train.group_by_length and banking.train.patience == 2 and banking.train.seed == 1
+    assert banking.train.group_by_length and banking.train.patience == 3 and banking.train.seed == 1
+    assert banking.train.epochs == 16
+
+
+def test_a_profile_keeps_the_sweep_it_ran():
+    """converge-8ep ran the lr sweep around each default; converge sweeps one step higher: each its own cells."""
+    rates = {
+        p: sorted(dict(c.overrides)["lr"] for c in grid.cells(SPEC, p, sweep="lr") if c.method == "lora")
+        for p in ("converge", "converge-8ep")
+    }
+    assert rates == {
+        "converge": [1e-3] * 2 + [3e-3] * 2 + [1e-2] * 2,
+        "converge-8ep": [3e-4] * 2 + [1e-3] * 2 + [3e-3] * 2,
+    }
+    assert grid.profile_sweeps(SPEC, "converge-8ep")["budget"] == SPEC["sweeps"]["budget"]  # the rest is shared
 
 
 def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
