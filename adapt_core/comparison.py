@@ -69,11 +69,12 @@ def run_points(table: pd.DataFrame, configs: Sequence[dict]) -> pd.DataFrame:
     return points.assign(source="runs", setting=[budget_setting(c.get("settings")) for c in configs])
 
 
-def read_grid(path) -> pd.DataFrame:
+def read_grid(path, spec: dict | None = None) -> pd.DataFrame:
     """The benchmark grid's results CSV as frontier points (source "grid <profile> <hardware>", `task` read as
     `dataset`, a missing
     `setting` column as ""); an empty frame when the file is absent. A CSV without the needed columns is an
-    AdaptError naming them."""
+    AdaptError naming them. With the grid's `spec` (benchmarks/grid.json), only the cells each profile trained as
+    its comparison (`grid.trained_rows`)."""
     from pathlib import Path
 
     from adapt_core.errors import AdaptError
@@ -87,6 +88,10 @@ def read_grid(path) -> pd.DataFrame:
     missing = [c for c in GRID_COLUMNS if c not in frame]
     if missing:
         raise AdaptError(f"{path} lacks the column(s) {', '.join(missing)}; rerun benchmarks/compare.py")
+    if spec is not None and {"profile", "hardware"} <= set(frame.columns):
+        from adapt_core.grid import trained_rows
+
+        frame = trained_rows(spec, frame)  # the grid's and the budget sweep's cells, not every rate tried
     setting = frame["setting"].fillna("").astype(str) if "setting" in frame else ""
     # one source per profile and hardware: a 96-step cell and a converged one (or a GPU twin) are never averaged
     source = "grid"

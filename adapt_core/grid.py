@@ -522,6 +522,29 @@ def grid_rows(spec: dict, profile: str, frame: pd.DataFrame, **subset) -> pd.Dat
     return frame[mask]
 
 
+def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are what each profile and hardware trained as its comparison: the grid's cells (variants
+    included) and the budget sweep's, at the rates that hardware's lr sweep chose on dev. The lr sweep's other
+    rates are left out, so a budget never shows several scores, one per rate tried."""
+    keep = pd.Series(False, index=frame.index)
+    frame = frame.assign(setting=frame["setting"].fillna("").astype(str))  # a raw CSV reads an empty setting as NaN
+    for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
+        if profile not in spec["profiles"]:
+            continue
+        trained = with_rates(spec, chosen_rates(spec, profile, rows, hardware=hw))
+        tasks = sorted(rows["task"].dropna().unique())
+        methods = [*trained["methods"], *trained.get("variants", {})]
+        wanted = {
+            (c.task, c.method, setting_name(trained, profile, c)) for c in cells(trained, profile, tasks, methods)
+        }
+        if "budget" in profile_sweeps(trained, profile):
+            budget = cells(trained, profile, sweep="budget")
+            wanted |= {(c.task, c.method, setting_name(trained, profile, c)) for c in budget}
+        settings = rows.reindex(columns=["task", "method", "setting"]).fillna("")
+        keep[rows.index] = [tuple(r) in wanted for r in settings.itertuples(index=False)]
+    return frame[keep]
+
+
 def time_to_quality(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
     """Per row: the wall time (setup + training, s) until the run's dev macro-F1 first reached the `baseline`
     method's best dev macro-F1 (the mean over its seeds of the same profile, hardware, task and model), NaN when it

@@ -4,6 +4,7 @@ training time, peak memory, trainable parameters and tokens per example. Then th
 trainable parameters and step time, per method and budget, over the runs here and the benchmark grid's measured
 results (benchmarks/results/compare.csv). Below, the benchmark grid's figures."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +58,8 @@ else:
 st.subheader("Budget frontier")
 points = run_points(table, [r.config for r in runs])
 with guard("Reading benchmarks/results/compare.csv", stop=False):
-    points = pd.concat([points, read_grid(RESULTS / "compare.csv")], ignore_index=True)
+    spec = json.loads((RESULTS.parent / "grid.json").read_text()) if (RESULTS.parent / "grid.json").is_file() else None
+    points = pd.concat([points, read_grid(RESULTS / "compare.csv", spec)], ignore_index=True)
 budgets = frontier(points)
 if budgets.empty:
     st.caption("No finished run and no benchmark grid results yet: the frontier appears when a run finishes.")

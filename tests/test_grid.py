@@ -392,3 +392,26 @@ def test_dev_curve_of_a_step_loop_and_of_a_method_that_logs_no_time(tmp_path):
     assert grid.dev_curve(stc, {"train_seconds": 12.345, "best_dev_macro_f1": 0.5}) == [[12.35, 0.5]]
     assert grid.dev_curve(tmp_path / "none", {"train_seconds": 3.0, "dev": {"macro_f1": 0.25}}) == [[3.0, 0.25]]
     assert grid.dev_curve(tmp_path / "none") == []
+
+
+def test_trained_rows_are_the_grid_and_budget_cells_at_the_chosen_rates():
+    rows = []
+    for cell in grid.cells(SPEC, "converge", sweep="lr"):
+        dev = 0.9 if dict(cell.overrides)["lr"] == 3e-3 and cell.method == "lora" else 0.5  # lora's best: 3e-3
+        key = grid.row_key(SPEC, "converge", cell)
+        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev})
+    budget = [c for c in grid.cells(SPEC, "converge", sweep="budget") if c.method == "lora" and c.seed == 0]
+    spec = grid.with_rates(SPEC, grid.chosen_rates(SPEC, "converge", pd.DataFrame(rows)))
+    for cell in budget:  # the budget sweep trains at the chosen rate (rank 8 at it is the sweep's row: one key)
+        key = grid.row_key(spec, "converge", cell)
+        if key in {tuple(r[k] for k in grid.KEY) for r in rows}:
+            continue
+        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": 0.7})
+    frame = pd.DataFrame(rows)
+    kept = grid.trained_rows(SPEC, frame)
+    lora = kept[kept["method"] == "lora"]
+    assert set(lora["setting"]) == {"lr=0.003", "lora_r=2,lr=0.003", "lora_r=32,lr=0.003"}  # not 1e-3 nor 1e-2
+    assert len(kept[kept["method"] == "lora"]) == 2 + 2 * 2  # the chosen rate on both tasks; ranks 2, 32 on both
+    assert not kept["setting"].str.contains("lr=0.01").any()
+    raw = frame.assign(setting=frame["setting"].replace("", float("nan")))  # as pandas reads the CSV itself
+    assert len(grid.trained_rows(SPEC, raw)) == len(kept)

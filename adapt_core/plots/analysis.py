@@ -108,11 +108,16 @@ def examples_html(rows: pd.DataFrame) -> str:
     return f'<table class="misclassified" style="font-size:0.9em;width:100%">{head}{cells}</table>'
 
 
+GRID_SYMBOLS = ("diamond", "square", "triangle-up", "x")
+
+
 def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     """Macro-F1 mean ± std over seeds against `x` (a key of FRONTIER_AXES), one series per method (and source: the
     benchmark grid's dashed), budgets as points joined along the cost axis; the hover names setting and seeds."""
     fig = go.Figure()
     methods = sorted(agg["method"].unique())
+    grids = sorted(s for s in agg["source"].unique() if s != "runs")  # one marker per profile and hardware
+    symbols = {"runs": "circle"} | {s: GRID_SYMBOLS[i % len(GRID_SYMBOLS)] for i, s in enumerate(grids)}
     for (source, method), rows in agg.dropna(subset=[x]).groupby(["source", "method"], sort=True):
         rows = rows.sort_values(x)
         fig.add_trace(
@@ -122,7 +127,7 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
                 error_y=dict(type="data", array=rows["macro_f1_std"], visible=True),
                 name=method if source == "runs" else f"{method} ({source})",
                 mode="lines+markers",
-                marker=dict(size=9, symbol="circle" if source == "runs" else "diamond"),
+                marker=dict(size=9, symbol=symbols[source]),
                 line=dict(
                     color=PALETTE[methods.index(method) % len(PALETTE)], dash="solid" if source == "runs" else "dot"
                 ),
@@ -136,4 +141,6 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     score_axis(fig)  # the whole scale: a chance-level point must not look like a result
     if x == "trainable_params":  # from a thousand (STC, LoRA) to the whole model: powers of ten
         fig.update_xaxes(type="log", tickformat="~s")
-    return styled(fig, height=380, title=f"By {FRONTIER_AXES[x]}")  # short: the modebar covers a half-width title
+    styled(fig, height=380 + 18 * (len(fig.data) // 2), title=f"By {FRONTIER_AXES[x]}")  # the legend below grows
+    fig.update_layout(legend=dict(y=-0.3))  # clear of the axis title
+    return fig
