@@ -522,6 +522,12 @@ def grid_rows(spec: dict, profile: str, frame: pd.DataFrame, **subset) -> pd.Dat
     return frame[mask]
 
 
+def trained_spec(spec: dict, profile: str, rows: pd.DataFrame, hardware: str) -> dict:
+    """The spec as `profile` trained it on `hardware`: each swept method at the rate its lr sweep chose there on
+    dev (the grid's and the budget sweep's cells are named by those rates)."""
+    return with_rates(spec, chosen_rates(spec, profile, rows, hardware=hardware))
+
+
 def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows that are what each profile and hardware trained as its comparison: the grid's cells (variants
     included) and the budget sweep's, at the rates that hardware's lr sweep chose on dev. The lr sweep's other
@@ -531,7 +537,7 @@ def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
     for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
         if profile not in spec["profiles"]:
             continue
-        trained = with_rates(spec, chosen_rates(spec, profile, rows, hardware=hw))
+        trained = trained_spec(spec, profile, rows, hw)
         tasks = sorted(rows["task"].dropna().unique())
         methods = [*trained["methods"], *trained.get("variants", {})]
         wanted = {

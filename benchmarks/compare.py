@@ -38,6 +38,7 @@ from adapt_core.grid import (  # noqa: E402
     run_grid,
     summarise,
     time_to_quality,
+    trained_spec,
     with_rates,
 )
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
         if profile not in spec["profiles"]:
             continue
-        trained = swept(spec, profile, rows, hw)
+        trained = trained_spec(spec, profile, rows, hw)
         summary = summarise(grid_part(trained, profile, rows))
         if not summary.empty:
             suffix = "" if (profile, hw) == ("quick", "cpu") else f"-{profile}-{hw}"
@@ -138,7 +139,7 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
     for (profile, hw), rows in groups:
         if profile not in spec["profiles"] or not (rows["state"] == "completed").any():
             continue
-        trained = swept(spec, profile, rows, hw)
+        trained = trained_spec(spec, profile, rows, hw)
         parts += ["", f"#### Profile `{profile}` on {_device_names(rows)}", ""]
         if spec["profiles"][profile].get("_doc"):
             parts += [spec["profiles"][profile]["_doc"], ""]
@@ -147,12 +148,6 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
         parts += sweep_section(trained, profile, rows, "budget")
     parts += ["", *accounting(frame, spec)]
     return "\n".join(parts)
-
-
-def swept(spec: dict, profile: str, rows, hw: str) -> dict:
-    """The spec as the grid trained it on `hw`: each method at the rate its lr sweep chose there on dev (the
-    grid's cells are named by those rates)."""
-    return with_rates(spec, chosen_rates(spec, profile, rows, hardware=hw))
 
 
 def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:
