@@ -8,7 +8,8 @@ that vary one method setting (the learning-rate sweep, the budget sweep); a cell
 method settings that differ from the registered defaults (`lr=0.001,top_k=5`; empty for the defaults), so a sweep
 cell and a grid cell with the same settings are one cell, run once. A row is keyed by profile, hardware (cpu / cuda),
 task, method, setting, model and seed: a GPU run never stands in for a CPU one. Several processes may share one
-results file (a lock); `shard=(i, n)` splits the cells between them without overlap. The methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields
+results file (a lock); `shard=(i, n)` splits the cells between them without overlap, or `claims` (a folder they
+share) hands each cell to whichever process asks first, so no process idles while another has a queue. The methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields
 and its defaults (learning rate included) are the config's, so the spec only says what differs; `validate_spec`
 builds them all before a cell runs. Methods that use new tokens get them by the runs' own automatic policy
 (`token_policy.auto_vet`, settings under `tokens`), accepted once per task, model and profile and cached as a vetted
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import json
 import os
 import time
@@ -288,7 +290,6 @@ def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callabl
     """The tokens of (task, model, profile), accepted once by the runs' own automatic policy (`token_policy`) and
     cached as a vetted list, so every seed and every token-using method sees the same vocabulary. The acceptance's
     wall time is kept beside it (`….seconds`), a cost every token-using method shares."""
-    import hashlib
     from dataclasses import asdict
 
     policy, data = token_policy(spec, profile), DataConfig(**task_part(spec, profile, cell.task, "data"))
@@ -363,11 +364,14 @@ def run_grid(
     log: Callable[[str], None] = print,
     shard: tuple[int, int] = (0, 1),
     stop_at: float | None = None,
+    claims: Path | None = None,
     **subset,
 ) -> pd.DataFrame:
     """Run every missing cell (of this shard: every n-th cell from the i-th), recording one row per run in
     `results`; returns the full results table. No cell starts after `stop_at` (a `time.time()`), so a machine
-    lent for a while ends with whole cells.
+    lent for a while ends with whole cells. With `claims` (a folder the processes of one invocation share; a fresh
+    one per invocation, so a claim never outlives the processes that could honour it), a process runs a cell only
+    after claiming it there first.
 
     The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
     index, count = shard
@@ -382,12 +386,27 @@ def run_grid(
         previous = _previous(results, key)
         if previous is not None and (previous[0] == "completed" or previous[1] >= 2):
             continue
+        if claims is not None and not claim(claims, key):
+            continue
         attempts = 1 + (previous[1] if previous is not None else 0)  # a "not run" row has 0 attempts
         shown = f" [{key[4]}]" if key[4] else ""
         log(f"[{i}/{len(todo)}] {cell.task} {cell.method}{shown} {cell.model} seed {cell.seed} (attempt {attempts})")
         row = _run_cell(spec, profile, cell, runs_root, log) | {"attempts": attempts}
         _record(results, key, row | dict(zip(KEY, key, strict=True)))
     return read_results(results).reindex(columns=COLUMNS)
+
+
+def claim(claims: Path, key: tuple) -> bool:
+    """Claim the cell of `key` for this process: True for the first caller only (a directory's creation is atomic,
+    so two processes never both get it)."""
+    claims.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+    try:
+        (claims / name).mkdir()
+    except FileExistsError:
+        return False
+    atomic_write_text(claims / name / "cell", f"{key} pid {os.getpid()}\n")  # who took it, for a reader of the logs
+    return True
 
 
 def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset) -> int:

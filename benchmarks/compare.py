@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", default=None, help="Run a sweep of the spec (lr, budget) instead of the grid.")
     p.add_argument("--variants", action="store_true", help="Also run the spec's variants (e.g. adapt-mean-init).")
     p.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from the i-th (n processes share the CSV).")
+    p.add_argument(
+        "--claims",
+        type=Path,
+        default=None,
+        help="A folder the processes of one invocation share: each runs the next cell nobody claimed (not --shard).",
+    )
     p.add_argument("--device", default=None, help="Override the training device (auto, cpu, cuda).")
     p.add_argument("--dtype", default=None, help="Override the training dtype (fp32, bf16, …).")
     p.add_argument(
@@ -100,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, **subset)
         print(f"{count} cells marked as not run")
     elif not args.report_only:
-        run_grid(spec, args.profile, args.results, args.runs_root, shard=shard, stop_at=stop_at, **subset)
+        run_grid(
+            spec, args.profile, args.results, args.runs_root, shard=shard, stop_at=stop_at, claims=args.claims, **subset
+        )
         if args.no_report:
             return 0
     frame = read_results(args.results)

@@ -6,8 +6,9 @@ rates it chooses on dev, the grid seed by seed (variants included), then the bud
         --carry .carry/gpu --out OUT --seconds 480                              # a GPU machine, for a fixed time
     python benchmarks/compare.py --estimate                                     # what is left, in CPU hours
 
-Each phase runs `benchmarks/compare.py --shard i/n` in `--workers` processes (one torch thread each) and waits for
-all of them, so the grid starts only once every rate is chosen; a second invocation skips finished cells, so the plan
+Each phase runs `benchmarks/compare.py` in `--workers` processes (one torch thread each) that take the cells in
+turn, each the next one nobody has claimed (`--claims`, a fresh folder per phase: no process idles while another
+still has a queue), and waits for all of them, so the grid starts only once every rate is chosen; a second invocation skips finished cells, so the plan
 resumes after any interruption. With `--seconds`, no cell starts after that time (a machine lent for a while ends
 with whole cells). With `--carry` (a folder from `benchmarks/gpu.py --prepare-carry DIR --all-datasets`: MiniLM
 as fp16 and the five tasks), the model is widened back to fp32 and read from there, for a machine without the
@@ -62,12 +63,11 @@ def phase(name: str, base: list[str], extra: list[str], args, deadline: float | 
         return
     started, last_commit = time.time(), time.time()
     stop = ["--stop-after", f"{left:.0f}"] if left is not None else []
+    claims = ["--claims", str(args.logs / f"claims-{name}-{time.strftime('%Y%m%d-%H%M%S')}")]
     procs = []
     for i in range(args.workers):
         with open(args.logs / f"{name}-{i}.log", "a") as out:  # the child keeps its own copy of the handle
-            procs.append(
-                subprocess.Popen([*base, *extra, "--shard", f"{i}/{args.workers}", *stop], stdout=out, stderr=out)
-            )
+            procs.append(subprocess.Popen([*base, *extra, *claims, *stop], stdout=out, stderr=out))
     while any(p.poll() is None for p in procs):
         time.sleep(10)
         if args.commit_every and time.time() - last_commit > 60 * args.commit_every:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -280,6 +281,38 @@ def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
     assert sorted(seen) == sorted(every) and len(set(seen)) == len(seen)
     with pytest.raises(ValueError, match="shard 3/3"):
         grid.run_grid(spec, "smoke", results, tmp_path / "runs", shard=(3, 3))
+
+
+def test_claims_hand_each_cell_to_one_process_and_keep_every_worker_busy(tmp_path, monkeypatch):
+    import threading
+
+    seen, lock = [], threading.Lock()
+
+    def fake_run(spec, profile, cell, root, log):
+        with lock:
+            seen.append((threading.current_thread().name, cell.key))
+        time.sleep(0.02)  # long enough that the other worker asks for cells meanwhile
+        return {"state": "completed", "error": "", "macro_f1": 0.5}
+
+    monkeypatch.setattr(grid, "_run_cell", fake_run)
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    results, claims = tmp_path / "compare.csv", tmp_path / "claims"
+    every = [c.key for c in grid.cells(spec, "smoke")]
+    taken = grid.row_key(spec, "smoke", grid.cells(spec, "smoke")[0])
+    assert grid.claim(claims, taken) and not grid.claim(claims, taken)  # a claimed cell is nobody else's
+    workers = [
+        threading.Thread(
+            target=grid.run_grid,
+            args=(spec, "smoke", results, tmp_path / "runs"),
+            kwargs={"claims": claims, "log": lambda _: None},
+            name=f"w{i}",
+        )
+        for i in range(2)
+    ]
+    [w.start() for w in workers], [w.join() for w in workers]
+    keys = [k for _, k in seen]
+    assert sorted(keys) == sorted(every[1:]) and len(set(keys)) == len(keys)  # once each; the claimed one by nobody
+    assert {name for name, _ in seen} == {"w0", "w1"}  # both took cells: neither waited for a static half
 
 
 def test_rows_written_before_settings_existed_read_as_the_defaults_on_the_cpu(tmp_path):
