@@ -199,6 +199,13 @@ def token_policy(spec: dict, profile: str):
     return TokenPolicy(**{**spec.get("tokens", {}), **spec["profiles"][profile].get("tokens", {})})
 
 
+def sweep_hardware(spec: dict, profile: str, hardware: str) -> str:
+    """The hardware whose lr sweep chooses the rates `profile` trains at on `hardware`: the profile's `lr_sweep_on`
+    where it names one (one sweep for every machine: a CPU grid need not repeat a sweep a GPU ran with the same code,
+    data and fp32 weights), else `hardware` itself."""
+    return spec["profiles"][profile].get("lr_sweep_on") or hardware
+
+
 def task_part(spec: dict, profile: str, task: str, part: str) -> dict:
     """A profile's `data` or `train` settings for one task: the profile's, then its `per_task` entry's."""
     prof = spec["profiles"][profile]
@@ -213,6 +220,8 @@ def validate_spec(spec: dict, profile: str) -> None:
         DataConfig(**task_part(spec, profile, task or "", "data"))
         TrainConfig(**{**spec.get("train", {}), **task_part(spec, profile, task or "", "train")})
     token_policy(spec, profile)
+    if prof.get("lr_sweep_on") not in (None, "cpu", "cuda", "mps"):
+        raise ValueError(f"profile {profile!r}: lr_sweep_on is {prof['lr_sweep_on']!r}; give cpu, cuda or mps")
     for name in [*spec["methods"], *spec.get("variants", {})]:
         entry = method_spec(spec, name)
         unknown = set(entry) - {"method", "train"}
@@ -542,8 +551,9 @@ def grid_rows(spec: dict, profile: str, frame: pd.DataFrame, **subset) -> pd.Dat
 
 
 def trained_spec(spec: dict, profile: str, rows: pd.DataFrame, hardware: str) -> dict:
-    """The spec as `profile` trained it on `hardware`: each swept method at the rate its lr sweep chose there on
-    dev (the grid's and the budget sweep's cells are named by those rates)."""
+    """The spec as `profile` trained it on `hardware`: each swept method at the rate its lr sweep chose on dev (there,
+    or on the profile's `lr_sweep_on`; `rows` must hold that hardware's sweep rows). The grid's and the budget
+    sweep's cells are named by those rates."""
     return with_rates(spec, chosen_rates(spec, profile, rows, hardware=hardware))
 
 
@@ -556,7 +566,7 @@ def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
     for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
         if profile not in spec["profiles"]:
             continue
-        trained = trained_spec(spec, profile, rows, hw)
+        trained = trained_spec(spec, profile, frame, hw)  # the whole frame: the sweep may have run elsewhere
         tasks = sorted(rows["task"].dropna().unique())
         methods = [*trained["methods"], *trained.get("variants", {})]
         wanted = {
@@ -597,14 +607,14 @@ def chosen_rates(
     spec: dict, profile: str, frame: pd.DataFrame, sweep: str = "lr", hardware: str | None = None
 ) -> dict[str, float]:
     """Per method of the `lr` sweep: the rate with the best mean dev macro-F1 (best checkpoint) over the sweep's
-    tasks, from completed rows of `profile` on `hardware` (None: the rows must come from one hardware, else a
-    ValueError: a GPU sweep never chooses for the CPU grid unasked); a method missing a task or a rate is left out.
-    Dev only: test never chooses."""
+    tasks, from completed rows of `profile` on `hardware` (or on the hardware the profile's `lr_sweep_on` names;
+    None: the rows must come from one hardware, else a ValueError: a GPU sweep never chooses for the CPU grid
+    unasked); a method missing a task or a rate is left out. Dev only: test never chooses."""
     if sweep not in profile_sweeps(spec, profile):
         return {}
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile)]
     if hardware is not None:
-        done = done[done["hardware"] == hardware]
+        done = done[done["hardware"] == sweep_hardware(spec, profile, hardware)]
     elif done["hardware"].nunique() > 1:
         raise ValueError(f"the {profile} rows come from {sorted(done['hardware'].unique())}: say which hardware")
     found = {  # by seed too: the grid's later seeds of a swept setting must not change the choice

@@ -37,6 +37,7 @@ from adapt_core.grid import (  # noqa: E402
     read_results,
     run_grid,
     summarise,
+    sweep_hardware,
     time_to_quality,
     trained_spec,
     with_rates,
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
         if profile not in spec["profiles"]:
             continue
-        trained = trained_spec(spec, profile, rows, hw)
+        trained = trained_spec(spec, profile, frame, hw)
         summary = summarise(grid_part(trained, profile, rows))
         if not summary.empty:
             suffix = "" if (profile, hw) == ("quick", "cpu") else f"-{profile}-{hw}"
@@ -147,11 +148,15 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
     for (profile, hw), rows in groups:
         if profile not in spec["profiles"] or not (rows["state"] == "completed").any():
             continue
-        trained = trained_spec(spec, profile, rows, hw)
+        trained = trained_spec(spec, profile, frame, hw)
         parts += ["", f"#### Profile `{profile}` on {_device_names(rows)}", ""]
         if spec["profiles"][profile].get("_doc"):
             parts += [spec["profiles"][profile]["_doc"], ""]
         parts += grid_section(trained, profile, rows)
+        if sweep_hardware(spec, profile, hw) != hw:
+            rates = chosen_rates(spec, profile, frame, hardware=hw)
+            shown = ", ".join(f"{m} {r:g}" for m, r in rates.items()) or "none yet"
+            parts += ["", f"Learning rates: the {sweep_hardware(spec, profile, hw)} lr sweep's choice on dev: {shown}."]
         parts += sweep_section(trained, profile, rows, "lr")
         parts += sweep_section(trained, profile, rows, "budget")
     parts += ["", *accounting(frame, spec)]
@@ -334,9 +339,10 @@ def estimate(spec: dict, profile: str, frame) -> str:
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == "cpu")]
     measured = done.groupby(["task", "method"])["total_seconds"].mean()
     have = {row_key_of(r) for r in done.itertuples(index=False)}
+    sweeps = [n for n in profile_sweeps(spec, profile) if n != "lr" or sweep_hardware(spec, profile, "cpu") == "cpu"]
     plan = {
         "grid": cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]),
-        **{f"sweep {name}": cells(spec, profile, sweep=name) for name in profile_sweeps(spec, profile)},
+        **{f"sweep {name}": cells(spec, profile, sweep=name) for name in sweeps},
     }
     prior = _prior(spec, profile, frame)
     lines = ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"]

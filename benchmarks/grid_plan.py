@@ -13,7 +13,8 @@ resumes after any interruption. With `--seconds`, no cell starts after that time
 with whole cells). With `--carry` (a folder from `benchmarks/gpu.py --prepare-carry DIR --all-datasets`: MiniLM
 as fp16 and the five tasks), the model is widened back to fp32 and read from there, for a machine without the
 packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`) must travel along, since no scorer is
-needed then. Rows are keyed by hardware, so a GPU row never stands in for a CPU one; `compare_env.json` names the
+needed then. A profile whose `lr_sweep_on` names other hardware skips the lr sweep here and trains at the rates that
+sweep chose (it must be in the results file). Rows are keyed by hardware, so a GPU row never stands in for a CPU one; `compare_env.json` names the
 machine. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
 working session; no finished cell may be lost).
 """
@@ -119,7 +120,15 @@ def main(argv=None) -> int:
     def log(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
-    if "sweep-lr" in args.phases:
+    from adapt_core.grid import hardware, load_spec, sweep_hardware
+
+    spec = load_spec(HERE / "grid.json")
+    if args.device:
+        spec["train"]["device"] = args.device
+    here, chooser = hardware(spec, args.profile), sweep_hardware(spec, args.profile, hardware(spec, args.profile))
+    if "sweep-lr" in args.phases and chooser != here:
+        log(f"sweep-lr: skipped, the {args.profile} profile's rates are chosen by its {chooser} sweep (lr_sweep_on)")
+    elif "sweep-lr" in args.phases:
         phase("sweep-lr", base, ["--sweep", "lr"], args, deadline, log)
     if "grid" in args.phases:
         for seed in args.seeds:

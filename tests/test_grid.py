@@ -359,7 +359,18 @@ def test_time_to_quality_reads_the_dev_curves_against_full_finetunings_best():
     assert not out.loc[("prefix", 0), "measured"]  # no curve: unknown, not "never"
 
 
+def own_sweeps(spec: dict) -> dict:
+    """The spec with every profile sweeping its learning rates on each hardware itself (no `lr_sweep_on`)."""
+    import copy
+
+    out = copy.deepcopy(spec)
+    for prof in out["profiles"].values():
+        prof.pop("lr_sweep_on", None)
+    return out
+
+
 def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it():
+    SPEC = own_sweeps(globals()["SPEC"])
     rows = []
     for cell in grid.cells(SPEC, "converge", sweep="lr"):
         rate = dict(cell.overrides)["lr"]
@@ -387,6 +398,15 @@ def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it
         grid.chosen_rates(SPEC, "converge", both)
     assert grid.chosen_rates(SPEC, "converge", both, hardware="cpu") == rates
     assert grid.chosen_rates(SPEC, "converge", both, hardware="cuda")["full"] == 3e-5  # all tied at 0: the first
+    # unless the profile names the hardware whose sweep chooses for every machine (then the CPU grid trains there)
+    one = {
+        **SPEC,
+        "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "cuda"}},
+    }
+    assert grid.chosen_rates(one, "converge", both, hardware="cpu") == grid.chosen_rates(SPEC, "converge", gpu)
+    bad = {**SPEC, "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "tpu"}}}
+    with pytest.raises(ValueError, match="lr_sweep_on is 'tpu'; give cpu, cuda or mps"):
+        grid.validate_spec(bad, "converge")
     spec = grid.with_rates(SPEC, rates)
     assert grid.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
     assert grid.method_settings(spec, "converge", "adapt-mean-init").lr == rates["adapt"]
@@ -428,6 +448,7 @@ def test_dev_curve_of_a_step_loop_and_of_a_method_that_logs_no_time(tmp_path):
 
 
 def test_trained_rows_are_the_grid_and_budget_cells_at_the_chosen_rates():
+    SPEC = own_sweeps(globals()["SPEC"])
     rows = []
     for cell in grid.cells(SPEC, "converge", sweep="lr"):
         dev = 0.9 if dict(cell.overrides)["lr"] == 3e-3 and cell.method == "lora" else 0.5  # lora's best: 3e-3
