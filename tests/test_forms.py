@@ -126,7 +126,8 @@ def test_every_method_lists_its_own_fields_and_its_defaults():
             n: _value(spec.make(), n) for n in method_fields(method)
         }
     assert "token_init" in method_fields("adapt") and "token_init" not in method_fields("adapt-no-tokens")
-    assert {s.name: s.default for s in method_specs("adapt-mean-init")}["token_init"] == "mean"
+    inits = {m: {s.name: s.default for s in method_specs(m)}["token_init"] for m in ("adapt", "adapt-random-init")}
+    assert inits == {"adapt": "mean", "adapt-random-init": "random"}  # the product's default, and the paper's
     assert {s.name: s.default for s in method_specs("lora")}["lr"] == 1e-3  # switching method switches defaults
     with pytest.raises(AdaptError, match="unknown method"):
         method_fields("magic")

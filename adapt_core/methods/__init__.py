@@ -1,7 +1,7 @@
 """Every way of adapting a model, one module per method, in one registry (`registry.py`).
 
 - `full`, `full+tokens`: every parameter (`full.py`; the pipeline adds the new tokens for `full+tokens`).
-- `adapt`, `adapt-no-tokens`, `adapt-mean-init`: AdaPT (`adapt.py`).
+- `adapt`, `adapt-no-tokens`, `adapt-random-init`: AdaPT (`adapt.py`).
 - `layers`: the top L blocks + head (`layers.py`).
 - `lora`, `prefix`: peft's LoRA and prefix tuning (`lora.py`, `prefix.py`).
 - `stc`: Sparsify-then-Classify (`stc.py`), outside the training loop.

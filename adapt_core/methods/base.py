@@ -27,9 +27,9 @@ def token_policy_field():
     )
 
 
-def token_init_field():
+def token_init_field(default: str = "random"):
     return field(
-        default="random",
+        default=default,
         metadata={
             "help": "Initial new-token embeddings: random N(0, initializer_range) as the paper, or the mean of the "
             "constituent subword embeddings.",

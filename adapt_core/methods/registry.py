@@ -3,7 +3,7 @@
 `register_method(name, ConfigClass, prepare, ...)` is the one line a new method adds (see the README's "Adding a
 method"). The CLI flags of `train`, the studio's Train form and the grid's JSON are derived from the registered
 config classes, so a registered method shows up everywhere with no other change. Ablations and variants are further
-registrations of the same class with other `defaults` (e.g. `adapt-mean-init`) or without new tokens
+registrations of the same class with other `defaults` (e.g. `adapt-random-init`) or without new tokens
 (`adapt-no-tokens`).
 
 `prepare(model, tokenizer, config, data, report=..., train=...)` dispatches on the config's class.
