@@ -374,13 +374,15 @@ def run_grid(
     shard: tuple[int, int] = (0, 1),
     stop_at: float | None = None,
     claims: Path | None = None,
+    stop_file: Path | None = None,
     **subset,
 ) -> pd.DataFrame:
     """Run every missing cell (of this shard: every n-th cell from the i-th), recording one row per run in
     `results`; returns the full results table. No cell starts after `stop_at` (a `time.time()`), so a machine
     lent for a while ends with whole cells. With `claims` (a folder the processes of one invocation share; a fresh
     one per invocation, so a claim never outlives the processes that could honour it), a process runs a cell only
-    after claiming it there first.
+    after claiming it there first. Once `stop_file` exists no cell starts either (a plan stopped by hand, between
+    cells, loses no work).
 
     The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
     index, count = shard
@@ -390,6 +392,9 @@ def run_grid(
     for i, cell in enumerate(todo, 1):
         if stop_at is not None and time.time() >= stop_at:
             log(f"time is up: {len(todo) - i + 1} cells left for another invocation")
+            break
+        if stop_file is not None and Path(stop_file).exists():
+            log(f"{stop_file} exists: stopping, {len(todo) - i + 1} cells left for another invocation")
             break
         key = row_key(spec, profile, cell)
         previous = _previous(results, key)

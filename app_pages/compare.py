@@ -2,7 +2,7 @@
 default), per dataset / model / method the test macro-F1 (mean ± std over seeds, each run a dot in its own colour),
 training time, peak memory, trainable parameters and tokens per example. Then the budget frontier: macro-F1 against
 trainable parameters and step time, per method and budget, over the runs here and the benchmark grid's measured
-results (benchmarks/results/compare.csv). Below, the benchmark grid's figures."""
+results (benchmarks/results/compare.csv). Below, the benchmark grid's table and its figures, one at a time."""
 
 import json
 from pathlib import Path
@@ -73,15 +73,16 @@ else:
     shown = budgets[group == pick]
     for column, x in zip(st.columns(2), FRONTIER_AXES, strict=True):
         column.plotly_chart(frontier_figure(shown, x), key=f"frontier_{x}")
-    st.dataframe(shown, hide_index=True, key="frontier_points", column_config=COLUMNS)
+    show_table(shown, hide_index=True, key="frontier_points", column_config=COLUMNS)
 
 # ---- Benchmark grid: figures written by the benchmark scripts (benchmarks/results/*.png), shown when present.
 st.subheader("Benchmark grid")
 if (RESULTS / "compare_summary.md").is_file():
     with st.expander("The comparison table (benchmarks/compare.py)", icon=":material/table:"):
         st.markdown((RESULTS / "compare_summary.md").read_text())
-figures = sorted(RESULTS.glob("*.png")) if RESULTS.is_dir() else []
+figures = {f.stem.replace("_", " "): f for f in sorted(RESULTS.glob("*.png"))} if RESULTS.is_dir() else {}
 if not figures:
     st.caption("No benchmark figures yet: the benchmark scripts write them to benchmarks/results/.")
-for figure in figures:
-    st.image(str(figure), caption=figure.stem.replace("_", " "))
+else:  # one at a time: a dozen full-size figures at once made the page slow to settle
+    name = st.selectbox(f"Benchmark figure ({len(figures)})", list(figures), key="grid_figure")
+    st.image(str(figures[name]), caption=name)

@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         help="Train each method at the rate its `lr` sweep chose on dev (rows already in the results file).",
     )
     p.add_argument("--stop-after", type=float, default=None, help="Start no cell after this many seconds.")
+    p.add_argument("--stop-file", type=Path, default=None, help="Start no cell once this file exists.")
     p.add_argument("--estimate", action="store_true", help="Print the plan's CPU hours from measured rows, then stop.")
     p.add_argument("--tasks", nargs="*"), p.add_argument("--methods", nargs="*")
     p.add_argument("--seeds", nargs="*", type=int), p.add_argument("--models", nargs="*")
@@ -108,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{count} cells marked as not run")
     elif not args.report_only:
         run_grid(
-            spec, args.profile, args.results, args.runs_root, shard=shard, stop_at=stop_at, claims=args.claims, **subset
+            spec,
+            args.profile,
+            args.results,
+            args.runs_root,
+            shard=shard,
+            stop_at=stop_at,
+            claims=args.claims,
+            stop_file=args.stop_file,
+            **subset,
         )
         if args.no_report:
             return 0

@@ -15,7 +15,8 @@ as fp16 and the five tasks), the model is widened back to fp32 and read from the
 packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`) must travel along, since no scorer is
 needed then. A profile whose `lr_sweep_on` names other hardware skips the lr sweep here and trains at the rates that
 sweep chose (it must be in the results file). Rows are keyed by hardware, so a GPU row never stands in for a CPU one; `compare_env.json` names the
-machine. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
+machine. `touch LOGS/STOP` stops the plan between cells: no cell starts once it exists (each running cell ends and
+is recorded); remove it before the next invocation. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
 working session; no finished cell may be lost).
 """
 
@@ -57,13 +58,16 @@ def commit(results: Path, message: str) -> None:
 
 
 def phase(name: str, base: list[str], extra: list[str], args, deadline: float | None, log) -> None:
-    """Run one phase as `args.workers` shards in parallel and wait for all; commit the results on the way."""
+    """Run one phase as `args.workers` processes in parallel and wait for all; commit the results on the way."""
+    if (args.logs / "STOP").exists():
+        log(f"{name}: skipped, {args.logs / 'STOP'} exists")
+        return
     left = None if deadline is None else deadline - time.time()
     if left is not None and left < 30:
         log(f"{name}: skipped, {left:.0f} s left")
         return
     started, last_commit = time.time(), time.time()
-    stop = ["--stop-after", f"{left:.0f}"] if left is not None else []
+    stop = ["--stop-file", str(args.logs / "STOP")] + (["--stop-after", f"{left:.0f}"] if left is not None else [])
     claims = ["--claims", str(args.logs / f"claims-{name}-{time.strftime('%Y%m%d-%H%M%S')}")]
     procs = []
     for i in range(args.workers):
@@ -119,6 +123,10 @@ def main(argv=None) -> int:
 
     def log(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+    if (args.logs / "STOP").exists():
+        log(f"{args.logs / 'STOP'} exists (a plan stopped by hand): remove it to resume")
+        return 1
 
     from adapt_core.grid import hardware, load_spec, sweep_hardware
 

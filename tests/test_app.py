@@ -448,6 +448,12 @@ def test_compare_page_draws_the_budget_frontier_of_runs_and_grid(runs_dir):
     points = frame(at, "setting")
     assert sorted(zip(points["method"], points["setting"], strict=True)) == [("adapt", "top_k=5"), ("lora", "lora_r=8")]
     assert set(points["source"]) == {"runs"} and len(at.get("plotly_chart")) >= 2 + 5  # frontier + the run figures
+    picker.set_value("banking77 · minilm-l6").run()
+    grid_points = frame(at, "setting")
+    stc = grid_points[grid_points["method"] == "stc"]
+    assert len(stc) and set(stc["step_seconds"]) == {"—"}  # STC has no step loop: a dash, never "None"
+    figures = sorted(Path("benchmarks/results").glob("*.png"))
+    assert len(at.selectbox(key="grid_figure").options) == len(figures) and len(at.get("image")) == 1  # one at a time
 
 
 def test_analysis_page_says_what_to_fix_for_a_damaged_evaluation(runs_dir):

@@ -313,6 +313,12 @@ def test_claims_hand_each_cell_to_one_process_and_keep_every_worker_busy(tmp_pat
     keys = [k for _, k in seen]
     assert sorted(keys) == sorted(every[1:]) and len(set(keys)) == len(keys)  # once each; the claimed one by nobody
     assert {name for name, _ in seen} == {"w0", "w1"}  # both took cells: neither waited for a static half
+    # a stop file ends an invocation between cells: nothing starts once it exists, and nothing is recorded
+    stop, before = tmp_path / "STOP", len(grid.read_results(results))
+    stop.touch()
+    seen.clear()
+    grid.run_grid(spec, "smoke", tmp_path / "other.csv", tmp_path / "runs", stop_file=stop, log=lambda _: None)
+    assert seen == [] and not (tmp_path / "other.csv").exists() and len(grid.read_results(results)) == before
 
 
 def test_rows_written_before_settings_existed_read_as_the_defaults_on_the_cpu(tmp_path):
