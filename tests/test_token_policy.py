@@ -180,3 +180,17 @@ def test_specificity_and_mutual_info_by_hand():
         ["a", "b"],
     )
     assert candidate_specificity(vetted, labels) == pytest.approx([0.5, 1.0, 0.0, 0.0, None])
+
+
+def test_mine_and_train_spell_a_policy_setting_alike():
+    from adapt_core.cli import build_parser
+
+    parser = build_parser()
+    mine = ["mine", "--dataset", "banking77", "--accept", "auto", "--out", "tokens.json"]
+    new = parser.parse_args(mine + ["--tokens-min-specificity", "0.7"])
+    old = parser.parse_args(mine + ["--policy-min-specificity", "0.7"])  # the first spelling still works
+    assert new.policy_min_specificity == old.policy_min_specificity == 0.7
+    train = parser.parse_args(
+        ["train", "--dataset", "banking77", "--method", "adapt", "--tokens-min-specificity", "0.7"]
+    )
+    assert float(train.tokens_min_specificity) == 0.7  # the same flag (train converts it with the method's config)

@@ -10,7 +10,8 @@ as a vetted list of pending candidates (CSV, or JSON by suffix): surface text, i
 purity, mutual information and PPLu when scored. Vet it, then `train --tokens FILE`.
 
 `--accept auto` decides every candidate by the automatic acceptance policy (`token_policy.TokenPolicy`, the one
-`train --method adapt` uses without a list; its settings are the `--policy-…` flags) and writes the list with each
+`train --method adapt` uses without a list; its settings are the `--tokens-…` flags, spelled as `train` spells
+them) and writes the list with each
 decision and its reason, so `train --tokens FILE` takes it as it is: `mine` → `train` without editing JSON.
 """
 
@@ -71,7 +72,9 @@ _SHARED = ("scorer", "min_support", "max_new_tokens")
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    """One `--policy-<field>` flag per TokenPolicy field (default, help and choices from the field)."""
+    """One `--tokens-<field>` flag per TokenPolicy field (default, help and choices from the field): the same spelling
+    as `train`'s flags for AdaPT's `tokens` policy, so a setting moves between the two commands as it is. The first
+    spelling, `--policy-<field>`, is still understood."""
     from dataclasses import fields
 
     from adapt_core.token_policy import TokenPolicy
@@ -82,6 +85,7 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
             continue
         kind = int if "int" in str(f.type) else float if "float" in str(f.type) else str
         g.add_argument(
+            "--tokens-" + f.name.replace("_", "-"),
             "--policy-" + f.name.replace("_", "-"),
             dest="policy_" + f.name,
             type=kind,
@@ -211,7 +215,7 @@ def _accept_auto(args, data, config: MiningConfig, scoring, progress) -> int:
         f"({counts['rejected']} rejected, each with its reason) -> {args.out}"
     )
     if not counts["accepted"]:
-        raise AdaptError("the policy accepted no candidate: lower --min-support or --policy-min-specificity")
+        raise AdaptError("the policy accepted no candidate: lower --min-support or --tokens-min-specificity")
     return 0
 
 
