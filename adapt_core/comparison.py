@@ -1,7 +1,8 @@
 """The one aggregation of runs into a comparison: per group, the score's mean ± std over seeds and the mean costs.
 
-The studio's Compare page (`plots.runs.aggregate`, over run folders) and the benchmark grid (`grid.summarise`, over
-the results CSV) both call `mean_over_seeds`, so a table in the app and one in the README agree on the same runs.
+The studio's Compare page (`plots.runs.aggregate`, over run folders) and the benchmark grid
+(`grid_analysis.summarise`, over the results CSV) both call `mean_over_seeds`, so a table in the app and one in the
+README agree on the same runs.
 Only completed runs with a score count; the std is the sample std (ddof 1), 0 for a single seed.
 """
 
@@ -74,7 +75,7 @@ def read_grid(path, spec: dict | None = None) -> pd.DataFrame:
     `dataset`, a missing
     `setting` column as ""); an empty frame when the file is absent. A CSV without the needed columns is an
     AdaptError naming them. With the grid's `spec` (benchmarks/grid.json), only the cells each profile trained as
-    its comparison (`grid.trained_rows`)."""
+    its comparison (`grid_analysis.trained_rows`)."""
     from pathlib import Path
 
     from adapt_core.errors import AdaptError
@@ -89,7 +90,7 @@ def read_grid(path, spec: dict | None = None) -> pd.DataFrame:
     if missing:
         raise AdaptError(f"{path} lacks the column(s) {', '.join(missing)}; rerun benchmarks/compare.py")
     if spec is not None and {"profile", "hardware"} <= set(frame.columns):
-        from adapt_core.grid import trained_rows
+        from adapt_core.grid_analysis import trained_rows
 
         frame = trained_rows(spec, frame)  # the grid's and the budget sweep's cells, not every rate tried
     setting = frame["setting"].fillna("").astype(str) if "setting" in frame else ""

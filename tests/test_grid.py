@@ -1,4 +1,5 @@
-"""grid.py and benchmarks/compare.py: cells run once, a second invocation does no work, failures retried once."""
+"""grid.py and benchmarks/compare.py (its report: compare_report.py): cells run once, a second invocation does no
+work, failures retried once."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers_grid import SPEC
 
 from adapt_core import grid
-
-SPEC = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "grid.json").read_text())
 
 
 def toy_file(tmp_path) -> str:
@@ -74,44 +74,6 @@ def test_processes_sharing_the_results_file_keep_each_others_rows(tmp_path):
     assert sorted(frame.index) == ["a", "b"] and frame.loc["a", "state"] == "failed"
 
 
-def test_summary_means_stds_and_ratios():
-    frame = pd.DataFrame(
-        [
-            {
-                "task": "t",
-                "model": "m",
-                "method": "full",
-                "seed": s,
-                "macro_f1": f,
-                "train_seconds": 10.0,
-                "peak_memory_bytes": 100.0,
-                "trainable_params": 50,
-                "state": "completed",
-            }
-            for s, f in ((0, 0.5), (1, 0.7))
-        ]
-        + [
-            {
-                "task": "t",
-                "model": "m",
-                "method": "adapt",
-                "seed": s,
-                "macro_f1": 0.65,
-                "train_seconds": 5.0,
-                "peak_memory_bytes": 80.0,
-                "trainable_params": 5,
-                "state": "completed",
-            }
-            for s in (0, 1)
-        ]
-    )
-    summary = grid.summarise(frame).set_index("method")
-    assert summary.loc["full", "macro_f1_mean"] == pytest.approx(0.6)
-    assert summary.loc["full", "macro_f1_std"] == pytest.approx(0.1414, abs=1e-3)
-    assert summary.loc["adapt", "time_vs_full"] == 0.5 and summary.loc["adapt", "memory_vs_full"] == 0.8
-    assert summary.loc["adapt", "winner"] and not summary.loc["full", "winner"]
-
-
 def test_cells_cover_the_whole_grid():
     every = grid.cells(SPEC, "converge")
     assert len(every) == 5 * 8 * 3 * 1
@@ -145,6 +107,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import compare
+    import compare_report
 
     rows = [
         {
@@ -191,7 +154,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- compare:start -->\nold\n<!-- compare:end -->\nafter\n")
-    compare.update_readme(readme, table)
+    compare_report.update_readme(readme, table)
     assert "old" not in readme.read_text() and readme.read_text().endswith("after\n") and table in readme.read_text()
 
 
@@ -330,117 +293,17 @@ def test_rows_written_before_settings_existed_read_as_the_defaults_on_the_cpu(tm
     assert (row["setting"], row["hardware"]) == ("", "cpu")
 
 
-def test_time_to_quality_reads_the_dev_curves_against_full_finetunings_best():
-    def row(method, seed, best, curve, setup=0.0):
-        return {
-            "profile": "converge",
-            "hardware": "cpu",
-            "task": "t",
-            "method": method,
-            "setting": "",
-            "model": "m",
-            "seed": seed,
-            "state": "completed",
-            "best_dev_macro_f1": best,
-            "setup_seconds": setup,
-            "dev_curve": json.dumps(curve),
-        }
-
-    frame = pd.DataFrame(
-        [
-            row("full", 0, 0.8, [[10, 0.5], [20, 0.8]]),
-            row("full", 1, 0.6, [[10, 0.6]]),
-            row("adapt", 0, 0.75, [[5, 0.7], [9, 0.75]], setup=4.0),  # target: full's mean best, 0.7
-            row("lora", 0, 0.3, [[5, 0.3]]),
-            row("prefix", 0, None, []),
-        ]
-    )
-    out = grid.time_to_quality(frame).set_index(["method", "seed"])
-    assert out.loc[("adapt", 0), "seconds_to_target"] == 4.0 + 5  # setup counts: a user waits for it too
-    assert out.loc[("full", 0), "seconds_to_target"] == 20 and out.loc[("full", 1), "seconds_to_target"] != 0.6
-    assert (
-        out.loc[("lora", 0), "measured"]
-        and out.loc[("lora", 0), "seconds_to_target"] != out.loc[("lora", 0), "seconds_to_target"]
-    )
-    assert not out.loc[("prefix", 0), "measured"]  # no curve: unknown, not "never"
-    # one seed of full finetuning: its target is its own best, which the curve keeps to 5 decimals
-    alone = pd.DataFrame([row("full", 0, 0.4613046, [[10, 0.3], [20, 0.4613]])])
-    assert grid.time_to_quality(alone)["seconds_to_target"].iloc[0] == 20
-
-
-def own_sweeps(spec: dict) -> dict:
-    """The spec with every profile sweeping its learning rates on each hardware itself (no `lr_sweep_on`)."""
-    import copy
-
-    out = copy.deepcopy(spec)
-    for prof in out["profiles"].values():
-        prof.pop("lr_sweep_on", None)
-    return out
-
-
-def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it():
-    SPEC = own_sweeps(globals()["SPEC"])
-    rows = []
-    for cell in grid.cells(SPEC, "converge", sweep="lr"):
-        rate = dict(cell.overrides)["lr"]
-        dev = {"full": {1e-4: 0.8, 3e-4: 0.9}, "lora": {3e-3: 0.7}}.get(cell.method, {}).get(rate, 0.5)
-        test = 1.0 - dev  # test never chooses: the best test score belongs to the worst dev one
-        key = grid.row_key(SPEC, "converge", cell)
-        rows.append(
-            dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev, "macro_f1": test}
-        )
-    frame = pd.DataFrame(rows)
-    rates = grid.chosen_rates(SPEC, "converge", frame)
-    assert (
-        rates["full"] == 3e-4
-        and rates["lora"] == 3e-3
-        and set(rates) == {"full", "lora", "prefix", "layers", "adapt-random-init"}
-    )
-    assert grid.chosen_rates(SPEC, "converge", frame.iloc[1:]).get("full") is None  # a missing cell: no choice yet
-    # the grid's later seeds of a swept setting (here full at 1e-4, seed 1, far better on dev) never change it
-    later = frame[(frame["method"] == "full") & (frame["setting"] == "")].assign(seed=1, best_dev_macro_f1=0.99)
-    assert grid.chosen_rates(SPEC, "converge", pd.concat([frame, later], ignore_index=True)) == rates
-    # a GPU sweep beside the CPU one never chooses for it: each hardware's rates come from its own rows
-    gpu = frame.assign(
-        hardware="cuda", best_dev_macro_f1=frame["best_dev_macro_f1"].where(frame["method"] != "full", 0)
-    )
-    both = pd.concat([frame, gpu], ignore_index=True)
-    with pytest.raises(ValueError, match="say which hardware"):
-        grid.chosen_rates(SPEC, "converge", both)
-    assert grid.chosen_rates(SPEC, "converge", both, hardware="cpu") == rates
-    assert grid.chosen_rates(SPEC, "converge", both, hardware="cuda")["full"] == 3e-5  # all tied at 0: the first
-    # unless the profile names the hardware whose sweep chooses for every machine (then the CPU grid trains there)
-    one = {
-        **SPEC,
-        "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "cuda"}},
-    }
-    assert grid.chosen_rates(one, "converge", both, hardware="cpu") == grid.chosen_rates(SPEC, "converge", gpu)
-    bad = {**SPEC, "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "tpu"}}}
-    with pytest.raises(ValueError, match="lr_sweep_on is 'tpu'; give cpu, cuda or mps"):
-        grid.validate_spec(bad, "converge")
-    spec = grid.with_rates(SPEC, rates)
-    assert grid.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
-    # AdaPT's rate was swept on the paper's random init; AdaPT (mean init) and its ablation train at it too
-    for name in ("adapt-random-init", "adapt", "adapt-no-tokens"):
-        assert grid.method_settings(spec, "converge", name).lr == rates["adapt-random-init"]
-    chosen = grid.Cell("banking77", "full", "minilm-l6", 0)
-    swept = [
-        c for c in grid.cells(SPEC, "converge", sweep="lr") if c.method == "full" and c.overrides == (("lr", 3e-4),)
-    ]
-    assert grid.row_key(spec, "converge", chosen) == grid.row_key(SPEC, "converge", swept[0])  # seed 0 reused
-
-
 def test_padded_tokens_follow_the_training_loops_batching():
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import compare
+    import compare_report
 
     # cut to 4: [3, 4, 4, 2]; grouped into [4, 4] and [3, 2]: 2 × 4 and 2 × 3 tokens per batch
-    assert compare.padded_tokens([3, 5, 9, 2], max_length=4, batch_size=2, grouped=True) == 7
+    assert compare_report.padded_tokens([3, 5, 9, 2], max_length=4, batch_size=2, grouped=True) == 7
     lengths = [(13 * i) % 60 + 5 for i in range(640)]
-    grouped = compare.padded_tokens(lengths, 128, 32, True)
-    plain = compare.padded_tokens(lengths, 128, 32, False)
+    grouped = compare_report.padded_tokens(lengths, 128, 32, True)
+    plain = compare_report.padded_tokens(lengths, 128, 32, False)
     assert sum(lengths) / 20 <= grouped < plain  # never below the real tokens; grouping pads less
 
 
@@ -460,35 +323,11 @@ def test_dev_curve_of_a_step_loop_and_of_a_method_that_logs_no_time(tmp_path):
     assert grid.dev_curve(tmp_path / "none") == []
 
 
-def test_trained_rows_are_the_grid_and_budget_cells_at_the_chosen_rates():
-    SPEC = own_sweeps(globals()["SPEC"])
-    rows = []
-    for cell in grid.cells(SPEC, "converge", sweep="lr"):
-        dev = 0.9 if dict(cell.overrides)["lr"] == 3e-3 and cell.method == "lora" else 0.5  # lora's best: 3e-3
-        key = grid.row_key(SPEC, "converge", cell)
-        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev})
-    budget = [c for c in grid.cells(SPEC, "converge", sweep="budget") if c.method == "lora" and c.seed == 0]
-    spec = grid.with_rates(SPEC, grid.chosen_rates(SPEC, "converge", pd.DataFrame(rows)))
-    for cell in budget:  # the budget sweep trains at the chosen rate (rank 8 at it is the sweep's row: one key)
-        key = grid.row_key(spec, "converge", cell)
-        if key in {tuple(r[k] for k in grid.KEY) for r in rows}:
-            continue
-        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": 0.7})
-    frame = pd.DataFrame(rows)
-    kept = grid.trained_rows(SPEC, frame)
-    lora = kept[kept["method"] == "lora"]
-    assert set(lora["setting"]) == {"lr=0.003", "lora_r=2,lr=0.003", "lora_r=32,lr=0.003"}  # not 1e-3 nor 1e-2
-    assert len(kept[kept["method"] == "lora"]) == 2 + 2 * 2  # the chosen rate on both tasks; ranks 2, 32 on both
-    assert not kept["setting"].str.contains("lr=0.01").any()
-    raw = frame.assign(setting=frame["setting"].replace("", float("nan")))  # as pandas reads the CSV itself
-    assert len(grid.trained_rows(SPEC, raw)) == len(kept)
-
-
 def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_ablations():
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import compare
+    import compare_report
 
     rows = [  # method, mean, std, seeds
         ("adapt", 0.60, 0.01, 3),
@@ -502,11 +341,11 @@ def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_abl
         [{"task": "t", "method": m, "macro_f1_mean": a, "macro_f1_std": s, "seeds": n} for m, a, s, n in rows]
     )
     seconds, measured = {("t", "adapt"): 30.0, ("t", "full"): 60.0}, {("t", "adapt"): 3, ("t", "full"): 3}
-    (text, _) = compare.paragraphs(summary, seconds, measured)
+    (text, _) = compare_report.paragraphs(summary, seconds, measured)
     assert "wins against the best competing method (stc, 0.5800) by +0.0200" in text
     assert "+0.1000 against full finetuning (0.5000 ± 0.0500)" in text and "spread is smaller" in text
     assert "in 30 s (mean over the seeds that did) against 60 s (0.50×)" in text
     assert "Ablations: adapt-random-init 0.7000, full+tokens 0.6500." in text
     one = summary.assign(seeds=1)
-    (text, _) = compare.paragraphs(one, seconds, measured)
+    (text, _) = compare_report.paragraphs(one, seconds, measured)
     assert "AdaPT 0.6000 (1 seed)" in text and "too few seeds to compare spreads" in text

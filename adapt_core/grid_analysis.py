@@ -1,0 +1,164 @@
+"""The comparison grid's results, analysed: what the rows of the results file (`grid.read_results`) say.
+
+Per profile, hardware, task, model, method and setting: the score's mean ± std over seeds and the cost ratios to full
+finetuning (`summarise`); which rows are cells of the grid as the spec stands (`grid_rows`) and which the grid trained
+as its comparison (`trained_rows`: the grid's and the budget sweep's cells at the rates the lr sweep chose on dev,
+`chosen_rates`, `with_rates`, `trained_spec`); how long each run took to reach full finetuning's best dev score
+(`time_to_quality`). Kept apart from `grid.py` (the spec and the running of cells) because the report, the studio's
+Compare page and the CLI read results that other processes or machines wrote, without running anything; this module
+imports from `grid.py` (cells, settings, keys), never the reverse.
+Dev decides everything (best checkpoint, STC's choices); test is only read for the table.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from adapt_core.grid import KEY, cells, profile_sweeps, setting_name, sweep_cells, sweep_hardware
+
+RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state_bytes")
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per profile, hardware, task, model, method and setting: macro-F1 mean ± std over seeds
+    (`comparison.mean_over_seeds`, as the studio), the winner, and cost ratios to `full` in the same profile, hardware,
+    task and model (`time_vs_full`, `step_vs_full`, `memory_vs_full`, `optimizer_vs_full`). Give it one setting per
+    method (the grid's cells, `grid_rows`), or the ratios to `full` are ambiguous."""
+    from adapt_core.comparison import mean_over_seeds, ratios_to, winners
+
+    frame = frame.copy()
+    for column, default in (("profile", ""), ("hardware", "cpu"), ("setting", "")):
+        frame[column] = frame[column].fillna(default) if column in frame else default
+    keys = ["profile", "hardware", "task", "model"]
+    agg = mean_over_seeds(frame, [*keys, "method", "setting"], "macro_f1", ["trainable_params", *RATIOS, *EXTRAS])
+    if agg.empty:
+        return pd.DataFrame()
+    agg = ratios_to(agg, keys, RATIOS)
+    names = {"train_seconds": "time", "step_seconds": "step", "peak_memory_bytes": "memory"}
+    agg = agg.rename(columns={f"{c}_vs_full": f"{names.get(c, c.split('_')[0])}_vs_full" for c in RATIOS})
+    agg["winner"] = winners(agg, keys)
+    return agg
+
+
+EXTRAS = ("test_examples_per_second", "setup_seconds", "total_seconds")
+
+
+def grid_rows(spec: dict, profile: str, frame: pd.DataFrame, **subset) -> pd.DataFrame:
+    """The rows of the results file that are cells of the spec's grid as it stands (sweep rows with other settings,
+    and rows of settings the spec no longer has, left out)."""
+    wanted = {(c.task, c.method, setting_name(spec, profile, c)) for c in cells(spec, profile, **subset)}
+    mask = [
+        (p == profile) and (t, m, s) in wanted
+        for p, t, m, s in frame.reindex(columns=["profile", "task", "method", "setting"]).itertuples(index=False)
+    ]
+    return frame[mask]
+
+
+def trained_spec(spec: dict, profile: str, rows: pd.DataFrame, hardware: str) -> dict:
+    """The spec as `profile` trained it on `hardware`: each swept method at the rate its lr sweep chose on dev (there,
+    or on the profile's `lr_sweep_on`; `rows` must hold that hardware's sweep rows). The grid's and the budget
+    sweep's cells are named by those rates."""
+    return with_rates(spec, chosen_rates(spec, profile, rows, hardware=hardware))
+
+
+def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are what each profile and hardware trained as its comparison: the grid's cells (variants
+    included) and the budget sweep's, at the rates that hardware's lr sweep chose on dev. The lr sweep's other
+    rates are left out, so a budget never shows several scores, one per rate tried."""
+    keep = pd.Series(False, index=frame.index)
+    frame = frame.assign(setting=frame["setting"].fillna("").astype(str))  # a raw CSV reads an empty setting as NaN
+    for (profile, hw), rows in frame.groupby(["profile", "hardware"]):
+        if profile not in spec["profiles"]:
+            continue
+        trained = trained_spec(spec, profile, frame, hw)  # the whole frame: the sweep may have run elsewhere
+        tasks = sorted(rows["task"].dropna().unique())
+        methods = [*trained["methods"], *trained.get("variants", {})]
+        wanted = {
+            (c.task, c.method, setting_name(trained, profile, c)) for c in cells(trained, profile, tasks, methods)
+        }
+        if "budget" in profile_sweeps(trained, profile):
+            budget = cells(trained, profile, sweep="budget")
+            wanted |= {(c.task, c.method, setting_name(trained, profile, c)) for c in budget}
+        settings = rows.reindex(columns=["task", "method", "setting"]).fillna("")
+        keep[rows.index] = [tuple(r) in wanted for r in settings.itertuples(index=False)]
+    return frame[keep]
+
+
+def time_to_quality(frame: pd.DataFrame, baseline: str = "full") -> pd.DataFrame:
+    """Per row: the wall time (setup + training, s) until the run's dev macro-F1 first reached the `baseline`
+    method's best dev macro-F1 (the mean over its seeds of the same profile, hardware, task and model), NaN when it
+    never did. Columns: the KEY columns, `target`, `seconds_to_target`, `measured` (a dev curve and a target exist)."""
+    keys = ["profile", "hardware", "task", "model"]
+    done = frame[frame["state"] == "completed"].copy()
+    target = done[done["method"] == baseline].groupby(keys)["best_dev_macro_f1"].mean().rename("target")
+    done = done.join(target, on=keys)
+
+    def first_reach(row) -> float:
+        curve = json.loads(row["dev_curve"]) if isinstance(row["dev_curve"], str) and row["dev_curve"] else []
+        setup = row["setup_seconds"] if row["setup_seconds"] == row["setup_seconds"] else 0.0
+        for seconds, score in curve:
+            # the curve keeps 5 decimals (`dev_curve`): a run whose best *is* the target reaches it
+            if row["target"] == row["target"] and score >= row["target"] - 1e-5:
+                return float(setup or 0.0) + seconds
+        return float("nan")
+
+    done["seconds_to_target"] = done.apply(first_reach, axis=1) if len(done) else []
+    measured = done["dev_curve"].map(lambda c: isinstance(c, str) and c not in ("", "[]"))
+    done["measured"] = measured & done["target"].notna()  # False: no curve or no baseline: unknown, not "never"
+    return done[[*KEY, "target", "seconds_to_target", "measured"]]
+
+
+def chosen_rates(
+    spec: dict, profile: str, frame: pd.DataFrame, sweep: str = "lr", hardware: str | None = None
+) -> dict[str, float]:
+    """Per method of the `lr` sweep: the rate with the best mean dev macro-F1 (best checkpoint) over the sweep's
+    tasks, from completed rows of `profile` on `hardware` (or on the hardware the profile's `lr_sweep_on` names;
+    None: the rows must come from one hardware, else a ValueError: a GPU sweep never chooses for the CPU grid
+    unasked); a method missing a task or a rate is left out. Dev only: test never chooses."""
+    if sweep not in profile_sweeps(spec, profile):
+        return {}
+    done = frame[(frame["state"] == "completed") & (frame["profile"] == profile)]
+    if hardware is not None:
+        done = done[done["hardware"] == sweep_hardware(spec, profile, hardware)]
+    elif done["hardware"].nunique() > 1:
+        raise ValueError(f"the {profile} rows come from {sorted(done['hardware'].unique())}: say which hardware")
+    found = {  # by seed too: the grid's later seeds of a swept setting must not change the choice
+        (t, m, s, int(seed)): float(v)
+        for t, m, s, seed, v in done[["task", "method", "setting", "seed", "best_dev_macro_f1"]].itertuples(index=False)
+    }
+    scores: dict[str, dict[float, list[float]]] = {}
+    for cell in sweep_cells(spec, profile, sweep):
+        value = dict(cell.overrides)["lr"]
+        score = found.get((cell.task, cell.method, setting_name(spec, profile, cell), int(cell.seed)))
+        scores.setdefault(cell.method, {}).setdefault(value, []).append(score)
+    rates = {}
+    for method, by_rate in scores.items():
+        if all(s is not None and s == s for values in by_rate.values() for s in values):
+            rates[method] = max(by_rate, key=lambda r: sum(by_rate[r]) / len(by_rate[r]))
+    return rates
+
+
+# where a method without a swept rate of its own takes one: AdaPT's forms share a rate (the sweep ran on the
+# paper's random init, before mean init became AdaPT's default), full+tokens takes full finetuning's
+RATE_FAMILY = {
+    "adapt": ("adapt-random-init",),
+    "adapt-random-init": ("adapt",),
+    "adapt-no-tokens": ("adapt", "adapt-random-init"),
+    "full+tokens": ("full",),
+}
+
+
+def with_rates(spec: dict, rates: dict[str, float]) -> dict:
+    """A copy of the spec whose methods and variants train at `rates` (a method not swept itself at its family's
+    swept rate, `RATE_FAMILY`)."""
+    import copy
+
+    out = copy.deepcopy(spec)
+    for section in ("methods", "variants"):
+        for name, entry in out.get(section, {}).items():
+            rate = next((rates[n] for n in (name, *RATE_FAMILY.get(name, ())) if n in rates), None)
+            if rate is not None:
+                entry.setdefault("method", {})["lr"] = rate
+    return out

@@ -1,0 +1,179 @@
+"""grid_analysis.py: summaries over seeds, time to quality, the rates the lr sweep chose, the rows trained at them."""
+
+from __future__ import annotations
+
+import json
+
+import helpers_grid
+import pandas as pd
+import pytest
+
+from adapt_core import grid, grid_analysis
+
+
+def test_summary_means_stds_and_ratios():
+    frame = pd.DataFrame(
+        [
+            {
+                "task": "t",
+                "model": "m",
+                "method": "full",
+                "seed": s,
+                "macro_f1": f,
+                "train_seconds": 10.0,
+                "peak_memory_bytes": 100.0,
+                "trainable_params": 50,
+                "state": "completed",
+            }
+            for s, f in ((0, 0.5), (1, 0.7))
+        ]
+        + [
+            {
+                "task": "t",
+                "model": "m",
+                "method": "adapt",
+                "seed": s,
+                "macro_f1": 0.65,
+                "train_seconds": 5.0,
+                "peak_memory_bytes": 80.0,
+                "trainable_params": 5,
+                "state": "completed",
+            }
+            for s in (0, 1)
+        ]
+    )
+    summary = grid_analysis.summarise(frame).set_index("method")
+    assert summary.loc["full", "macro_f1_mean"] == pytest.approx(0.6)
+    assert summary.loc["full", "macro_f1_std"] == pytest.approx(0.1414, abs=1e-3)
+    assert summary.loc["adapt", "time_vs_full"] == 0.5 and summary.loc["adapt", "memory_vs_full"] == 0.8
+    assert summary.loc["adapt", "winner"] and not summary.loc["full", "winner"]
+
+
+def test_time_to_quality_reads_the_dev_curves_against_full_finetunings_best():
+    def row(method, seed, best, curve, setup=0.0):
+        return {
+            "profile": "converge",
+            "hardware": "cpu",
+            "task": "t",
+            "method": method,
+            "setting": "",
+            "model": "m",
+            "seed": seed,
+            "state": "completed",
+            "best_dev_macro_f1": best,
+            "setup_seconds": setup,
+            "dev_curve": json.dumps(curve),
+        }
+
+    frame = pd.DataFrame(
+        [
+            row("full", 0, 0.8, [[10, 0.5], [20, 0.8]]),
+            row("full", 1, 0.6, [[10, 0.6]]),
+            row("adapt", 0, 0.75, [[5, 0.7], [9, 0.75]], setup=4.0),  # target: full's mean best, 0.7
+            row("lora", 0, 0.3, [[5, 0.3]]),
+            row("prefix", 0, None, []),
+        ]
+    )
+    out = grid_analysis.time_to_quality(frame).set_index(["method", "seed"])
+    assert out.loc[("adapt", 0), "seconds_to_target"] == 4.0 + 5  # setup counts: a user waits for it too
+    assert out.loc[("full", 0), "seconds_to_target"] == 20 and out.loc[("full", 1), "seconds_to_target"] != 0.6
+    assert (
+        out.loc[("lora", 0), "measured"]
+        and out.loc[("lora", 0), "seconds_to_target"] != out.loc[("lora", 0), "seconds_to_target"]
+    )
+    assert not out.loc[("prefix", 0), "measured"]  # no curve: unknown, not "never"
+    # one seed of full finetuning: its target is its own best, which the curve keeps to 5 decimals
+    alone = pd.DataFrame([row("full", 0, 0.4613046, [[10, 0.3], [20, 0.4613]])])
+    assert grid_analysis.time_to_quality(alone)["seconds_to_target"].iloc[0] == 20
+
+
+def own_sweeps(spec: dict) -> dict:
+    """The spec with every profile sweeping its learning rates on each hardware itself (no `lr_sweep_on`)."""
+    import copy
+
+    out = copy.deepcopy(spec)
+    for prof in out["profiles"].values():
+        prof.pop("lr_sweep_on", None)
+    return out
+
+
+def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it():
+    SPEC = own_sweeps(helpers_grid.SPEC)
+    rows = []
+    for cell in grid.cells(SPEC, "converge", sweep="lr"):
+        rate = dict(cell.overrides)["lr"]
+        dev = {"full": {1e-4: 0.8, 3e-4: 0.9}, "lora": {3e-3: 0.7}}.get(cell.method, {}).get(rate, 0.5)
+        test = 1.0 - dev  # test never chooses: the best test score belongs to the worst dev one
+        key = grid.row_key(SPEC, "converge", cell)
+        rows.append(
+            dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev, "macro_f1": test}
+        )
+    frame = pd.DataFrame(rows)
+    rates = grid_analysis.chosen_rates(SPEC, "converge", frame)
+    assert (
+        rates["full"] == 3e-4
+        and rates["lora"] == 3e-3
+        and set(rates) == {"full", "lora", "prefix", "layers", "adapt-random-init"}
+    )
+    assert (
+        grid_analysis.chosen_rates(SPEC, "converge", frame.iloc[1:]).get("full") is None
+    )  # a missing cell: no choice yet
+    # the grid's later seeds of a swept setting (here full at 1e-4, seed 1, far better on dev) never change it
+    later = frame[(frame["method"] == "full") & (frame["setting"] == "")].assign(seed=1, best_dev_macro_f1=0.99)
+    assert grid_analysis.chosen_rates(SPEC, "converge", pd.concat([frame, later], ignore_index=True)) == rates
+    # a GPU sweep beside the CPU one never chooses for it: each hardware's rates come from its own rows
+    gpu = frame.assign(
+        hardware="cuda", best_dev_macro_f1=frame["best_dev_macro_f1"].where(frame["method"] != "full", 0)
+    )
+    both = pd.concat([frame, gpu], ignore_index=True)
+    with pytest.raises(ValueError, match="say which hardware"):
+        grid_analysis.chosen_rates(SPEC, "converge", both)
+    assert grid_analysis.chosen_rates(SPEC, "converge", both, hardware="cpu") == rates
+    assert (
+        grid_analysis.chosen_rates(SPEC, "converge", both, hardware="cuda")["full"] == 3e-5
+    )  # all tied at 0: the first
+    # unless the profile names the hardware whose sweep chooses for every machine (then the CPU grid trains there)
+    one = {
+        **SPEC,
+        "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "cuda"}},
+    }
+    assert grid_analysis.chosen_rates(one, "converge", both, hardware="cpu") == grid_analysis.chosen_rates(
+        SPEC, "converge", gpu
+    )
+    bad = {**SPEC, "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "tpu"}}}
+    with pytest.raises(ValueError, match="lr_sweep_on is 'tpu'; give cpu, cuda or mps"):
+        grid.validate_spec(bad, "converge")
+    spec = grid_analysis.with_rates(SPEC, rates)
+    assert grid.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
+    # AdaPT's rate was swept on the paper's random init; AdaPT (mean init) and its ablation train at it too
+    for name in ("adapt-random-init", "adapt", "adapt-no-tokens"):
+        assert grid.method_settings(spec, "converge", name).lr == rates["adapt-random-init"]
+    chosen = grid.Cell("banking77", "full", "minilm-l6", 0)
+    swept = [
+        c for c in grid.cells(SPEC, "converge", sweep="lr") if c.method == "full" and c.overrides == (("lr", 3e-4),)
+    ]
+    assert grid.row_key(spec, "converge", chosen) == grid.row_key(SPEC, "converge", swept[0])  # seed 0 reused
+
+
+def test_trained_rows_are_the_grid_and_budget_cells_at_the_chosen_rates():
+    SPEC = own_sweeps(helpers_grid.SPEC)
+    rows = []
+    for cell in grid.cells(SPEC, "converge", sweep="lr"):
+        dev = 0.9 if dict(cell.overrides)["lr"] == 3e-3 and cell.method == "lora" else 0.5  # lora's best: 3e-3
+        key = grid.row_key(SPEC, "converge", cell)
+        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev})
+    budget = [c for c in grid.cells(SPEC, "converge", sweep="budget") if c.method == "lora" and c.seed == 0]
+    spec = grid_analysis.with_rates(SPEC, grid_analysis.chosen_rates(SPEC, "converge", pd.DataFrame(rows)))
+    for cell in budget:  # the budget sweep trains at the chosen rate (rank 8 at it is the sweep's row: one key)
+        key = grid.row_key(spec, "converge", cell)
+        if key in {tuple(r[k] for k in grid.KEY) for r in rows}:
+            continue
+        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": 0.7})
+    frame = pd.DataFrame(rows)
+    kept = grid_analysis.trained_rows(SPEC, frame)
+    lora = kept[kept["method"] == "lora"]
+    assert set(lora["setting"]) == {"lr=0.003", "lora_r=2,lr=0.003", "lora_r=32,lr=0.003"}  # not 1e-3 nor 1e-2
+    assert len(kept[kept["method"] == "lora"]) == 2 + 2 * 2  # the chosen rate on both tasks; ranks 2, 32 on both
+    assert not kept["setting"].str.contains("lr=0.01").any()
+    raw = frame.assign(setting=frame["setting"].replace("", float("nan")))  # as pandas reads the CSV itself
+    assert len(grid_analysis.trained_rows(SPEC, raw)) == len(kept)
