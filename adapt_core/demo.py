@@ -342,7 +342,8 @@ def _train(config: DemoConfig, vetted_file: Path, report_file: Path, progress: P
     """Start both runs at once, side by side (one core each: the lesson is the comparison), and follow them until
     both have ended; each stage is marked done as its run ends."""
     from adapt_core import launcher
-    from adapt_core.runs import load_run, set_tags
+    from adapt_core.run_management import set_tags
+    from adapt_core.runs import load_run
 
     root = progress.folder.parents[2]  # <root>/.studio/demo/<folder>
     runs = {}

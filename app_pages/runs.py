@@ -1,24 +1,25 @@
 """Runs: every run folder with its tags and note, filtered by tag; label a run, export it as a zip, delete it to the
-trash; restore from the trash or empty it (after a confirmation). The logic is adapt_core.runs (the `runs` command
-does the same); nothing is removed for good but by "Empty the trash"."""
+trash; restore from the trash or empty it (after a confirmation). The logic is adapt_core.run_management (the `runs`
+command does the same); nothing is removed for good but by "Empty the trash"."""
 
 import streamlit as st
 
-from adapt_core import runs as store
+from adapt_core import run_management as manage
+from adapt_core.runs import list_runs, runs_root
 from studio.widgets import guard, unreadable_runs
 
 st.title("Runs")
 st.caption("Label, export and tidy runs. Deleting moves a run to the trash, from where it can be restored.")
-runs = store.list_runs()
+runs = list_runs()
 unreadable_runs(runs)
-tags = sorted({t for r in runs for t in store.read_labels(r.dir)["tags"]})
+tags = sorted({t for r in runs for t in manage.read_labels(r.dir)["tags"]})
 tag = st.selectbox("Show runs tagged", [None, *tags], format_func=lambda t: t or "(any tag)", key="runs_tag")
-shown = store.with_tag(runs, tag)
+shown = manage.with_tag(runs, tag)
 if not shown:
     st.info("No runs here yet: launch some on the Train page, or run the demo from Home.", icon=":material/info:")
 else:
     st.dataframe(
-        store.manage_table(shown),
+        manage.manage_table(shown),
         hide_index=True,
         key="runs_table",
         column_config={
@@ -30,19 +31,19 @@ else:
         },
     )
     run_id = st.selectbox("Run", [r.id for r in shown], key="runs_selected")
-    run_dir = store.runs_root() / run_id
-    labels = store.read_labels(run_dir)
+    run_dir = runs_root() / run_id
+    labels = manage.read_labels(run_dir)
     left, right = st.columns(2)
     with left.form("labels", border=False):
         new_tags = st.text_input("Tags (comma separated)", ", ".join(labels["tags"]), key=f"tags_{run_id}")
         note = st.text_area("Note", labels["note"], key=f"note_{run_id}", height=80)
         if st.form_submit_button("Save tags and note", icon=":material/label:"):
             with guard("Saving the labels", stop=False):
-                store.set_tags(run_dir, new_tags.split(","))
-                store.set_note(run_dir, note)
+                manage.set_tags(run_dir, new_tags.split(","))
+                manage.set_note(run_dir, note)
                 st.rerun()
     with right:
-        if store.loads_plainly(run_dir):
+        if manage.loads_plainly(run_dir):
             st.caption(
                 "Its model/ loads with plain transformers: `AutoModelForSequenceClassification` and "
                 "`AutoTokenizer.from_pretrained(folder)`."
@@ -54,30 +55,30 @@ else:
             )
         if st.button("Prepare a zip", icon=":material/folder_zip:", key="runs_zip"):
             with guard("Exporting", stop=False):
-                st.session_state["runs_zip_path"] = str(store.export_zip(run_dir))
+                st.session_state["runs_zip_path"] = str(manage.export_zip(run_dir))
         zipped = st.session_state.get("runs_zip_path")
         if zipped and zipped.endswith(f"/{run_id}.zip"):
             with open(zipped, "rb") as archive:
                 st.download_button("Download the zip", archive, file_name=f"{run_id}.zip", icon=":material/download:")
         if st.button("Delete (to the trash)", icon=":material/delete:", key="runs_delete"):
             with guard("Deleting", stop=False):
-                store.trash_run(run_dir)
+                manage.trash_run(run_dir)
                 st.toast(f"Moved {run_id} to the trash", icon=":material/delete:")
                 st.rerun()
 
 st.subheader("Trash")
-trash = store.list_trash()
+trash = manage.list_trash()
 if not trash:
     st.caption("The trash is empty.")
 for info in trash:
     left, right = st.columns([5, 1])
-    left.markdown(f"**{info.id}** · {store.manage_table([info]).iloc[0]['method'] or info.state}")
+    left.markdown(f"**{info.id}** · {manage.manage_table([info]).iloc[0]['method'] or info.state}")
     if right.button("Restore", key=f"restore_{info.id}", icon=":material/restore_from_trash:"):
         with guard("Restoring", stop=False):
-            store.restore_run(info.id)
+            manage.restore_run(info.id)
             st.rerun()
 if trash:
     sure = st.checkbox(f"Yes, remove the {len(trash)} run(s) in the trash for good", key="runs_empty_sure")
     if st.button("Empty the trash", icon=":material/delete_forever:", disabled=not sure, key="runs_empty"):
-        st.toast(f"Removed {store.empty_trash()} run(s) for good", icon=":material/delete_forever:")
+        st.toast(f"Removed {manage.empty_trash()} run(s) for good", icon=":material/delete_forever:")
         st.rerun()

@@ -640,7 +640,7 @@ def test_runs_page_labels_filters_exports_deletes_and_restores(runs_dir):
 
     from test_run_management import make_run
 
-    from adapt_core import runs as store
+    from adapt_core import run_management as manage
 
     make_run(runs_dir, "20260101-000000-full-a")
     make_run(runs_dir, "20260101-000001-full-b")
@@ -654,7 +654,7 @@ def test_runs_page_labels_filters_exports_deletes_and_restores(runs_dir):
     at.text_area(key="note_20260101-000000-full-a").set_value("show this one")
     click(at, "Save tags and note")
     no_errors(at)
-    assert store.read_labels(runs_dir / "20260101-000000-full-a") == {
+    assert manage.read_labels(runs_dir / "20260101-000000-full-a") == {
         "tags": ["baseline", "lecture-3"],
         "note": "show this one",
     }
@@ -665,7 +665,7 @@ def test_runs_page_labels_filters_exports_deletes_and_restores(runs_dir):
     assert at.get("download_button") and (runs_dir / ".exports" / "20260101-000000-full-a.zip").is_file()
     click(at, "Delete (to the trash)")
     no_errors(at)
-    assert not (runs_dir / "20260101-000000-full-a").exists() and [r.id for r in store.list_trash(runs_dir)] == [
+    assert not (runs_dir / "20260101-000000-full-a").exists() and [r.id for r in manage.list_trash(runs_dir)] == [
         "20260101-000000-full-a"
     ]
     at.selectbox(key="runs_tag").set_value(None).run()
@@ -678,15 +678,15 @@ def test_runs_page_labels_filters_exports_deletes_and_restores(runs_dir):
     shutil.rmtree(runs_dir / "20260101-000000-full-a")  # make room: the newer folder goes
     click(at, "Restore")
     no_errors(at)
-    assert (runs_dir / "20260101-000000-full-a" / "labels.json").is_file() and not store.list_trash(runs_dir)
+    assert (runs_dir / "20260101-000000-full-a" / "labels.json").is_file() and not manage.list_trash(runs_dir)
 
 
 def test_runs_page_empties_the_trash_only_when_confirmed(runs_dir):
     from test_run_management import make_run
 
-    from adapt_core import runs as store
+    from adapt_core import run_management as manage
 
-    store.trash_run(make_run(runs_dir, "20260101-000000-old"))
+    manage.trash_run(make_run(runs_dir, "20260101-000000-old"))
     at = make_app()
     at.switch_page("app_pages/runs.py").run()
     button = next(b for b in at.button if b.label == "Empty the trash")
@@ -694,7 +694,7 @@ def test_runs_page_empties_the_trash_only_when_confirmed(runs_dir):
     at.checkbox(key="runs_empty_sure").check().run()
     click(at, "Empty the trash")
     no_errors(at)
-    assert store.list_trash(runs_dir) == [] and "The trash is empty." in [c.value for c in at.caption]
+    assert manage.list_trash(runs_dir) == [] and "The trash is empty." in [c.value for c in at.caption]
 
 
 def test_demo_button_runs_the_pipeline_and_shows_each_stage(runs_dir, monkeypatch):

@@ -627,7 +627,8 @@ def test_delete_a_run_and_restore_it(browser, server):
     than trusted to be the first in the list."""
     from test_run_management import make_run
 
-    from adapt_core.runs import list_runs, list_trash
+    from adapt_core.run_management import list_trash
+    from adapt_core.runs import list_runs
 
     root = Path(server["runs"])
     run_id = make_run(root, "29990101-000000-full-handmade").name
@@ -676,7 +677,8 @@ def test_demo_mode_to_completion(browser, server):
     no_traceback(browser)
     shot(browser, "demo-finished")
     go(browser, "Runs")
-    from adapt_core.runs import list_runs, with_tag
+    from adapt_core.run_management import with_tag
+    from adapt_core.runs import list_runs
 
     demo_runs = with_tag(list_runs(Path(server["runs"])), "demo")
     assert sorted(r.config["method"] for r in demo_runs) == ["adapt", "full"]

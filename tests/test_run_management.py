@@ -1,5 +1,5 @@
-"""Managing run folders (adapt_core/runs.py and `python -m adapt_core runs …`): trash and restore, tags and notes,
-export as a zip whose model loads with plain transformers."""
+"""Managing run folders (adapt_core/run_management.py and `python -m adapt_core runs …`): trash and restore, tags
+and notes, export as a zip whose model loads with plain transformers."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from adapt_core import runs as store
+from adapt_core import run_management as manage
 from adapt_core.cli import main
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import exclusive_lock
-from adapt_core.runs import write_json
+from adapt_core.runs import list_runs, load_run, write_json
 
 
 def make_run(root: Path, name: str, state: str = "completed", **status) -> Path:
@@ -31,33 +31,33 @@ def test_delete_moves_to_trash_and_restore_brings_it_back(tmp_path):
     root = tmp_path / "runs"
     run = make_run(root, "r1")
     files = sorted(p.relative_to(run) for p in run.rglob("*"))
-    moved = store.trash_run(run)
+    moved = manage.trash_run(run)
     assert not run.exists() and moved == root / ".trash" / "r1"
-    assert [r.id for r in store.list_runs(root)] == [] and [r.id for r in store.list_trash(root)] == ["r1"]
-    back = store.restore_run("r1", root)
-    assert back == run and [r.id for r in store.list_runs(root)] == ["r1"]
+    assert [r.id for r in list_runs(root)] == [] and [r.id for r in manage.list_trash(root)] == ["r1"]
+    back = manage.restore_run("r1", root)
+    assert back == run and [r.id for r in list_runs(root)] == ["r1"]
     assert sorted(p.relative_to(run) for p in run.rglob("*") if p.name != ".lock") == files
-    assert store.list_trash(root) == []
+    assert manage.list_trash(root) == []
 
 
 def test_restore_refuses_to_overwrite_and_keeps_both(tmp_path):
     root = tmp_path / "runs"
-    store.trash_run(make_run(root, "r1"))
+    manage.trash_run(make_run(root, "r1"))
     newer = make_run(root, "r1", note="the newer one")
     with pytest.raises(AdaptError, match="already exists: rename or delete"):
-        store.restore_run("r1", root)
-    assert (root / ".trash" / "r1" / "status.json").exists() and store.load_run(newer).status["note"] == "the newer one"
+        manage.restore_run("r1", root)
+    assert (root / ".trash" / "r1" / "status.json").exists() and load_run(newer).status["note"] == "the newer one"
     with pytest.raises(AdaptError, match="trash already holds a run named r1"):
-        store.trash_run(newer)  # a second delete of the same name is refused too: nothing is replaced
+        manage.trash_run(newer)  # a second delete of the same name is refused too: nothing is replaced
     with pytest.raises(AdaptError, match="holds no run nope"):
-        store.restore_run("nope", root)
+        manage.restore_run("nope", root)
 
 
 @pytest.mark.parametrize("state", ["running", "queued"])
 def test_a_running_or_queued_run_cannot_be_deleted(tmp_path, state):
     run = make_run(tmp_path / "runs", "r1", state=state, pid=os.getpid())  # our own pid: alive
     with pytest.raises(AdaptError, match=f"is {state}: cancel it") as err:
-        store.trash_run(run)
+        manage.trash_run(run)
     assert "\n" not in str(err.value) and (run / "status.json").exists()
 
 
@@ -67,7 +67,7 @@ def test_a_run_whose_lock_is_held_cannot_be_deleted(tmp_path):
         pid = os.fork()
         if pid == 0:  # another process tries: flock is per open file, so it must be a second process
             try:
-                store.trash_run(run)
+                manage.trash_run(run)
                 os._exit(0)
             except AdaptError as err:
                 os._exit(3 if "is running: cancel it" in str(err) else 1)
@@ -81,43 +81,43 @@ def test_a_failed_move_leaves_the_run_in_place(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "rename", crash)
+    monkeypatch.setattr(manage.os, "rename", crash)
     with pytest.raises(OSError):
-        store.trash_run(run)
-    assert store.load_run(run).state == "completed" and not list((tmp_path / "runs" / ".trash").iterdir())
+        manage.trash_run(run)
+    assert load_run(run).state == "completed" and not list((tmp_path / "runs" / ".trash").iterdir())
 
 
 def test_empty_trash_removes_only_the_trash(tmp_path):
     root = tmp_path / "runs"
-    store.trash_run(make_run(root, "old"))
+    manage.trash_run(make_run(root, "old"))
     keep = make_run(root, "keep")
-    assert store.empty_trash(root) == 1 and store.list_trash(root) == [] and keep.is_dir()
-    assert store.empty_trash(root) == 0
+    assert manage.empty_trash(root) == 1 and manage.list_trash(root) == [] and keep.is_dir()
+    assert manage.empty_trash(root) == 0
 
 
 def test_tags_and_note_are_stored_cleaned_and_filterable(tmp_path):
     root = tmp_path / "runs"
     a, b = make_run(root, "a"), make_run(root, "b")
-    assert store.set_tags(a, ["Baseline", " lecture 3 ", "baseline", ""]) == ["baseline", "lecture-3"]
-    assert store.set_note(a, "  the one to show  ") == "the one to show"
-    assert store.set_tags(a, ["baseline"]) == ["baseline"]  # replacing the tags keeps the note
-    assert store.read_labels(a) == {"tags": ["baseline"], "note": "the one to show"}
-    assert store.read_labels(b) == {"tags": [], "note": ""}
-    assert [r.id for r in store.with_tag(store.list_runs(root), "Baseline")] == ["a"]
-    assert len(store.with_tag(store.list_runs(root), None)) == 2
+    assert manage.set_tags(a, ["Baseline", " lecture 3 ", "baseline", ""]) == ["baseline", "lecture-3"]
+    assert manage.set_note(a, "  the one to show  ") == "the one to show"
+    assert manage.set_tags(a, ["baseline"]) == ["baseline"]  # replacing the tags keeps the note
+    assert manage.read_labels(a) == {"tags": ["baseline"], "note": "the one to show"}
+    assert manage.read_labels(b) == {"tags": [], "note": ""}
+    assert [r.id for r in manage.with_tag(list_runs(root), "Baseline")] == ["a"]
+    assert len(manage.with_tag(list_runs(root), None)) == 2
     assert not list(a.glob(".*.tmp"))
-    store.set_tags(a, ["baseline", "lecture 3"])
+    manage.set_tags(a, ["baseline", "lecture 3"])
     from adapt_core.plots.runs import run_table  # the Train and Compare lists show what the Runs page set
 
-    table = run_table(store.list_runs(root)).set_index("run")
+    table = run_table(list_runs(root)).set_index("run")
     assert table.loc["a", "tags"] == "baseline, lecture-3" and table.loc["b", "tags"] == ""
 
 
 def test_a_damaged_labels_file_reads_empty_and_the_run_still_lists(tmp_path):
     run = make_run(tmp_path / "runs", "r1")
     (run / "labels.json").write_text('{"tags": ["a"')
-    assert store.read_labels(run) == {"tags": [], "note": ""}
-    assert store.load_run(run).state == "completed"
+    assert manage.read_labels(run) == {"tags": [], "note": ""}
+    assert load_run(run).state == "completed"
 
 
 def test_export_zips_the_folder_without_its_lock(tmp_path):
@@ -125,13 +125,13 @@ def test_export_zips_the_folder_without_its_lock(tmp_path):
     (run / ".lock").write_text("")
     (run / "model").mkdir()
     (run / "model" / "config.json").write_text("{}")
-    path = store.export_zip(run)
+    path = manage.export_zip(run)
     assert path == tmp_path / "runs" / ".exports" / "r1.zip"
     names = set(zipfile.ZipFile(path).namelist())
     assert {"r1/config.json", "r1/status.json", "r1/metrics.jsonl", "r1/model/config.json"} <= names
-    assert "r1/.lock" not in names and [r.id for r in store.list_runs(tmp_path / "runs")] == ["r1"]
+    assert "r1/.lock" not in names and [r.id for r in list_runs(tmp_path / "runs")] == ["r1"]
     with pytest.raises(AdaptError, match="is running: cancel it"):
-        store.export_zip(make_run(tmp_path / "runs", "live", state="running", pid=os.getpid()))
+        manage.export_zip(make_run(tmp_path / "runs", "live", state="running", pid=os.getpid()))
 
 
 def test_loads_plainly_says_which_models_need_adapt_core(tmp_path):
@@ -140,7 +140,7 @@ def test_loads_plainly_says_which_models_need_adapt_core(tmp_path):
         (run / "model").mkdir()
         (run / "model" / "config.json").write_text("{}")
     (prefix / "model" / "prefix_adapter").mkdir()
-    assert [store.loads_plainly(r) for r in (plain, prefix, empty)] == [True, False, False]
+    assert [manage.loads_plainly(r) for r in (plain, prefix, empty)] == [True, False, False]
 
 
 def test_exported_tiny_bert_run_loads_with_plain_transformers(tmp_path, runs_dir):
@@ -158,8 +158,8 @@ def test_exported_tiny_bert_run_loads_with_plain_transformers(tmp_path, runs_dir
     run = runs_dir / "adapt-run"
     args = ["train", "--dataset", str(tmp_path / "toy.csv"), "--model", "tiny-bert", "--method", "adapt"]
     assert main([*args, "--max-steps", "3", "--batch-size", "8", "--run-dir", str(run), "--quiet"]) == 0
-    assert store.loads_plainly(run)
-    with zipfile.ZipFile(store.export_zip(run)) as archive:
+    assert manage.loads_plainly(run)
+    with zipfile.ZipFile(manage.export_zip(run)) as archive:
         archive.extractall(tmp_path / "unzipped")
     folder = tmp_path / "unzipped" / "adapt-run" / "model"
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -192,6 +192,6 @@ def test_cli_manages_runs(tmp_path, capsys):
     assert main(["runs", "delete", "r2", "--root", str(root)]) == 0
     assert main(["runs", "empty-trash", "--root", str(root)]) == 2
     assert "add --yes to confirm" in capsys.readouterr().err and (root / ".trash" / "r2").is_dir()
-    assert main(["runs", "empty-trash", "--yes", "--root", str(root)]) == 0 and store.list_trash(root) == []
+    assert main(["runs", "empty-trash", "--yes", "--root", str(root)]) == 0 and manage.list_trash(root) == []
     assert main(["runs", "delete", "nope", "--root", str(root)]) == 2
     assert "no run nope" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 `runs` alone (or `runs list`) lists the runs with their state, scores and tags; a run with a damaged file is listed as
 `unreadable`, with a line below the table naming the file and the reason. `delete` moves a run to the trash under
 the runs root (`restore` brings it back, `empty-trash --yes` removes it for good); `tag` and `note` label a run;
-`export` writes it as a zip. The logic is in `adapt_core.runs`; this module only parses and prints.
+`export` writes it as a zip. The logic is in `adapt_core.run_management`; this module only parses and prints.
 """
 
 from __future__ import annotations
@@ -39,36 +39,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adapt_core import runs as store
+    from adapt_core import run_management as manage
     from adapt_core.errors import AdaptError
+    from adapt_core.runs import list_runs
 
     action = args.action or "list"
     if action == "list":
-        return _print(store.with_tag(store.list_runs(args.root), getattr(args, "tag", None)), "no runs yet")
+        return _print(manage.with_tag(list_runs(args.root), getattr(args, "tag", None)), "no runs yet")
     if action == "trash":
-        return _print(store.list_trash(args.root), "the trash is empty")
+        return _print(manage.list_trash(args.root), "the trash is empty")
     if action == "restore":
-        print(f"restored to {store.restore_run(args.run, args.root)}")
+        print(f"restored to {manage.restore_run(args.run, args.root)}")
     elif action == "empty-trash":
         if not args.yes:
             raise AdaptError("empty-trash removes the runs in the trash for good: add --yes to confirm")
-        print(f"removed {store.empty_trash(args.root)} run(s) from the trash")
+        print(f"removed {manage.empty_trash(args.root)} run(s) from the trash")
     elif action == "delete":
-        print(f"moved to the trash: {store.trash_run(store.find_run(args.run, args.root))} (`runs restore` undoes it)")
+        print(
+            f"moved to the trash: {manage.trash_run(manage.find_run(args.run, args.root))} (`runs restore` undoes it)"
+        )
     elif action == "tag":
-        print("tags: " + (", ".join(store.set_tags(store.find_run(args.run, args.root), args.tags)) or "(none)"))
+        print("tags: " + (", ".join(manage.set_tags(manage.find_run(args.run, args.root), args.tags)) or "(none)"))
     elif action == "note":
-        print("note: " + (store.set_note(store.find_run(args.run, args.root), args.text) or "(none)"))
+        print("note: " + (manage.set_note(manage.find_run(args.run, args.root), args.text) or "(none)"))
     elif action == "export":
-        run_dir = store.find_run(args.run, args.root)
-        print(f"wrote {store.export_zip(run_dir, args.out)}")
-        if not store.loads_plainly(run_dir):
+        run_dir = manage.find_run(args.run, args.root)
+        print(f"wrote {manage.export_zip(run_dir, args.out)}")
+        if not manage.loads_plainly(run_dir):
             print("its model/ needs adapt_core to load (methods_io.load_trained): prefix tuning, STC or no model")
     return 0
 
 
 def _print(runs: list, empty: str) -> int:
-    from adapt_core.runs import manage_table
+    from adapt_core.run_management import manage_table
 
     if not runs:
         print(empty)

@@ -128,7 +128,7 @@ def dev_curves(
 def run_table(runs: Sequence) -> pd.DataFrame:
     """One row per run (RunInfo): its summary plus its tags (as the Runs page sets them), peak memory in MiB and the
     measured seconds per step."""
-    from adapt_core.runs import read_labels
+    from adapt_core.run_management import read_labels
 
     rows = []
     for info in runs:
