@@ -51,6 +51,16 @@ def click(at: AppTest, label: str) -> AppTest:
     return button.click().run()
 
 
+def decide_first_row(at: AppTest, decision: str) -> AppTest:
+    """Change the first row's decision in the candidate table, as an edit in the grid does."""
+    at.session_state["candidates_0"] = {
+        "edited_rows": {0: {"decision": decision}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    return at.run()
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -134,12 +144,7 @@ def test_mining_vetting_and_reload():
     assert found > 0 and metric(at, "Pending") == str(found)
     assert at.get("plotly_chart"), "the PPLu histogram is missing"
     # one by one: change the first row's decision in the table
-    at.session_state["candidates_0"] = {
-        "edited_rows": {0: {"decision": "rejected"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
+    decide_first_row(at, "rejected")
     assert metric(at, "Rejected") == "1"
     # in bulk over the current filter: the pending ones
     at.selectbox(key="_w_form:filter:state").set_value("pending").run()
@@ -502,12 +507,7 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
     # who: the reviewer's name is saved in the workspace and stored with the decision
     at.sidebar.text_input(key="_w_reviewer").set_value("Ana Ruiz").run()
     assert load_settings()["reviewer"] == "Ana Ruiz"
-    at.session_state["candidates_0"] = {
-        "edited_rows": {0: {"decision": "rejected"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
+    decide_first_row(at, "rejected")
     assert metric(at, "Rejected") == "1"
     saved = json.loads(vetted_path("banking77", "tiny-bert").read_text())["candidates"]
     decided = [c for c in saved if c["decision"] == "rejected"]
