@@ -6,7 +6,7 @@ per-class F1 difference and the examples whose prediction flips."""
 import streamlit as st
 
 from adapt_core.plots.analysis import GRID_UP_TO, confusion_bars, confusion_heatmap, examples_html, f1_diff_bars
-from adapt_core.plots.runs import run_label
+from adapt_core.plots.runs import run_choice
 from adapt_core.run_analysis import (
     EVALUATION,
     FLIP_KINDS,
@@ -34,12 +34,7 @@ if not evaluated:
     st.stop()
 
 
-def describe(run) -> str:
-    f1 = run.report.get("test", {}).get("macro_f1")
-    return f"{run_label(run)} · {run.config.get('dataset')} · test macro-F1 {f1 if f1 is None else round(f1, 3)}"
-
-
-run = st.selectbox("Run", evaluated, format_func=describe, key="analysis_run")
+run = st.selectbox("Run", evaluated, format_func=run_choice, key="analysis_run")
 with guard("Reading the run's evaluation"):
     ev, new_tokens = load_evaluation(run.dir), run_new_tokens(run.dir)
 
@@ -76,7 +71,7 @@ others = [r for r in evaluated if r.dir != run.dir and r.config.get("dataset") =
 if not others:
     st.caption("No other finished run on this dataset to compare with.")
     st.stop()
-other = st.selectbox("Run B (A is the run above)", others, format_func=describe, key="analysis_other")
+other = st.selectbox("Run B (A is the run above)", others, format_func=run_choice, key="analysis_other")
 with guard("Comparing the two runs"):
     ev_b = load_evaluation(other.dir)
     diff = per_class_diff(ev.per_class, ev_b.per_class)

@@ -3,7 +3,7 @@ splits the text, with its new tokens highlighted."""
 
 import streamlit as st
 
-from adapt_core.plots.runs import probability_bars, run_label
+from adapt_core.plots.runs import probability_bars, run_choice
 from adapt_core.runs import list_runs
 from studio import resources
 from studio.widgets import guard, tokens, unreadable_runs
@@ -18,13 +18,7 @@ if not finished:
     st.stop()
 
 
-def describe(run) -> str:
-    f1 = run.report.get("test", {}).get("macro_f1")
-    score = f" · test macro-F1 {f1:.3f}" if f1 is not None else ""
-    return f"{run_label(run)} · {run.config.get('dataset')} · {run.config.get('model')}{score}"
-
-
-run = st.selectbox("Run", finished, format_func=describe, key="playground_run")
+run = st.selectbox("Run", finished, format_func=run_choice, key="playground_run")
 text = st.text_area("Text", value="I still have not received my new card, can you check?", key="playground_text")
 if not text.strip():
     st.info("Type a text above.", icon=":material/info:")

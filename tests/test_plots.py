@@ -352,3 +352,14 @@ def test_display_frame_prints_missing_values_as_a_dash_in_the_columns_format():
         "k": [1, 2],
     }
     assert shown["k"].dtype == frame["k"].dtype and "None" not in shown.astype(str).to_numpy()
+
+
+def test_a_run_in_a_picker_reads_its_label_task_model_and_score_or_a_dash():
+    from types import SimpleNamespace
+
+    from adapt_core.plots.runs import run_choice
+
+    config = {"method": "adapt", "train": {"seed": 1}, "dataset": "banking77", "model": "minilm-l6"}
+    run = SimpleNamespace(id="20260101-000000-abcd", config=config, report={"test": {"macro_f1": 0.91234}})
+    assert run_choice(run) == "adapt s1 ·abcd · banking77 · minilm-l6 · test macro-F1 0.912"
+    assert run_choice(SimpleNamespace(**{**vars(run), "report": {}})).endswith("test macro-F1 —")  # never "None"

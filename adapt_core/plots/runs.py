@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from adapt_core.plots.style import PALETTE, no_data, run_color, score_axis, styled, zero_based_axis
+from adapt_core.plots.style import PALETTE, fmt, no_data, run_color, score_axis, styled, zero_based_axis
 
 GROUP = ["dataset", "model", "method"]
 COSTS = {  # column → axis title
@@ -31,6 +31,12 @@ def run_label(info) -> str:
     method = method_name(info.config) or "?"
     seed = info.config.get("train", {}).get("seed", "?")
     return f"{method} s{seed} ·{info.id[-4:]}"
+
+
+def run_choice(info) -> str:
+    """How a run reads in a picker of finished runs: its label, dataset, model and test macro-F1 ("—" if none)."""
+    score = fmt(info.report.get("test", {}).get("macro_f1"), ".3f")
+    return f"{run_label(info)} · {info.config.get('dataset')} · {info.config.get('model')} · test macro-F1 {score}"
 
 
 MAX_POINTS = 400  # per line: a live chart is redrawn every second, so long runs are averaged down to this
