@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 from _env import environment  # noqa: E402
 from compare_report import (  # noqa: E402
     budget_figure,
+    dev_curves_figure,
     estimate,
     figures,
     grid_part,
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         if not summary.empty:
             suffix = "" if (profile, hw) == ("quick", "cpu") else f"-{profile}-{hw}"
             figures(summary, args.results.parent, {}, suffix, title=f"{profile} on {hw}")
+        if spec["profiles"][profile].get("train", {}).get("patience"):
+            dev_curves_figure(trained, profile, rows, args.results.parent / f"compare-curves-{profile}-{hw}.png")
         budget = sweep_summary(trained, profile, rows, "budget")
         if not budget.empty:
             budget_figure(budget, args.results.parent / f"compare-budget-{profile}-{hw}.png")

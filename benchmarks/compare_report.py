@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from _env import environment  # noqa: E402
 
-from adapt_core.grid import profile_sweeps, sweep_hardware  # noqa: E402
+from adapt_core.grid import profile_sweeps, sweep_hardware, task_part  # noqa: E402
 from adapt_core.grid_analysis import chosen_rates, grid_rows, summarise, time_to_quality, trained_spec  # noqa: E402
 
 
@@ -44,6 +44,7 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
         if spec["profiles"][profile].get("_doc"):
             parts += [spec["profiles"][profile]["_doc"], ""]
         parts += grid_section(trained, profile, rows)
+        parts += plateau_line(trained, profile, rows)
         if sweep_hardware(spec, profile, hw) != hw:
             rates = chosen_rates(spec, profile, frame, hardware=hw)
             shown = ", ".join(f"{m} {r:g}" for m, r in rates.items()) or "none yet"
@@ -170,6 +171,79 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
         )
         out.append("")
     return out
+
+
+PLATEAU = 0.01  # the last two evaluations of a converged run differ by less than this
+
+
+def plateaued(curve: list, epochs: int) -> bool:
+    """Whether a dev curve ([[seconds, dev macro-F1], …], one evaluation per epoch) has plateaued: early stopping
+    ended it before its last epoch (no new best for `patience` evaluations), or its last two evaluations are within
+    PLATEAU of each other."""
+    if len(curve) < 2:
+        return False
+    return len(curve) < epochs or abs(curve[-1][1] - curve[-2][1]) < PLATEAU
+
+
+def _curves(rows, method: str) -> pd.DataFrame:
+    part = rows[(rows["state"] == "completed") & (rows["method"] == method)]
+    part = part.assign(curve=part["dev_curve"].map(lambda c: json.loads(c) if isinstance(c, str) and c else []))
+    return part[part["curve"].map(len) > 0]
+
+
+def plateau_line(spec: dict, profile: str, rows) -> list[str]:
+    """Whether end-to-end finetuning converged on each task (`plateaued`; the figure
+    compare-curves-<profile>-<hardware>.png shows the curves): the evidence that the profile trains long enough."""
+    if not spec["profiles"][profile].get("train", {}).get("patience"):
+        return []  # a fixed step budget (quick) makes no claim of convergence
+    full = _curves(grid_part(spec, profile, rows), "full")
+    if full.empty:
+        return []
+    by_task = []
+    for task, part in full.groupby("task"):
+        epochs = int(task_part(spec, profile, task, "train").get("epochs", spec["train"].get("epochs", 1)))
+        done = [plateaued(c, epochs) for c in part["curve"]]
+        lengths = "/".join(str(len(c)) for c in part["curve"])
+        by_task.append((task, sum(done), len(done), lengths, epochs))
+    shown = "; ".join(f"{t} {k} of {n} seeds ({lengths} of {e} evaluations)" for t, k, n, lengths, e in by_task)
+    every = all(k == n for _, k, n, _, _ in by_task)
+    return [
+        "",
+        f"End-to-end finetuning's dev macro-F1 plateaued (early stopping ended it, or its last two evaluations are "
+        f"within {PLATEAU}) on {shown}: **{'converged on every task measured' if every else 'not yet converged everywhere'}**.",
+    ]
+
+
+def dev_curves_figure(spec: dict, profile: str, rows, path: Path, methods=("full", "adapt")) -> None:
+    """Dev macro-F1 after each epoch, one panel per task, a line per run of `methods` (seeds in one colour per
+    method): what the plateau line says, to see."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    part = grid_part(spec, profile, rows)
+    curves = {m: _curves(part, m) for m in methods}
+    tasks = sorted({t for c in curves.values() for t in c["task"]})
+    if not tasks:
+        return
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 1, 3.2), squeeze=False, sharey=True)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for i, (method, frame) in enumerate(curves.items()):
+            for j, curve in enumerate(frame[frame["task"] == task]["curve"]):
+                ys = [y for _, y in curve]
+                ax.plot(range(1, len(ys) + 1), ys, color=f"C{i}", alpha=0.8, label=method if j == 0 else None)
+        ax.set_title(task), ax.set_xlabel("epoch"), ax.set_ylim(0, 1), ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0][0].set_ylabel("dev macro-F1 (a line per seed)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        f"Dev curves, {profile}: early stopping ends a line after 3 evaluations without a new best", fontsize=9
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def init_line(spec: dict, profile: str, rows) -> list[str]:

@@ -349,3 +349,15 @@ def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_abl
     one = summary.assign(seeds=1)
     (text, _) = compare_report.paragraphs(one, seconds, measured)
     assert "AdaPT 0.6000 (1 seed)" in text and "too few seeds to compare spreads" in text
+
+
+def test_a_dev_curve_has_plateaued_when_early_stopping_ended_it_or_its_last_two_scores_agree():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from compare_report import plateaued
+
+    assert plateaued([[1, 0.5], [2, 0.7], [3, 0.69]], epochs=16)  # stopped early: dev had stopped improving
+    assert plateaued([[t, 0.8 + 0.001 * t] for t in range(16)], epochs=16)  # ran to the end, last two within 0.01
+    assert not plateaued([[t, 0.05 * t] for t in range(16)], epochs=16)  # still rising by 0.05 at the end
+    assert not plateaued([[1, 0.5]], epochs=16)  # one evaluation says nothing
