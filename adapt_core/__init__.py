@@ -8,7 +8,8 @@ fast; torch loads on first use):
     FullConfig, AdaptConfig, LoraConfig, …        methods/     one config class per method (StcConfig for STC)
     register_method, get_method, method_names     methods/     the one registry of methods (and their variants)
     method_config, prepare                        methods/     a method's config; set what trains
-    TokenPolicy, run_tokens                       token_policy the run's new tokens (vetted list or the policy)
+    TokenPolicy                                   token_policy the automatic acceptance policy for new tokens
+    run_tokens                                    token_record the run's new tokens (vetted list or the policy)
     measure, SensitivityConfig, SensitivityReport sensitivity  AdaPT's sensitivity pass, measured once
     field_specs, build_config, method_specs       forms.py     forms (and CLI flags) from the config dataclasses
     TrainConfig, train_steps, train               train.py     the one training loop
@@ -49,8 +50,8 @@ _EXPORTS = {
     "save_trained": "methods",
     "load_trained": "methods",
     "TokenPolicy": "token_policy",
-    "TokenRecord": "token_policy",
-    "run_tokens": "token_policy",
+    "TokenRecord": "token_record",
+    "run_tokens": "token_record",
     "measure": "sensitivity",
     "SensitivityConfig": "sensitivity",
     "SensitivityReport": "sensitivity",

@@ -284,7 +284,7 @@ def _sensitivity(task, config: DemoConfig, vetted_file: Path, progress: Progress
     """Measure D and G with the accepted tokens added, as the AdaPT run would (same seed, max_length, init)."""
     from adapt_core.models import load_classifier
     from adapt_core.sensitivity import measure
-    from adapt_core.token_policy import run_tokens
+    from adapt_core.token_record import run_tokens
     from adapt_core.workspace import save_report
 
     progress.stage("sensitivity", "running")

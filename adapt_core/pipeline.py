@@ -5,7 +5,7 @@ does, so a run started from either produces the same folder. SIGTERM and Ctrl-C 
 metrics so far intact; any other exception ends it as `failed` with the message.
 
 The method comes from the registry (`RunConfig.method` names it, `settings` is its config): a method that uses new
-tokens gets them first (`token_policy.run_tokens`: the vetted list `tokens`, else its config's policy; recorded in
+tokens gets them first (`token_record.run_tokens`: the vetted list `tokens`, else its config's policy; recorded in
 `tokens.json`), a method that selects by sensitivity gets the report named by `sensitivity` (measuring only when there
 is none; its choice goes to `selection.json`), and a method outside the training loop (STC) runs its own `fit`. The
 learning rate is TrainConfig.lr when given, else the method's own (`RunConfig.lr`).
@@ -313,7 +313,7 @@ def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter, 
     """Add the run's new tokens (vetted list, else the method's policy); tokens.json records them."""
     if not config.spec.uses_tokens:
         return {"added": 0}
-    from adapt_core.token_policy import run_tokens
+    from adapt_core.token_record import run_tokens
 
     phases.enter("accept" if config.tokens else "mine")  # a vetted list is neither mined nor scored again
     settings = config.settings

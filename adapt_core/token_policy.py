@@ -1,10 +1,9 @@
-"""The new tokens of a run: a vetted list when one is given, else the automatic acceptance policy.
+"""The automatic acceptance policy: which mined candidates become a run's new tokens when no person vetted them.
 
 AdaPT's first half is the vocabulary. A person vets candidates in the studio, or a run with no vetted list accepts
 them by one documented policy, the same from the CLI (`train --method adapt`, `mine --accept auto`), the grid and the
-studio's "Accept by policy" button: mine → PPLu score → decide every candidate by `TokenPolicy`, with a reason.
-`run_tokens` then adds the accepted ones to the model and returns a `TokenRecord`: what `tokens.json` in the run
-folder holds (every decision, and how often each added token fired in each split) and what `report.json` says.
+studio's "Accept by policy" button: mine → PPLu score → decide every candidate by `TokenPolicy`, with a reason
+(`auto_vet`, `decide_by_policy`). What a run then does with the accepted tokens is `token_record.py`.
 
 The policy (`decide_by_policy`), in order; the first rule a candidate fails is its reason:
 1. **Task-specific**: specificity = how far the candidate's top-class share rises from that class's share of the
@@ -45,7 +44,6 @@ from adapt_core.errors import AdaptError
 POLICY_NAME = "auto"
 RANKINGS = ("mutual_info", "specificity")
 PPLU_KEEPS = ("low", "high", "off")
-SPLITS = ("train", "dev", "test")
 _MAX_ROUNDS = 5  # fire check → refill rounds; each round only drops, so this bounds a rare cascade
 
 
@@ -428,102 +426,3 @@ def auto_vet(task_data, model_name: str, policy: TokenPolicy, tokenizer=None, pr
     tokenizer = tokenizer or load_tokenizer(model_name)
     vetted, _ = mine_candidates(task_data, model_name, mining, scoring, progress=progress, tokenizer=tokenizer)
     return decide_by_policy(vetted, task_data["train"], tokenizer, policy, task_data.num_labels)
-
-
-# ------------------------------------------------------------------------------------------------ the run's record
-
-
-@dataclass
-class TokenRecord:
-    """The tokens a run used: the decided list, how it was obtained, what augmentation added and how often each
-    added token fired per split (`fires[split][token] = (occurrences, texts)`)."""
-
-    source: str  # "vetted:<file>", "policy:auto" or "none"
-    vetted: object | None = None  # the VettedList (accepted and rejected, with reasons), None without tokens
-    augment: dict = field(default_factory=dict)  # tokens.augment's report
-    fires: dict = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> list[str]:
-        return [] if self.vetted is None else self.vetted.accepted()
-
-    def fire_summary(self) -> dict:
-        """Per split: how many added tokens fire at least once, and the share."""
-        out = {}
-        for split, counts in self.fires.items():
-            firing = sum(1 for occ, _ in counts.values() if occ > 0)
-            out[split] = {"tokens_firing": firing, "share_firing": firing / len(counts) if counts else 0.0}
-        return out
-
-    def summary(self) -> dict:
-        """For report.json: how many tokens, by which policy or list, and how many fire per split."""
-        counts = {} if self.vetted is None else self.vetted.counts()
-        return {
-            "added": int(self.augment.get("added", 0)),
-            "source": self.source,
-            **self.augment,
-            "candidates": counts,
-            "firing": self.fire_summary(),
-        }
-
-    def to_dict(self) -> dict:
-        """For tokens.json: every candidate with its statistics and decision, the augmentation report, and how often
-        each added token fired in each split."""
-        candidates = [] if self.vetted is None else self.vetted.to_dict()
-        fires = {
-            split: {t: {"occurrences": o, "texts": n} for t, (o, n) in counts.items()}
-            for split, counts in self.fires.items()
-        }
-        return {"source": self.source, "augment": self.augment, "fires": fires, "candidates": candidates}
-
-
-def _drop_dead(vetted, task_data, tokenizer, min_fires: int) -> None:
-    """Reject (IN PLACE, with the count) the accepted tokens of a vetted list that fire in fewer than `min_fires`
-    training texts once added: a person's choice is never added silently when it cannot match the text."""
-    accepted = vetted.accepted()
-    fires, dead = _fire_check(accepted, task_data["train"].texts, tokenizer, min_fires)
-    for t in dead:
-        vetted.decide(t, "rejected", f"does not fire: in {fires[t][1]} training texts after augmentation")
-
-
-def run_tokens(
-    model,
-    tokenizer,
-    task_data,
-    model_name: str,
-    *,
-    vetted_path: str | None,
-    policy: TokenPolicy,
-    init: str = "random",
-    seed: int | None = None,
-    progress: Callable | None = None,
-) -> TokenRecord:
-    """Add a run's new tokens to `model` / `tokenizer` IN PLACE: the vetted list's accepted ones, else the policy's.
-
-    Accepted tokens of a vetted list that do not fire in the training texts (`policy.min_fires`, default 1) are
-    rejected with the reason before augmentation. The record counts how often each added token fires per split."""
-    import copy
-
-    from adapt_core.tokens import augment
-    from adapt_core.vetting import load_vetted
-
-    base = copy.deepcopy(tokenizer)  # the tokenizer before augmentation: added tokens are looked up through it
-    if vetted_path:
-        vetted = load_vetted(vetted_path)
-        if not vetted.accepted():
-            raise AdaptError(f"{vetted_path} has no accepted token: accept some (or `mine --accept auto`)")
-        _drop_dead(vetted, task_data, tokenizer, policy.min_fires or 1)
-        if not vetted.accepted():
-            raise AdaptError(f"no accepted token of {vetted_path} occurs in the training texts: check their spelling")
-        source = f"vetted:{vetted_path}"
-    else:
-        vetted = auto_vet(task_data, model_name, policy, tokenizer=tokenizer, progress=progress)
-        source = f"policy:{POLICY_NAME}"
-    accepted = vetted.accepted()
-    info = augment(model, tokenizer, accepted, init=init, seed=seed)
-    fires = {
-        name: fire_counts(tokenizer, task_data[name].texts, accepted, base)
-        for name in SPLITS
-        if name in task_data.splits
-    }
-    return TokenRecord(source, vetted, info, fires)

@@ -14,7 +14,7 @@ from adapt_core.evaluate import evaluate
 from adapt_core.models import load_tokenizer
 from adapt_core.run_analysis import write_predictions
 from adapt_core.runs import write_json
-from adapt_core.token_policy import TokenRecord
+from adapt_core.token_record import TokenRecord
 from adapt_core.tokens import augmented_tokenizer
 from adapt_core.vetting import VettedCandidate, VettedList
 

@@ -2,7 +2,8 @@
 
 Class 0 texts start with "alpha" and use one set of words, class 1 texts start with "beta" and use another, so every
 token carries the label and even a tiny random model (whose attention is near uniform) learns it in a few dozen
-steps; a fixed seed makes every test see the same texts.
+steps; a fixed seed makes every test see the same texts. `planted` (with `POLICY`) is the token policy and token
+record tests' corpus: chosen phrases planted among changing filler words.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from adapt_core.data import Split, TaskData
 from adapt_core.models import load_classifier
+from adapt_core.token_policy import TokenPolicy
 
 WORDS = (
     ["river", "stone", "light", "paper", "forest", "cloud"],
@@ -53,6 +55,30 @@ def write_toy_jsonl(path: Path, n: int = 64, seed: int = 0) -> Path:
         )
     )
     return path
+
+
+FILLERS = ["today", "again", "soon", "quickly", "tonight", "later", "now"]
+POLICY = TokenPolicy(scorer=None, min_support=4)  # no PPLu scoring in unit tests
+
+
+def planted(phrases_by_class: dict[int, list[str]], copies: int = 8) -> TaskData:
+    """Each phrase in `copies` texts of its class, between filler words that change from text to text (so the
+    closed pattern is exactly the phrase), plus as many filler-only texts per class."""
+    texts, labels = [], []
+    k = 0
+    for label, phrases in phrases_by_class.items():
+        for phrase in phrases:
+            for _ in range(copies):
+                texts.append(f"{FILLERS[k % 7]} {phrase} {FILLERS[(3 * k + 1) % 7]}")
+                labels.append(label)
+                k += 1
+        for _ in range(copies):
+            texts.append(f"{FILLERS[k % 7]} {FILLERS[(2 * k + 3) % 7]}")
+            labels.append(label)
+            k += 1
+    split = Split(texts, labels)
+    names = [f"class{c}" for c in range(max(phrases_by_class) + 1)]
+    return TaskData("planted", names, {"train": split, "test": Split(texts[::3], labels[::3])})
 
 
 @torch.no_grad()

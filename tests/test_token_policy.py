@@ -1,8 +1,8 @@
-"""token_policy.py: the automatic acceptance policy and the run's token record, on tiny corpora written here.
+"""token_policy.py: the automatic acceptance policy, on tiny corpora written here (`helpers_toy.planted`).
 
 Every accepted token fires (apostrophes, hyphens, accents; WordPiece and byte-level BPE), a class-specific phrase is
-accepted and a generic one of equal support rejected as generic, nested fragments collapse to one token, a vetted
-token that never occurs is dropped with its reason, and `mine --accept auto` feeds `train --tokens` end to end.
+accepted and a generic one of equal support rejected as generic, nested fragments collapse to one token, and
+`mine --accept auto` feeds `train --tokens` end to end.
 """
 
 from __future__ import annotations
@@ -12,35 +12,12 @@ import math
 
 import numpy as np
 import pytest
+from helpers_toy import FILLERS, POLICY, planted
 
 from adapt_core.data import Split, TaskData
 from adapt_core.errors import AdaptError
-from adapt_core.token_policy import TokenPolicy, auto_vet, fire_counts, run_tokens
+from adapt_core.token_policy import TokenPolicy, auto_vet, fire_counts
 from adapt_core.tokens import augmented_tokenizer
-from adapt_core.vetting import VettedList
-
-FILLERS = ["today", "again", "soon", "quickly", "tonight", "later", "now"]
-POLICY = TokenPolicy(scorer=None, min_support=4)  # no PPLu scoring in unit tests
-
-
-def planted(phrases_by_class: dict[int, list[str]], copies: int = 8) -> TaskData:
-    """Each phrase in `copies` texts of its class, between filler words that change from text to text (so the
-    closed pattern is exactly the phrase), plus as many filler-only texts per class."""
-    texts, labels = [], []
-    k = 0
-    for label, phrases in phrases_by_class.items():
-        for phrase in phrases:
-            for _ in range(copies):
-                texts.append(f"{FILLERS[k % 7]} {phrase} {FILLERS[(3 * k + 1) % 7]}")
-                labels.append(label)
-                k += 1
-        for _ in range(copies):
-            texts.append(f"{FILLERS[k % 7]} {FILLERS[(2 * k + 3) % 7]}")
-            labels.append(label)
-            k += 1
-    split = Split(texts, labels)
-    names = [f"class{c}" for c in range(max(phrases_by_class) + 1)]
-    return TaskData("planted", names, {"train": split, "test": Split(texts[::3], labels[::3])})
 
 
 @pytest.mark.parametrize("name", ["minilm_tokenizer", "smollm2_tokenizer"])
@@ -95,41 +72,6 @@ def test_policy_validates_its_fields():
         TokenPolicy(min_specificity=2)
     with pytest.raises(AdaptError, match="pplu_quantile must be in"):
         TokenPolicy(pplu_quantile=0)
-
-
-def test_run_tokens_drops_a_token_that_never_fires_and_counts_fires(tmp_path):
-    from adapt_core.models import load_classifier
-
-    task = planted({0: ["routing number"], 1: ["card declined"]})
-    path = tmp_path / "tokens.json"
-    path.write_text(json.dumps(["routing number", "card declined", "zebra crossing"]))
-    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
-    record = run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=str(path), policy=POLICY, seed=0)
-    assert record.accepted == ["routing number", "card declined"]
-    assert record.vetted.get("zebra crossing").reason == "does not fire: in 0 training texts after augmentation"
-    assert record.augment["added"] == 2
-    assert record.fires["train"]["routing number"] == (8, 8)
-    assert record.fires["test"]["routing number"][0] > 0
-    saved = record.to_dict()
-    assert saved["fires"]["train"]["card declined"] == {"occurrences": 8, "texts": 8}
-    assert record.summary()["firing"]["test"]["share_firing"] == 1.0
-    empty = tmp_path / "none.json"
-    VettedList().save(empty)
-    with pytest.raises(AdaptError, match="no accepted token"):
-        run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=str(empty), policy=POLICY)
-
-
-def test_run_tokens_without_a_list_applies_the_policy():
-    from adapt_core.models import load_classifier
-
-    task = planted({0: ["routing number"], 1: ["card declined"]})
-    model, tokenizer = load_classifier("tiny-bert", 2, task.label_names, seed=0)
-    record = run_tokens(model, tokenizer, task, "tiny-bert", vetted_path=None, policy=POLICY, seed=0)
-    assert record.source == "policy:auto"
-    assert set(record.accepted) == {"routing number", "card declined"} and record.augment["added"] == 2
-    assert all(c.reason for c in record.vetted)
-    assert len(tokenizer) == record.augment["offset"] + 2  # added to the run's own tokenizer, in place
-    assert record.summary()["candidates"]["accepted"] == 2
 
 
 def test_mine_accept_auto_then_train_tokens(tmp_path):

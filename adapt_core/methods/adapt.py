@@ -1,6 +1,6 @@
 """AdaPT (`adapt`): new task tokens + sparse finetuning of the most sensitive modules; its ablation and variant.
 
-The pipeline first adds the run's new tokens (`token_policy.run_tokens`: a vetted list, else the automatic policy in
+The pipeline first adds the run's new tokens (`token_record.run_tokens`: a vetted list, else the automatic policy in
 `tokens`). `prepare` then takes the sensitivity report it is given (measured once, on the Sensitivity page or with
 `sensitivity --save-report`), or measures one on a calibration sample of the training split with the run's
 max_length and seed, selects modules within `top_k` % of the non-embedding parameters (`selection.SELECTION_RULE`)
