@@ -4,17 +4,16 @@ training time, peak memory, trainable parameters and tokens per example. Then th
 trainable parameters and step time, per method and budget, over the runs here and the benchmark grid's measured
 results (benchmarks/results/compare.csv). Below, the benchmark grid's table and its figures, one at a time."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from adapt_core.comparison import frontier, read_grid, run_points
+from adapt_core.comparison import frontier, run_points
 from adapt_core.plots.analysis import FRONTIER_AXES, frontier_figure
 from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
 from adapt_core.runs import list_runs
-from studio import state
+from studio import resources, state
 from studio.widgets import guard, pick_runs, unreadable_runs
 from studio.widgets import table as show_table
 
@@ -58,8 +57,7 @@ else:
 st.subheader("Budget frontier")
 points = run_points(table, [r.config for r in runs])
 with guard("Reading benchmarks/results/compare.csv", stop=False):
-    spec = json.loads((RESULTS.parent / "grid.json").read_text()) if (RESULTS.parent / "grid.json").is_file() else None
-    points = pd.concat([points, read_grid(RESULTS / "compare.csv", spec)], ignore_index=True)
+    points = pd.concat([points, resources.grid_points(RESULTS / "compare.csv", RESULTS.parent / "grid.json")])
 budgets = frontier(points)
 if budgets.empty:
     st.caption("No finished run and no benchmark grid results yet: the frontier appears when a run finishes.")
@@ -77,9 +75,9 @@ else:
 
 # ---- Benchmark grid: figures written by the benchmark scripts (benchmarks/results/*.png), shown when present.
 st.subheader("Benchmark grid")
-if (RESULTS / "compare_summary.md").is_file():
-    with st.expander("The comparison table (benchmarks/compare.py)", icon=":material/table:"):
-        st.markdown((RESULTS / "compare_summary.md").read_text())
+tables = RESULTS / "compare_summary.md"  # drawn only when asked: its tables made every visit slow
+if tables.is_file() and st.toggle("Show the comparison tables (benchmarks/compare.py)", key="grid_tables"):
+    st.markdown(tables.read_text())
 figures = {f.stem.replace("_", " "): f for f in sorted(RESULTS.glob("*.png"))} if RESULTS.is_dir() else {}
 if not figures:
     st.caption("No benchmark figures yet: the benchmark scripts write them to benchmarks/results/.")

@@ -83,3 +83,22 @@ def token_profile(source: str, data: DataConfig, model: str):
     """(summary table, length histogram) of the corpus in the model's tokens. Both tokenize every text (seconds on
     a 10,000-text corpus), so they are computed once per corpus, slice and model, not on every visit of the page."""
     return _token_profile(source, json.dumps(asdict(data), sort_keys=True), model)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _grid_points(path: str, stamp: tuple, spec_text: str | None):
+    from adapt_core.comparison import read_grid
+
+    return read_grid(path, json.loads(spec_text) if spec_text else None)
+
+
+def grid_points(results: Path, spec_file: Path):
+    """The benchmark grid's results as frontier points (`comparison.read_grid`), read again only when the CSV or the
+    spec changes (their sizes and modification times): choosing each profile's trained cells takes a quarter of a
+    second, on every visit of the Compare page otherwise, while the grid's processes append a row every half hour."""
+
+    def stamp(path: Path) -> tuple:
+        return (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else (None, None)
+
+    spec_text = spec_file.read_text() if spec_file.is_file() else None
+    return _grid_points(str(results), (stamp(results), stamp(spec_file)), spec_text)

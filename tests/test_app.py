@@ -459,6 +459,26 @@ def test_compare_page_draws_the_budget_frontier_of_runs_and_grid(runs_dir):
     assert len(stc) and set(stc["step_seconds"]) == {"—"}  # STC has no step loop: a dash, never "None"
     figures = sorted(Path("benchmarks/results").glob("*.png"))
     assert len(at.selectbox(key="grid_figure").options) == len(figures) and len(at.get("image")) == 1  # one at a time
+    tables = [m for m in at.markdown if "Learning-rate sweep" in m.value]
+    assert not tables  # the grid's tables are drawn only when asked
+    at.toggle(key="grid_tables").set_value(True).run()
+    assert [m for m in at.markdown if "Learning-rate sweep" in m.value]
+
+
+def test_the_grid_points_are_read_again_only_when_the_results_change(tmp_path, monkeypatch):
+    from adapt_core import comparison
+    from studio import resources
+
+    reads, read_grid = [], comparison.read_grid
+    monkeypatch.setattr(comparison, "read_grid", lambda *a: reads.append(a) or read_grid(*a))
+    results, spec = tmp_path / "compare.csv", tmp_path / "grid.json"
+    header = "task,method,setting,model,seed,macro_f1,trainable_params,step_seconds,state,profile,hardware\n"
+    results.write_text(header + "banking77,lora,,minilm-l6,0,0.5,100,0.1,completed,quick,cpu\n")
+    first = resources.grid_points(results, spec)
+    assert resources.grid_points(results, spec).equals(first) and len(reads) == 1  # unchanged files: the cache
+    results.write_text(results.read_text() + "banking77,lora,,minilm-l6,1,0.7,100,0.1,completed,quick,cpu\n")
+    again = resources.grid_points(results, spec)
+    assert len(again) == len(first) + 1 and len(reads) == 2  # a row appended by the grid shows on the next visit
 
 
 def test_analysis_page_says_what_to_fix_for_a_damaged_evaluation(runs_dir):
