@@ -24,16 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _env import environment  # noqa: E402
-from compare_report import (  # noqa: E402
-    budget_figure,
-    dev_curves_figure,
-    estimate,
-    figures,
-    grid_part,
-    report,
-    sweep_summary,
-    update_readme,
-)
+from compare_figures import budget_figure, dev_curves_figure, figures  # noqa: E402
+from compare_report import estimate, grid_part, report, sweep_summary, update_readme  # noqa: E402
 
 from adapt_core.grid import hardware, load_spec, mark_not_run, read_results, run_grid  # noqa: E402
 from adapt_core.grid_analysis import chosen_rates, summarise, trained_spec, with_rates  # noqa: E402

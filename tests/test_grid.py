@@ -1,5 +1,5 @@
-"""grid.py and benchmarks/compare.py (its report: compare_report.py): cells run once, a second invocation does no
-work, failures retried once."""
+"""grid.py and benchmarks/compare.py (its report: compare_report.py, its figures: compare_figures.py): cells run
+once, a second invocation does no work, failures retried once."""
 
 from __future__ import annotations
 
