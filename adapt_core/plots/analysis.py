@@ -114,29 +114,30 @@ GRID_SYMBOLS = ("diamond", "square", "triangle-up", "x")
 def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     """Macro-F1 mean ± std over seeds against `x` (a key of FRONTIER_AXES), one series per method (and source: the
     benchmark grid's dashed), budgets as points joined along the cost axis; the hover names setting and seeds."""
-    fig = go.Figure()
     methods = sorted(agg["method"].unique())
     grids = sorted(s for s in agg["source"].unique() if s != "runs")  # one marker per profile and hardware
     symbols = {"runs": "circle"} | {s: GRID_SYMBOLS[i % len(GRID_SYMBOLS)] for i, s in enumerate(grids)}
+    traces = []  # plain lists, one Figure built at the end: plotly validates a pandas column or an added trace slowly
     for (source, method), rows in agg.dropna(subset=[x]).groupby(["source", "method"], sort=True):
         rows = rows.sort_values(x)
-        fig.add_trace(
+        traces.append(
             go.Scatter(
-                x=rows[x],
-                y=rows["macro_f1_mean"],
-                error_y=dict(type="data", array=rows["macro_f1_std"], visible=True),
+                x=rows[x].tolist(),
+                y=rows["macro_f1_mean"].tolist(),
+                error_y=dict(type="data", array=rows["macro_f1_std"].tolist(), visible=True),
                 name=method if source == "runs" else f"{method} ({source})",
                 mode="lines+markers",
                 marker=dict(size=9, symbol=symbols[source]),
                 line=dict(
                     color=PALETTE[methods.index(method) % len(PALETTE)], dash="solid" if source == "runs" else "dot"
                 ),
-                customdata=rows[["setting", "seeds"]],
+                customdata=rows[["setting", "seeds"]].values.tolist(),
                 hovertemplate="%{customdata[0]} · n=%{customdata[1]}<br>macro-F1 %{y:.3f}<br>%{x:,.4g}<extra>"
                 + html.escape(str(method))
                 + "</extra>",
             )
         )
+    fig = go.Figure(data=traces)
     fig.update_layout(xaxis_title=FRONTIER_AXES[x], yaxis_title="test macro-F1 (mean ± std, 0–1)")
     score_axis(fig)  # the whole scale: a chance-level point must not look like a result
     if x == "trainable_params":  # from a thousand (STC, LoRA) to the whole model: powers of ten
