@@ -85,23 +85,24 @@ def chart_pick(
 def _curves(
     metrics: Mapping[str, pd.DataFrame], column: str, ytitle: str, title: str, colors: Mapping[str, str] | None
 ) -> go.Figure:
-    fig = go.Figure()
+    traces = []  # plain lists, one Figure at the end: redrawn every second, plotly's validation of pandas is slow
     for name, frame in metrics.items():
         if frame.empty or column not in frame:
             continue
         rows = downsample(frame, column)
         if rows.empty:
             continue
-        fig.add_trace(
+        traces.append(
             go.Scatter(
-                x=rows["step"],
-                y=rows[column],
+                x=rows["step"].tolist(),
+                y=rows[column].tolist(),
                 name=name,
                 mode="lines+markers" if len(rows) <= MARKERS_UP_TO else "lines",
                 marker=dict(size=5),
                 line=dict(color=(colors or {}).get(name) or run_color(name), width=2),
             )
         )
+    fig = go.Figure(data=traces)
     if not fig.data:
         what = "no run picked" if not metrics else f"no {ytitle} logged yet"
         return no_data(title, f"No data yet: {what}", height=300)
