@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rates chosen on dev by the lr sweep: {rates or 'none yet (the sweep has not finished)'}")
         spec = with_rates(spec, rates)
     stop_at = time.time() + args.stop_after if args.stop_after else None
-    if args.estimate:
-        print(estimate(spec, args.profile, read_results(args.results)))
+    if args.estimate:  # the CPU plan, at the rates it trains at (so a finished cell counts as done)
+        frame = read_results(args.results)
+        print(estimate(with_rates(spec, chosen_rates(spec, args.profile, frame, hardware="cpu")), args.profile, frame))
         return 0
     if args.mark_not_run is not None:
         count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, **subset)
