@@ -333,7 +333,7 @@ def fire_counts(tokenizer_with_tokens, texts: Sequence[str], tokens: Sequence[st
     return {t: (int(occurrences[i]), int(in_texts[i])) if i is not None else (0, 0) for t, i in id_of.items()}
 
 
-def _fire_check(accepted: list[str], texts, tokenizer, min_fires: int) -> tuple[dict, list[str]]:
+def fire_check(accepted: list[str], texts, tokenizer, min_fires: int) -> tuple[dict, list[str]]:
     """(fire counts of the accepted tokens in `texts`, the ones firing in fewer than `min_fires` texts)."""
     from adapt_core.tokens import augmented_tokenizer
 
@@ -390,7 +390,7 @@ def _accept_and_check(ranked, cands, st, texts, tokenizer, policy, reasons) -> N
     for _ in range(_MAX_ROUNDS):
         while queue and len(accepted) < cap:
             accepted.append(queue.pop(0))
-        fires, dead = _fire_check([cands[i].text for i in accepted], texts, tokenizer, min_fires)
+        fires, dead = fire_check([cands[i].text for i in accepted], texts, tokenizer, min_fires)
         if not dead:
             break
         dead_set = set(dead)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapt_core.errors import AdaptError
-from adapt_core.token_policy import POLICY_NAME, TokenPolicy, _fire_check, auto_vet, fire_counts
+from adapt_core.token_policy import POLICY_NAME, TokenPolicy, auto_vet, fire_check, fire_counts
 
 SPLITS = ("train", "dev", "test")
 
@@ -66,7 +66,7 @@ def _drop_dead(vetted, task_data, tokenizer, min_fires: int) -> None:
     """Reject (IN PLACE, with the count) the accepted tokens of a vetted list that fire in fewer than `min_fires`
     training texts once added: a person's choice is never added silently when it cannot match the text."""
     accepted = vetted.accepted()
-    fires, dead = _fire_check(accepted, task_data["train"].texts, tokenizer, min_fires)
+    fires, dead = fire_check(accepted, task_data["train"].texts, tokenizer, min_fires)
     for t in dead:
         vetted.decide(t, "rejected", f"does not fire: in {fires[t][1]} training texts after augmentation")
 
