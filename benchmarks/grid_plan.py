@@ -8,15 +8,16 @@ rates it chooses on dev, the grid seed by seed (variants included), then the bud
 
 Each phase runs `benchmarks/compare.py` in `--workers` processes (one torch thread each) that take the cells in
 turn, each the next one nobody has claimed (`--claims`, a fresh folder per phase: no process idles while another
-still has a queue), and waits for all of them, so the grid starts only once every rate is chosen; a second invocation skips finished cells, so the plan
-resumes after any interruption. With `--seconds`, no cell starts after that time (a machine lent for a while ends
-with whole cells). With `--carry` (a folder from `benchmarks/gpu.py --prepare-carry DIR --all-datasets`: MiniLM
-as fp16 and the five tasks), the model is widened back to fp32 and read from there, for a machine without the
-packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`) must travel along, since no scorer is
-needed then. A profile whose `lr_sweep_on` names other hardware skips the lr sweep here and trains at the rates that
-sweep chose (it must be in the results file). Rows are keyed by hardware, so a GPU row never stands in for a CPU one; `compare_env.json` names the
-machine. `touch LOGS/STOP` stops the plan between cells: no cell starts once it exists (each running cell ends and
-is recorded); remove it before the next invocation. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
+still has a queue), and waits for all of them, so the grid starts only once every rate is chosen; a second
+invocation skips finished cells, so the plan resumes after any interruption. With `--seconds`, no cell starts after
+that time (a machine lent for a while ends with whole cells). With `--carry` (a folder from `benchmarks/gpu.py
+--prepare-carry DIR --all-datasets`: MiniLM as fp16 and the five tasks), the model is widened back to fp32 and read
+from there, for a machine without the packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`)
+must travel along, since no scorer is needed then. A profile whose `lr_sweep_on` names other hardware skips the lr
+sweep here and trains at the rates that sweep chose (it must be in the results file). Rows are keyed by hardware, so
+a GPU row never stands in for a CPU one; `compare_env.json` names the machine. `touch LOGS/STOP` stops the plan
+between cells: no cell starts once it exists (each running cell ends and is recorded); remove it before the next
+invocation. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
 working session; no finished cell may be lost).
 """
 
@@ -133,7 +134,8 @@ def main(argv=None) -> int:
     spec = load_spec(HERE / "grid.json")
     if args.device:
         spec["train"]["device"] = args.device
-    here, chooser = hardware(spec, args.profile), sweep_hardware(spec, args.profile, hardware(spec, args.profile))
+    here = hardware(spec, args.profile)
+    chooser = sweep_hardware(spec, args.profile, here)
     if "sweep-lr" in args.phases and chooser != here:
         log(f"sweep-lr: skipped, the {args.profile} profile's rates are chosen by its {chooser} sweep (lr_sweep_on)")
     elif "sweep-lr" in args.phases:
