@@ -4,7 +4,8 @@ Resumable by construction: a cell whose row in the CSV says `completed` is skipp
 (then left failed, with its error in the CSV). Hyperparameters live in one spec file (benchmarks/grid.json): one
 training setting per method, the same for every task, and profiles (quick / converge / smoke) that set the data
 slice and the step budget, with per-task overrides (`per_task`: a task's slice and max_length). `sweeps` add cells
-that vary one method setting (the learning-rate sweep, the budget sweep); a cell is named by its `setting`, the
+that vary one method setting (the learning-rate sweep, AdaPT's knob sweep, the budget sweep; `tokens.<field>` varies
+the token policy of a token-using method, whose tokens are then accepted by that policy); a cell is named by its `setting`, the
 method settings that differ from the registered defaults (`lr=0.001,top_k=5`; empty for the defaults), so a sweep
 cell and a grid cell with the same settings are one cell, run once. A row is keyed by profile, hardware (cpu / cuda),
 task, method, setting, model and seed: a GPU run never stands in for a CPU one. Several processes may share one
@@ -192,6 +193,9 @@ def uses_tokens(spec: dict, name: str) -> bool:
     return get_method(name).uses_tokens
 
 
+TOKEN_PREFIX = "tokens."  # a sweep setting `tokens.max_new_tokens` varies the token policy of the cell's method
+
+
 def token_policy(spec: dict, profile: str):
     """The automatic acceptance policy of the grid's token-using methods: `tokens` (TokenPolicy fields), then the
     profile's `tokens`."""
@@ -245,8 +249,17 @@ def method_settings(spec: dict, profile: str, name: str, overrides: tuple = ()):
     from adapt_core.methods import get_method
 
     method = get_method(name)
-    settings = method.make({**method_spec(spec, name).get("method", {}), **dict(overrides)})
-    return replace(settings, tokens=token_policy(spec, profile)) if method.uses_tokens else settings
+    own = {k: v for k, v in overrides if not k.startswith(TOKEN_PREFIX)}
+    policy = {k[len(TOKEN_PREFIX) :]: v for k, v in overrides if k.startswith(TOKEN_PREFIX)}
+    if policy and not method.uses_tokens:
+        raise ValueError(f"grid method {name!r} uses no new tokens: it has no {TOKEN_PREFIX}… settings to vary")
+    settings = method.make({**method_spec(spec, name).get("method", {}), **own})
+    if not method.uses_tokens:
+        return settings
+    try:
+        return replace(settings, tokens=replace(token_policy(spec, profile), **policy))
+    except TypeError as err:  # an unknown TokenPolicy field
+        raise ValueError(f"grid method {name!r}: {sorted(policy)} are not all token policy settings ({err})") from None
 
 
 def setting_name(spec: dict, profile: str, cell: Cell) -> str:
@@ -256,14 +269,22 @@ def setting_name(spec: dict, profile: str, cell: Cell) -> str:
 
     from adapt_core.methods import get_method
 
+    def shown(name: str, value) -> str:
+        return f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+
     settings, default = method_settings(spec, profile, cell.method, cell.overrides), get_method(cell.method).make({})
     differ = [
-        f"{f.name}={getattr(settings, f.name):g}"
-        if isinstance(getattr(settings, f.name), float)
-        else f"{f.name}={getattr(settings, f.name)}"
+        shown(f.name, getattr(settings, f.name))
         for f in fields(settings)
         if f.name != "tokens" and getattr(settings, f.name) != getattr(default, f.name)
     ]
+    if getattr(settings, "tokens", None) is not None:  # a sweep's change to the grid's token policy
+        grid_policy = token_policy(spec, profile)
+        differ += [
+            shown(TOKEN_PREFIX + f.name, getattr(settings.tokens, f.name))
+            for f in fields(settings.tokens)
+            if getattr(settings.tokens, f.name) != getattr(grid_policy, f.name)
+        ]
     return ",".join(sorted(differ))
 
 
@@ -302,7 +323,8 @@ def ensure_tokens(spec: dict, profile: str, cell: Cell, root: Path, log: Callabl
     wall time is kept beside it (`….seconds`), a cost every token-using method shares."""
     from dataclasses import asdict
 
-    policy, data = token_policy(spec, profile), DataConfig(**task_part(spec, profile, cell.task, "data"))
+    policy = method_settings(spec, profile, cell.method, cell.overrides).tokens  # the grid's, or a sweep's change
+    data = DataConfig(**task_part(spec, profile, cell.task, "data"))
     # the file is named by what decides the tokens (the slice mined, the policy), so a changed spec never reuses it
     digest = hashlib.sha256(json.dumps([asdict(data), asdict(policy)], sort_keys=True).encode()).hexdigest()[:8]
     path = root / "tokens" / f"{cell.task_name}-{Path(cell.model).name}-{profile}-{digest}.json"

@@ -4,9 +4,10 @@ Per profile, hardware, task, model, method and setting: the score's mean ± std 
 finetuning (`summarise`); which rows are cells of the grid as the spec stands (`grid_rows`) and which the grid trained
 as its comparison (`trained_rows`: the grid's and the budget sweep's cells at the rates the lr sweep chose on dev,
 `chosen_rates`, `with_rates`, `trained_spec`); how long each run took to reach full finetuning's best dev score
-(`time_to_quality`). Kept apart from `grid.py` (the spec and the running of cells) because the report, the studio's
-Compare page and the CLI read results that other processes or machines wrote, without running anything; this module
-imports from `grid.py` (cells, settings, keys), never the reverse.
+(`time_to_quality`); what AdaPT's knob sweep found on dev (`knob_scores`, `knob_choices`). Kept apart from `grid.py`
+(the spec and the running of cells) because the report, the studio's Compare page and the CLI read results that
+other processes or machines wrote, without running anything; this module imports from `grid.py` (cells, settings,
+keys), never the reverse.
 Dev decides everything (best checkpoint, STC's choices); test is only read for the table.
 """
 
@@ -162,3 +163,47 @@ def with_rates(spec: dict, rates: dict[str, float]) -> dict:
             if rate is not None:
                 entry.setdefault("method", {})["lr"] = rate
     return out
+
+
+def knob_scores(spec: dict, profile: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """AdaPT's knob sweep (`knobs`: one setting changed at a time, the others at their defaults) from `rows` of one
+    hardware: per (setting, task), the best dev macro-F1 and test macro-F1 averaged over the completed seeds, with
+    the changed setting's label (`default` where the cell is the method's own settings, as the grid trains it).
+    Pass the trained spec (`trained_spec`) so the cells carry the chosen rate. Columns: setting, label, task, dev,
+    test, seeds; empty when the profile has no such sweep or no row of it is done."""
+    columns = ["setting", "label", "task", "dev", "test", "seeds"]
+    if "knobs" not in profile_sweeps(spec, profile):
+        return pd.DataFrame(columns=columns)
+    done = rows[(rows["state"] == "completed") & (rows["profile"] == profile)]
+    scores = {
+        (t, s): group for (t, s), group in done.assign(setting=done["setting"].fillna("")).groupby(["task", "setting"])
+    }
+    out, seen = [], set()
+    for cell in sweep_cells(spec, profile, "knobs"):
+        default = setting_name(spec, profile, type(cell)(cell.task, cell.method, cell.model, cell.seed))
+        setting = setting_name(spec, profile, cell)
+        group = scores.get((cell.task, setting))
+        if (cell.task, setting) in seen or group is None:
+            continue
+        seen.add((cell.task, setting))
+        field, value = cell.overrides[0]
+        label = "default" if setting == default else f"{field}={value}"
+        seeds = group[group["seed"].astype(int).isin(profile_sweeps(spec, profile)["knobs"].get("seeds", [0]))]
+        if seeds.empty:
+            continue
+        out.append((setting, label, cell.task, seeds["best_dev_macro_f1"].mean(), seeds["macro_f1"].mean(), len(seeds)))
+    return pd.DataFrame(out, columns=columns)
+
+
+def knob_choices(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per knob setting measured on every task the default was: its mean dev macro-F1 over those tasks and the
+    difference from the default's (positive: better on dev). Sorted best first; the default's own row included."""
+    if scores.empty or "default" not in set(scores["label"]):
+        return pd.DataFrame(columns=["label", "mean_dev", "vs_default"])
+    tasks = set(scores.loc[scores["label"] == "default", "task"])
+    by = scores[scores["task"].isin(tasks)].groupby("label")
+    full = by["task"].nunique() == len(tasks)  # a setting not yet measured on every task is not compared
+    means = by["dev"].mean()[full]
+    frame = pd.DataFrame({"label": means.index, "mean_dev": means.values})
+    frame["vs_default"] = frame["mean_dev"] - means["default"]
+    return frame.sort_values("mean_dev", ascending=False, ignore_index=True)

@@ -1,5 +1,6 @@
 """The comparison plan in its order, as parallel processes sharing one results file: the learning-rate sweep, the
-rates it chooses on dev, the grid seed by seed (variants included), then the budget sweep.
+rates it chooses on dev, AdaPT's knob sweep (its other settings, on dev), the grid seed by seed (variants included),
+then the budget sweep.
 
     nohup python benchmarks/grid_plan.py --workers 2 > grid-plan.log &          # the CPU plan (resumable)
     python benchmarks/grid_plan.py --workers 12 --device cuda --dtype fp32 \\
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     p.add_argument("--logs", type=Path, default=None, help="One log per shard and phase (default OUT/logs).")
     p.add_argument("--seconds", type=float, default=None, help="No cell starts after this many seconds.")
     p.add_argument("--seeds", nargs="*", default=["0", "1", "2"], help="The grid's seeds, one phase each.")
-    p.add_argument("--phases", nargs="*", default=["sweep-lr", "grid", "sweep-budget"])
+    p.add_argument("--phases", nargs="*", default=["sweep-lr", "sweep-knobs", "grid", "sweep-budget"])
     p.add_argument("--commit-every", type=float, default=0, help="Commit the results file every N minutes (0: never).")
     args = p.parse_args(argv)
     deadline = time.time() + args.seconds if args.seconds else None
@@ -140,6 +141,8 @@ def main(argv=None) -> int:
         log(f"sweep-lr: skipped, the {args.profile} profile's rates are chosen by its {chooser} sweep (lr_sweep_on)")
     elif "sweep-lr" in args.phases:
         phase("sweep-lr", base, ["--sweep", "lr"], args, deadline, log)
+    if "sweep-knobs" in args.phases:
+        phase("sweep-knobs", base, ["--use-swept-rates", "--sweep", "knobs"], args, deadline, log)
     if "grid" in args.phases:
         for seed in args.seeds:
             phase(f"grid-seed{seed}", base, ["--use-swept-rates", "--variants", "--seeds", seed], args, deadline, log)

@@ -206,6 +206,38 @@ def test_sweep_cells_are_named_by_their_settings_and_one_equals_the_grid_cell():
         grid.cells(SPEC, "converge", sweep="depth")
 
 
+def test_the_knob_sweep_changes_one_adapt_setting_or_the_token_policys_cap(tmp_path):
+    knobs = grid.cells(SPEC, "converge", sweep="knobs")
+    names = {grid.setting_name(SPEC, "converge", c) for c in knobs if c.task == "scierc"}
+    # each knob's default value is the grid's own cell (the empty name): run once, whichever list made it
+    assert names == {
+        "",
+        "positions=tokens",
+        "grouping=block",
+        "head_warmup_steps=50",
+        *(f"tokens.max_new_tokens={n}" for n in (20, 50)),
+    }
+    capped = next(c for c in knobs if c.overrides == (("tokens.max_new_tokens", 20),))
+    settings = grid.method_settings(SPEC, "converge", "adapt", capped.overrides)
+    assert settings.tokens.max_new_tokens == 20 and settings.tokens.scorer == grid.token_policy(SPEC, "converge").scorer
+    with pytest.raises(ValueError, match="'full' uses no new tokens"):
+        grid.method_settings(SPEC, "converge", "full", (("tokens.max_new_tokens", 20),))
+    with pytest.raises(ValueError, match="not all token policy settings"):
+        grid.method_settings(SPEC, "converge", "adapt", (("tokens.max_tokens", 20),))
+    # the capped cell's tokens are accepted by its own policy, into a file of their own
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    task = spec["tasks"][0]
+    paths = [
+        grid.ensure_tokens(spec, "smoke", grid.Cell(task, "adapt", "tiny-bert", 0, o), tmp_path, lambda _: None)
+        for o in ((), (("tokens.max_new_tokens", 1),))
+    ]
+    assert paths[0] != paths[1]
+    accepted = [
+        [c for c in json.loads(Path(p).read_text())["candidates"] if c["decision"] == "accepted"] for p in paths
+    ]
+    assert len(accepted[0]) > 1 and len(accepted[1]) == 1  # the cap, and only the cap, changed
+
+
 def test_per_task_settings_override_the_profile():
     banking = grid.run_config(SPEC, "converge", grid.Cell("banking77", "full", "minilm-l6", 1), None)
     scierc = grid.run_config(SPEC, "converge", grid.Cell("scierc", "full", "minilm-l6", 1), None)
