@@ -196,14 +196,27 @@ def knob_scores(spec: dict, profile: str, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def knob_choices(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per knob setting measured on every task the default was: its mean dev macro-F1 over those tasks and the
-    difference from the default's (positive: better on dev). Sorted best first; the default's own row included."""
+    """Per knob setting measured on every task the default was: its mean dev macro-F1 over those tasks, the difference
+    from the default's (positive: better on dev) and the smallest per-task difference (`worst_task`). Sorted best
+    first; the default's own row included."""
     if scores.empty or "default" not in set(scores["label"]):
-        return pd.DataFrame(columns=["label", "mean_dev", "vs_default"])
-    tasks = set(scores.loc[scores["label"] == "default", "task"])
-    by = scores[scores["task"].isin(tasks)].groupby("label")
-    full = by["task"].nunique() == len(tasks)  # a setting not yet measured on every task is not compared
-    means = by["dev"].mean()[full]
-    frame = pd.DataFrame({"label": means.index, "mean_dev": means.values})
-    frame["vs_default"] = frame["mean_dev"] - means["default"]
+        return pd.DataFrame(columns=["label", "mean_dev", "vs_default", "worst_task"])
+    default = scores[scores["label"] == "default"].set_index("task")["dev"]
+    part = scores[scores["task"].isin(default.index)]
+    full = part.groupby("label")["task"].nunique() == len(default)  # one not yet measured on every task: not compared
+    part = part[part["label"].isin(full[full].index)]
+    gaps = part["dev"] - part["task"].map(default)
+    frame = part.assign(gap=gaps.values).groupby("label").agg(mean_dev=("dev", "mean"), worst_task=("gap", "min"))
+    frame["vs_default"] = frame["mean_dev"] - default.mean()
+    frame = frame.reset_index()[["label", "mean_dev", "vs_default", "worst_task"]]
     return frame.sort_values("mean_dev", ascending=False, ignore_index=True)
+
+
+def knob_choice(scores: pd.DataFrame) -> str | None:
+    """The knob setting AdaPT should take (its label), or None to keep the defaults. The rule, fixed before the sweep
+    ran: a higher mean dev macro-F1 than the default's over the sweep's tasks *and* no lower on any of them (one seed
+    each, so a gain on one task paid for by a loss on the other is noise-prone); of several, the best mean only, since
+    settings measured one at a time were never measured together."""
+    choices = knob_choices(scores)
+    better = choices[(choices["label"] != "default") & (choices["vs_default"] > 0) & (choices["worst_task"] >= 0)]
+    return None if better.empty else str(better.iloc[0]["label"])

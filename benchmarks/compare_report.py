@@ -245,7 +245,7 @@ def init_line(spec: dict, profile: str, rows) -> list[str]:
 def knob_section(spec: dict, profile: str, rows) -> list[str]:
     """AdaPT's knob sweep as a table (dev / test per task, mean dev, its difference from the default's) and what it
     says: a setting changes AdaPT's default only with a higher mean **dev** score over the sweep's tasks."""
-    from adapt_core.grid_analysis import knob_choices, knob_scores
+    from adapt_core.grid_analysis import knob_choice, knob_choices, knob_scores
 
     scores = knob_scores(spec, profile, rows)
     if scores.empty or set(scores["label"]) == {"default"}:
@@ -272,7 +272,13 @@ def knob_section(spec: dict, profile: str, rows) -> list[str]:
         )
         lines.append(f"| {label} | {' | '.join(shown)} | {mean.lstrip('+')} | {'—' if label == 'default' else delta} |")
     better = [f"`{label}`" for label, r in choices.iterrows() if label != "default" and r["vs_default"] > 0]
-    lines += ["", f"Better than the default on dev: {', '.join(better) if better else 'none'}."]
+    chosen = knob_choice(scores)
+    lines += [
+        "",
+        f"Better than the default on mean dev: {', '.join(better) if better else 'none'}. By the rule fixed before "
+        "the sweep (a higher mean dev score and no lower on any task; of several, the best only): "
+        + (f"**`{chosen}`**." if chosen else "**none**: AdaPT keeps its defaults."),
+    ]
     return lines
 
 

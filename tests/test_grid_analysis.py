@@ -207,6 +207,14 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
     assert list(choices.index) == ["tokens.max_new_tokens=20", "default", "positions=tokens"]
     assert choices.loc["tokens.max_new_tokens=20", "vs_default"] == pytest.approx(0.01)
     assert choices.loc["positions=tokens", "vs_default"] == pytest.approx(-0.05)
+    assert choices.loc["tokens.max_new_tokens=20", "worst_task"] == pytest.approx(0.01)
+    assert grid_analysis.knob_choice(scores) == "tokens.max_new_tokens=20"
+    # better on the mean but lower on one task: not taken
+    uneven = scores.copy()
+    uneven.loc[(uneven["label"] == "tokens.max_new_tokens=20") & (uneven["task"] == "banking77"), "dev"] = 0.69
+    uneven.loc[(uneven["label"] == "tokens.max_new_tokens=20") & (uneven["task"] == "scierc"), "dev"] = 0.65
+    assert grid_analysis.knob_choices(uneven).set_index("label").loc["tokens.max_new_tokens=20", "vs_default"] > 0
+    assert grid_analysis.knob_choice(uneven) is None
     assert grid_analysis.knob_scores({**spec, "sweeps": {}}, "converge", pd.DataFrame(rows)).empty
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import compare_report
@@ -214,4 +222,5 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
     table = "\n".join(compare_report.knob_section(spec, "converge", pd.DataFrame(rows)))
     assert "| default | 0.6000 / 0.4000 | 0.7000 / 0.4000 | 0.6500 | — |" in table
     assert "| grouping=block | 0.7000 / 0.3000 | — | — | — |" in table  # shown, not compared
-    assert "Better than the default on dev: `tokens.max_new_tokens=20`." in table
+    assert "Better than the default on mean dev: `tokens.max_new_tokens=20`." in table
+    assert "the best only): **`tokens.max_new_tokens=20`**." in table
