@@ -13,7 +13,7 @@ from adapt_core.models import REGISTRY
 from adapt_core.runs import list_runs
 from adapt_core.workspace import load_vetted_or_empty, vetted_path
 from studio import resources, state
-from studio.demo import demo_section
+from studio.demo_panel import demo_section
 from studio.widgets import guard, unreadable_runs
 
 st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layout="wide")
@@ -70,7 +70,7 @@ def home() -> None:
     st.subheader("The pipeline")
     for number, (path, title, icon, what) in enumerate(STEPS, start=1):
         st.page_link(path, label=f"{number}. {title}: {what}", icon=icon)
-    demo_section()  # the whole pipeline in one click, for teaching (studio/demo.py)
+    demo_section()  # the whole pipeline in one click, for teaching (studio/demo_panel.py)
     with guard("Loading the dataset"):
         task = resources.task(choice.dataset, choice.data)
         anat = resources.anatomy(choice.model, tuple(task.label_names))
