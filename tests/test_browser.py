@@ -13,49 +13,29 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import needs_shared_data
 
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))  # headless.py: shared with the benchmark
+import headless  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROME = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-DRIVER = shutil.which("chromedriver")
 WAIT = 240  # seconds: the machines running the tests are small and shared
 
 pytestmark = [
     pytest.mark.browser,
     needs_shared_data,
     pytest.mark.skipif(
-        CHROME is None or DRIVER is None,
+        not headless.available(),
         reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def stop_training(runs: Path) -> None:
@@ -74,16 +54,6 @@ def stop_training(runs: Path) -> None:
             os.killpg(int(info.status["pid"]), signal.SIGKILL)
 
 
-def _die_with_parent() -> None:
-    """In the server process: get SIGTERM when the test process dies, even if it is killed (Linux only)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 @pytest.fixture(scope="module")
 def graceful_termination():
     """Turn SIGTERM (e.g. from `timeout`) into KeyboardInterrupt, so the finalizers below still stop everything."""
@@ -99,81 +69,18 @@ def graceful_termination():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, graceful_termination):
     runs = tmp_path_factory.mktemp("runs")
-    port = free_port()
-    env = {**os.environ, "ADAPT_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    log_path = runs.parent / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+    with headless.serve(runs) as url:
         try:
-            wait_for_health(f"http://127.0.0.1:{port}", proc, log_path)
-            yield {"url": f"http://127.0.0.1:{port}", "runs": runs}
+            yield {"url": url, "runs": runs}
         finally:
-            stop_training(runs)
-            stop_process_group(proc)
-
-
-def wait_for_health(url: str, proc: subprocess.Popen, log_path: Path) -> None:
-    end = time.time() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok":
-                return
-        except OSError:
-            if time.time() > end or proc.poll() is not None:
-                raise RuntimeError(f"the server did not start: {log_path.read_text()}") from None
-            time.sleep(0.5)
+            stop_training(runs)  # before the server stops: the runs it started live in their own sessions
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROME
-    profile = Path(server["runs"]).parent / "chrome-profile"
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,1800",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(WAIT)
-    try:
+    with headless.chromium(Path(server["runs"]).parent / "chrome-profile", page_load_timeout=WAIT) as driver:
         driver.get(server["url"])
         yield driver
-    finally:
-        driver.quit()
 
 
 # ----------------------------------------------------------------------------------------------------- helpers

@@ -63,7 +63,7 @@ def test_heatmap_for_grouped_reports_and_a_24_layer_model_is_quick():
         frame = report.regroup(grouping).to_frame(1.0, 30.0)
         fig = sens_plots.sensitivity_heatmap(frame)
         assert fig.data[0].z.shape[0] == 24
-    sens_plots.sensitivity_heatmap(report.to_frame(1.0, 10.0)).to_json()  # its time: benchmarks/studio.py
+    sens_plots.sensitivity_heatmap(report.to_frame(1.0, 10.0)).to_json()  # its time: benchmarks/responsiveness.py
 
 
 def test_the_page_split_d_and_g_unoutlined_once_and_s_outlined_with_the_budget():

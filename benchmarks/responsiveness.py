@@ -1,7 +1,7 @@
 """How responsive the studio stays, in a real browser, while a training child process runs on the CPU.
 
-    python benchmarks/studio.py            # minilm-l6 trains in the background, full banking77 (the README figures)
-    python benchmarks/studio.py --quick    # tiny-bert trains and is shown, a 200-text slice, 5 tries each (the test)
+    python benchmarks/responsiveness.py          # minilm-l6 trains in the background, full banking77 (README figures)
+    python benchmarks/responsiveness.py --quick  # tiny-bert trains and is shown, a 200-text slice, 5 tries (the test)
 
 Everything is measured while a real training run (`python -m adapt_core train`, started by the studio's launcher)
 keeps the CPU busy. A headless Chromium drives `streamlit run app.py` as a user would:
@@ -13,35 +13,35 @@ keeps the CPU busy. A headless Chromium drives `streamlit run app.py` as a user 
 4. **Metrics → chart delay**: a metrics line appended to a (stand-in) run's metrics.jsonl → drawn in the Train
    page's live loss chart. Target ≤ the poll interval + 1 s.
 
-"Settled" (`SETTLED`, `WATCH`): the expected element has changed (the counts, the heatmap's data, the page's title)
-*and* Streamlit has finished: the app's script state is `notRunning` and no element is marked stale. The clock runs
-inside the page (performance.now()): it starts just before the click or key press is sent and stops at the first
-look (every 10 ms, in the page itself) that sees both. Earlier figures polled through WebDriver every 20 ms, a round
-trip per look that itself loaded the two cores while the page was updating.
+"Settled": the expected element has changed (the counts, the heatmap's data, the page's title) *and* Streamlit has
+finished: the app's script state is `notRunning` and no element is marked stale. The clock runs inside the page
+(performance.now()): it starts just before the click or key press is sent and stops at the first look (every 10 ms,
+in the page itself) that sees both. Earlier figures polled through WebDriver every 20 ms, a round trip per look that
+itself loaded the two cores while the page was updating. The server, the browser and that in-page clock (`WATCH`)
+live in headless.py, shared with the end-to-end browser tests.
 
 Two server-side figures complete the picture: the Sensitivity page's script run after a slider move (AppTest, no
 browser) and building + serialising a 24-layer heatmap figure.
 
 Writes benchmarks/results/studio.json (studio-quick.json with --quick; or --out) with the machine, versions and date,
-and prints a Markdown table. The selectors a page rework may change are the constants under "selectors".
+and prints a Markdown table (the file names predate this script's name: they hold recorded figures). The selectors
+a page rework may change are the constants under "selectors".
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+import headless
 from _env import environment
+from headless import CLICK_BUTTON, CLICK_LINK, METRIC, SLIDER_THUMB, TITLE, WAIT, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -54,7 +54,6 @@ LLAMA_TYPES = [
     "mlp.up_proj",
     "mlp.down_proj",
 ]
-WAIT = 900  # seconds for one-off waits (a measurement on a busy 2-core CPU)
 POLL = 0.02  # seconds between two looks at the page while timing
 
 # ----------------------------------------------------------------------------------------------------- selectors
@@ -74,46 +73,12 @@ PAGES = {  # sidebar link → the page's title (h1) once it is drawn
     "Home": "AdaPT Studio",
 }
 
-SETTLED = """
-const app = document.querySelector('[data-testid="stApp"]');
-const idle = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-  && !document.querySelector('[data-stale="true"]');
-return [idle, (() => { %s })()];
-"""
-METRIC = """
-for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-  const lines = m.innerText.split('\\n').map(line => line.trim()).filter(Boolean);
-  if (lines.length > 1 && lines[0] === arguments[0]) return lines[1];
-}
-return null;
-"""
 HEATMAP_DATA = f"""
 const plot = document.querySelector('{HEATMAP}');
 if (!plot || !plot.data) return null;
 return JSON.stringify(plot.data.map(t => [t.z, t.text])) + JSON.stringify((plot.layout || {{}}).shapes || []);
 """
-TITLE = "const h = document.querySelector('h1'); return h ? h.innerText.trim() : null;"
-CLICK_BUTTON = """
-for (const b of document.querySelectorAll('button')) {
-  if (!b.disabled && b.innerText.trim().startsWith(arguments[0])) { b.click(); return true; }
-}
-return false;
-"""
-CLICK_LINK = """
-for (const a of document.querySelectorAll('[data-testid="stSidebarNavLink"]')) {
-  const lines = a.innerText.trim().split('\\n');
-  if (lines[lines.length - 1].trim() === arguments[0]) { a.click(); return true; }
-}
-return false;
-"""
-SLIDER_THUMB = """
-for (const s of document.querySelectorAll('[data-testid="stSlider"]')) {
-  const thumb = s.querySelector('input');  // the thumb's range input, labelled like the slider
-  if (thumb && (thumb.getAttribute('aria-label') === arguments[0] || s.innerText.trim().startsWith(arguments[0])))
-    return thumb;
-}
-return null;
-"""
+TIMEOUT_SHOT = RESULTS.parent / "responsiveness-timeout.png"  # what the page showed when a wait timed out
 
 
 def say(what: str) -> None:
@@ -183,139 +148,12 @@ def seed_candidates(dataset: str, model: str, data) -> int:
     return len(found)
 
 
-# ----------------------------------------------------------------------------------------------------- server, browser
+# ----------------------------------------------------------------------------------------------------- waiting
 
 
-@contextlib.contextmanager
-def studio(root: Path):
-    """`streamlit run app.py` on a free port, the runs under `root`; yields its URL and stops it afterwards."""
-    port = free_port()
-    env = {**os.environ, "ADAPT_RUNS_DIR": str(root), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    args = ["--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"]
-    log = open(root.parent / "server.log", "w")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), *args, "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        end = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok":
-                    break
-            except OSError:
-                if time.time() > end or server.poll() is not None:
-                    raise RuntimeError("the studio did not start; see server.log") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
-        log.close()
-
-
-@contextlib.contextmanager
-def chromium(profile: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chrome_path()
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,1800",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_page_load_timeout(WAIT)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def chrome_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("google-chrome")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ----------------------------------------------------------------------------------------------------- timing
-
-
-def probe(driver, check: str, *args):
-    """(idle, value): whether Streamlit has settled, and what `check` (a JS function body) sees now."""
-    from selenium.common.exceptions import WebDriverException
-
-    try:
-        return tuple(driver.execute_script(SETTLED % check, *args))
-    except WebDriverException:  # a page being replaced under the script
-        return False, None
-
-
-def wait_value(driver, check: str, *args, until=bool, timeout: float = WAIT, what: str = "the page"):
-    """Wait, untimed, until Streamlit is idle and `until(value)`; returns the value."""
-    end = time.time() + timeout
-    while time.time() < end:
-        idle, value = probe(driver, check, *args)
-        if idle and until(value):
-            return value
-        time.sleep(0.1)
-    driver.save_screenshot(str(RESULTS.parent / "studio-timeout.png"))
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
-WATCH = """
-const [body, args, old, target] = arguments;
-const check = new Function(body);
-window.__settledAfter = null;
-const start = performance.now();
-const tick = () => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const idle = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-stale="true"]');
-  let value = null;
-  if (idle) { try { value = check.apply(null, args); } catch (e) {} }
-  const done = target !== null ? value === target : value !== null && value !== old;
-  if (idle && done) { window.__settledAfter = (performance.now() - start) / 1000; return; }
-  setTimeout(tick, 10);
-};
-setTimeout(tick, 0);
-"""
-
-
-def timed(driver, act, check: str, *args, old=None, target=None) -> float:
-    """Seconds from just before `act()` to the first moment Streamlit is idle and `check` (a JS function body) sees
-    a value other than `old` (or equal to `target`). Timed inside the page (performance.now(), a look every 10 ms,
-    no round trip to the driver), so the harness adds next to no work while the page updates: the driver only asks
-    every 0.1 s whether that moment has come."""
-    driver.execute_script(WATCH, check, list(args), old, target)
-    if act() is False:  # a click script found nothing to click
-        raise RuntimeError("nothing to act on: has the page changed? (see the selectors at the top)")
-    end = time.perf_counter() + 120
-    while time.perf_counter() < end:
-        settled = driver.execute_script("return window.__settledAfter;")
-        if settled is not None:
-            return float(settled)
-        time.sleep(0.1)
-    raise RuntimeError("the page never settled after the action")
+def wait_value(driver, check: str, *args, **how):
+    """headless.wait_value, with a screenshot of the page when it times out."""
+    return headless.wait_value(driver, check, *args, shot=TIMEOUT_SHOT, **how)
 
 
 def go(driver, page: str) -> None:
@@ -538,11 +376,11 @@ MEASUREMENTS = ("vetting", "slider", "pages", "chart")
 
 def browser_measurements(root: Path, args, tries: int) -> dict:
     """The four browser measurements in one studio server and one Chromium session, as one user would."""
-    if not (chrome_path() and shutil.which("chromedriver")):
+    if not headless.available():
         return {"browser": {"skipped": "chromium / chromedriver not installed"}}
     from selenium.webdriver.common.keys import Keys
 
-    with studio(root) as url, chromium(root.parent / "chrome-profile") as driver:
+    with headless.serve(root) as url, headless.chromium(root.parent / "chrome-profile") as driver:
         driver.get(url)
         wait_value(driver, TITLE, until=lambda t: t == PAGES["Home"], what="the home page")
         if args.quick:  # a small slice and the tiny model, typed in as a user would
@@ -559,10 +397,10 @@ def browser_measurements(root: Path, args, tries: int) -> dict:
         result = {}
         if "vetting" in args.only:
             result["vetting_click_s"] = vetting_clicks(driver, tries)
-            shot(driver, args.screenshots, "studio-benchmark-tokens")
+            shot(driver, args.screenshots, "responsiveness-tokens")
         if "slider" in args.only:
             result["slider_move_s"] = slider_moves(driver, tries)
-            shot(driver, args.screenshots, "studio-benchmark-sensitivity")
+            shot(driver, args.screenshots, "responsiveness-sensitivity")
         if "pages" in args.only:
             result["page_switch_s"] = page_switches(driver, max(tries, 15) + 6)
         if "chart" in args.only:
@@ -629,20 +467,13 @@ def main() -> None:
         "dataset": {"name": "banking77", "max_train": data.max_train, "candidates": candidates},
         "poll_seconds": POLL_SECONDS,
         "quick": args.quick,
-        "environment": environment() | {"streamlit": streamlit.__version__, "chromium": chromium_version()},
+        "environment": environment() | {"streamlit": streamlit.__version__, "chromium": headless.chrome_version()},
     }
     print(table(result))
     out = args.out or RESULTS / ("studio-quick.json" if args.quick else "studio.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
-
-
-def chromium_version() -> str | None:
-    chrome = chrome_path()
-    if not chrome:
-        return None
-    return subprocess.run([chrome, "--version"], capture_output=True, text=True).stdout.strip() or None
 
 
 if __name__ == "__main__":
