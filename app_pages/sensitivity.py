@@ -12,7 +12,7 @@ from adapt_core.selection import SELECTION_RULE
 from adapt_core.sensitivity import measure
 from adapt_core.tokens import augment
 from adapt_core.workspace import save_report
-from studio import measurement, resources, state, vetting
+from studio import measurement, resources, state, vetting_view
 from studio.widgets import guard, progress_bar
 
 st.title("Sensitivity")
@@ -23,7 +23,7 @@ st.caption(
 choice = state.current()
 with guard("Loading the dataset"):
     task = resources.task(choice.dataset, choice.data)
-accepted = vetting.load(choice.dataset, choice.model)[1].accepted()
+accepted = vetting_view.load(choice.dataset, choice.model)[1].accepted()
 
 with st.expander("Measure (AdaPT's settings, shared with the Train page)", expanded=False, icon=":material/science:"):
     use_tokens = st.toggle(

@@ -12,7 +12,7 @@ from adapt_core.perplexity import PerplexityConfig
 from adapt_core.plots.tokens import pplu_filter_note, pplu_histogram
 from adapt_core.token_policy import TokenPolicy
 from adapt_core.vetting import merge_decisions
-from studio import resources, state, vetting
+from studio import resources, state, vetting_view
 from studio.widgets import config_form, guard, progress_bar
 
 st.title("Tokens")
@@ -24,7 +24,7 @@ choice = state.current()
 with guard("Loading the dataset"):
     task = resources.task(choice.dataset, choice.data)
     tokenizer = resources.tokenizer(choice.model)
-path, vetted = vetting.load(choice.dataset, choice.model)
+path, vetted = vetting_view.load(choice.dataset, choice.model)
 
 with st.expander("Mine candidates", expanded=not len(vetted), icon=":material/search:"):
     mining = config_form(MiningConfig, "mining", exclude=("mode",), columns=5)
@@ -38,14 +38,14 @@ with st.expander("Mine candidates", expanded=not len(vetted), icon=":material/se
         bar, progress = progress_bar("Scoring PPLu")
         with st.spinner(f"Mining {len(task['train'])} training texts…"), guard("Mining"):
             found = find_candidates(task, choice.model, mining, pplu, progress, tokenizer=tokenizer)
-        vetting.save(path, merge_decisions(vetted, found))
+        vetting_view.save(path, merge_decisions(vetted, found))
         st.rerun()
 if not len(vetted):
     st.info("No candidates yet for this dataset and model: mine them above.", icon=":material/info:")
     st.stop()
 
 st.subheader("Vet")
-where = vetting.candidate_filter()
+where = vetting_view.candidate_filter()
 st.caption(pplu_filter_note(vetted.to_frame(), where.max_pplu))
 with st.expander("PPLu of every candidate, with the filter's cut and the cap", icon=":material/bar_chart:"):
     # what mining scored and where the filter cuts: no decision changes it, so it stays out of the decision area
@@ -62,7 +62,7 @@ with st.popover(
     policy = config_form(TokenPolicy, "policy", exclude=("scorer", "min_support"), columns=2)
     if st.button("Decide all candidates", type="primary", disabled=policy is None, key="accept_policy"):
         with st.spinner("Applying the policy…"), guard("Accepting by policy"):
-            decided = vetting.accept_by_policy(path, vetted, task, tokenizer, policy)
+            decided = vetting_view.accept_by_policy(path, vetted, task, tokenizer, policy)
         st.toast(f"Policy: {decided['accepted']} accepted, {decided['rejected']} rejected (reasons in the table)")
         st.rerun()
 
@@ -70,35 +70,26 @@ with st.popover(
 @st.fragment
 def decisions() -> None:
     """Everything a decision changes, redrawn alone on a click: counts, table, context, before / after, export."""
-    path, vetted = vetting.load(choice.dataset, choice.model)
+    path, vetted = vetting_view.load(choice.dataset, choice.model)
     shown = vetted.where(where)
     cols = st.columns(4)
     cols[0].metric("Candidates", len(vetted))
     for col, (decision, n) in zip(cols[1:], vetted.counts().items(), strict=True):
         col.metric(decision.capitalize(), n)
     left, right = st.columns([3, 1])
-    bulk = left.container(horizontal=True)
-    for label, decision in (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")):
-        bulk.button(
-            f"{label} the {len(shown)} shown",
-            disabled=not shown,
-            key=f"bulk_{decision}",
-            help=f"Mark every candidate that the filter shows as {decision}.",
-            on_click=vetting.decide,
-            args=(path, shown, decision),
-        )
-    with bulk:
-        vetting.undo_button(path)
+    with left.container(horizontal=True):
+        vetting_view.bulk_buttons(path, shown)
+        vetting_view.undo_button(path)
     with right:
-        sort_by, descending = vetting.sort_controls()
-    frame = vetting.sorted_table(vetting.table(vetted, shown, task["train"].labels), sort_by, descending)
-    vetting.editor(frame, path)
+        sort_by, descending = vetting_view.sort_controls()
+    frame = vetting_view.sorted_table(vetting_view.table(vetted, shown, task["train"].labels), sort_by, descending)
+    vetting_view.editor(frame, path)
     st.subheader("In context")
-    vetting.in_context(list(frame["text"]), task["train"], vetted.label_names or task.label_names)
+    vetting_view.in_context(list(frame["text"]), task["train"], vetted.label_names or task.label_names)
     st.subheader("Before and after")
-    vetting.before_after(choice, task, vetted.accepted())
+    vetting_view.before_after(choice, task, vetted.accepted())
     st.subheader("Export and import")
-    vetting.export_import(path, vetted)
+    vetting_view.export_import(path, vetted)
 
 
 decisions()

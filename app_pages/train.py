@@ -14,7 +14,7 @@ from adapt_core.forms import method_fields
 from adapt_core.methods import get_method, method_names
 from adapt_core.pipeline import RunConfig
 from adapt_core.train import TrainConfig
-from studio import live, measurement, persist, preview, state, vetting
+from studio import live, measurement, persist, preview, state, vetting_view
 from studio.widgets import guard
 
 st.title("Train")
@@ -58,7 +58,7 @@ seeds = st.columns([1, 3])[0].number_input(
 persist.remember("seeds", int(seeds))
 steps = preview.show(choice, method, train_config)
 
-tokens_path, vetted = vetting.load(choice.dataset, choice.model)
+tokens_path, vetted = vetting_view.load(choice.dataset, choice.model)
 use_tokens = spec.uses_tokens and bool(vetted.accepted())
 if spec.uses_tokens:
     if use_tokens:

@@ -112,6 +112,19 @@ def accept_by_policy(path: Path, vetted: VettedList, task, tokenizer, policy) ->
     return decided.counts()
 
 
+def bulk_buttons(path: Path, shown) -> None:
+    """Accept, reject or reset every candidate the filter shows (`shown`, a VettedList), in one decision."""
+    for label, decision in (("Accept", "accepted"), ("Reject", "rejected"), ("Reset", "pending")):
+        st.button(
+            f"{label} the {len(shown)} shown",
+            disabled=not shown,
+            key=f"bulk_{decision}",
+            help=f"Mark every candidate that the filter shows as {decision}.",
+            on_click=decide,
+            args=(path, shown, decision),
+        )
+
+
 def undo_button(path: Path) -> None:
     """Take back the newest decision of this session (several levels); the list is saved at once."""
     if undone := st.session_state.pop("_undone", None):  # told here: a callback may not draw in a fragment
