@@ -398,6 +398,7 @@ def run_grid(
     stop_at: float | None = None,
     claims: Path | None = None,
     stop_file: Path | None = None,
+    skip: Callable[[Cell], str | None] | None = None,
     **subset,
 ) -> pd.DataFrame:
     """Run every missing cell (of this shard: every n-th cell from the i-th), recording one row per run in
@@ -406,6 +407,9 @@ def run_grid(
     one per invocation, so a claim never outlives the processes that could honour it), a process runs a cell only
     after claiming it there first. Once `stop_file` exists no cell starts either (a plan stopped by hand, between
     cells, loses no work).
+
+    `skip(cell)`, asked before each cell that has not completed, may give a reason not to run it (a knob that can no
+    longer be chosen): the cell gets a `not run` row saying why, and is asked again by the next invocation.
 
     The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
     index, count = shard
@@ -422,6 +426,10 @@ def run_grid(
         key = row_key(spec, profile, cell)
         previous = _previous(results, key)
         if previous is not None and (previous[0] == "completed" or previous[1] >= 2):
+            continue
+        if skip is not None and (why := skip(cell)):
+            log(f"[{i}/{len(todo)}] {cell.task} {cell.method} [{key[4]}] seed {cell.seed}: not run, {why}")
+            _record(results, key, dict(zip(KEY, key, strict=True)) | _not_run_row(why))
             continue
         if claims is not None and not claim(claims, key):
             continue
@@ -453,18 +461,18 @@ def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset)
     runs those cells like new ones."""
     if not reason.strip():
         raise ValueError("say why the cells could not run (the reason goes into the results file)")
-    today = datetime.date.today().isoformat()
     with _locked(results):  # one read and one write for the whole sub-grid
         frame = read_results(results)
         have = set(_keys(frame)) if len(frame) else set()
         todo = [k for k in (row_key(spec, profile, c) for c in cells(spec, profile, **subset)) if k not in have]
-        rows = [
-            dict(zip(KEY, k, strict=True)) | {"state": NOT_RUN, "attempts": 0, "error": reason, "date": today}
-            for k in todo
-        ]
+        rows = [dict(zip(KEY, k, strict=True)) | _not_run_row(reason) for k in todo]
         if rows:
             _write_results(results, pd.concat([frame, pd.DataFrame(rows)], ignore_index=True).reindex(columns=COLUMNS))
     return len(todo)
+
+
+def _not_run_row(reason: str) -> dict:
+    return {"state": NOT_RUN, "attempts": 0, "error": reason, "date": datetime.date.today().isoformat()}
 
 
 def _shown(path: Path) -> str:

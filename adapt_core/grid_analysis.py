@@ -220,3 +220,34 @@ def knob_choice(scores: pd.DataFrame) -> str | None:
     choices = knob_choices(scores)
     better = choices[(choices["label"] != "default") & (choices["vs_default"] > 0) & (choices["worst_task"] >= 0)]
     return None if better.empty else str(better.iloc[0]["label"])
+
+
+def knob_pruner(spec: dict, profile: str, results, hardware: str):
+    """For the knob sweep's runner (`grid.run_grid(skip=…)`): a cell whose setting already scored a lower dev
+    macro-F1 than the default on an earlier task of the sweep can never satisfy `knob_choice`'s rule (no lower on
+    any task), so running it on the later tasks buys nothing; the reason says so, else None. Reads the results file
+    (rows of `hardware`) at each call, so a score another process recorded meanwhile counts."""
+    from adapt_core.grid import read_results
+
+    tasks = profile_sweeps(spec, profile).get("knobs", {}).get("tasks", [])
+
+    def skip(cell) -> str | None:
+        if cell.task not in tasks or not cell.overrides:
+            return None
+        frame = read_results(results)
+        scores = knob_scores(spec, profile, frame[frame["hardware"] == hardware])
+        setting = setting_name(spec, profile, cell)
+        default = setting_name(spec, profile, type(cell)(cell.task, cell.method, cell.model, cell.seed))
+        if setting == default or scores.empty:
+            return None
+        for task in tasks[: tasks.index(cell.task)]:
+            mine = scores[(scores["task"] == task) & (scores["setting"] == setting)]["dev"]
+            base = scores[(scores["task"] == task) & (scores["label"] == "default")]["dev"]
+            if len(mine) and len(base) and mine.iloc[0] < base.iloc[0]:
+                return (
+                    f"lower than the default on {task} dev ({mine.iloc[0]:.4f} < {base.iloc[0]:.4f}): "
+                    "the knob rule can no longer choose it"
+                )
+        return None
+
+    return skip

@@ -28,7 +28,7 @@ from compare_figures import budget_figure, dev_curves_figure, figures  # noqa: E
 from compare_report import estimate, grid_part, report, sweep_summary, update_readme  # noqa: E402
 
 from adapt_core.grid import hardware, load_spec, mark_not_run, read_results, run_grid  # noqa: E402
-from adapt_core.grid_analysis import chosen_rates, summarise, trained_spec, with_rates  # noqa: E402
+from adapt_core.grid_analysis import chosen_rates, knob_pruner, summarise, trained_spec, with_rates  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             stop_at=stop_at,
             claims=args.claims,
             stop_file=args.stop_file,
+            skip=knob_pruner(spec, args.profile, args.results, hardware(spec, args.profile))
+            if args.sweep == "knobs"
+            else None,
             **subset,
         )
         if args.no_report:

@@ -238,6 +238,25 @@ def test_the_knob_sweep_changes_one_adapt_setting_or_the_token_policys_cap(tmp_p
     assert len(accepted[0]) > 1 and len(accepted[1]) == 1  # the cap, and only the cap, changed
 
 
+def test_a_cell_the_runner_is_told_to_skip_gets_a_not_run_row_with_the_reason(tmp_path):
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    results = tmp_path / "compare.csv"
+    frame = grid.run_grid(
+        spec,
+        "smoke",
+        results,
+        tmp_path / "runs",
+        methods=["full"],
+        seeds=[0],
+        skip=lambda cell: "it cannot be chosen",
+        log=lambda _: None,
+    )
+    assert frame[["state", "error", "attempts"]].values.tolist() == [["not run", "it cannot be chosen", 0]]
+    assert not (tmp_path / "runs").exists()  # nothing ran
+    frame = grid.run_grid(spec, "smoke", results, tmp_path / "runs", methods=["full"], seeds=[0], log=lambda _: None)
+    assert frame["state"].tolist() == ["completed"]  # asked again, and run, once nothing says skip
+
+
 def test_per_task_settings_override_the_profile():
     banking = grid.run_config(SPEC, "converge", grid.Cell("banking77", "full", "minilm-l6", 1), None)
     scierc = grid.run_config(SPEC, "converge", grid.Cell("scierc", "full", "minilm-l6", 1), None)

@@ -224,3 +224,35 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
     assert "| grouping=block | 0.7000 / 0.3000 | — | — | — |" in table  # shown, not compared
     assert "Better than the default on mean dev: `tokens.max_new_tokens=20`." in table
     assert "the best only): **`tokens.max_new_tokens=20`**." in table
+
+
+def test_the_knob_pruner_skips_a_setting_already_below_the_default_on_an_earlier_task(tmp_path):
+    spec = grid_analysis.with_rates(helpers_grid.SPEC, {"adapt-random-init": 1e-3})
+    knobs = grid.cells(spec, "converge", sweep="knobs")
+    first, later = spec["sweeps"]["knobs"]["tasks"][:2]
+    dev = {"": 0.60, "positions=tokens": 0.47, "grouping=block": 0.61}  # one below the default, one above
+    rows = []
+    for cell in knobs:
+        plain = grid.setting_name(spec, "converge", cell).replace("lr=0.001", "").strip(",")
+        if cell.task == first and plain in dev:
+            key = grid.row_key(spec, "converge", cell)
+            rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev[plain]})
+    results = tmp_path / "compare.csv"
+    pd.DataFrame(rows).drop_duplicates(subset=list(grid.KEY)).reindex(columns=grid.COLUMNS).to_csv(results, index=False)
+    skip = grid_analysis.knob_pruner(spec, "converge", results, "cpu")
+
+    def reason(task, setting):
+        cell = next(c for c in knobs if c.task == task and setting in grid.setting_name(spec, "converge", c).split(","))
+        return skip(cell)
+
+    assert "lower than the default on " + first + " dev (0.4700 < 0.6000)" in reason(later, "positions=tokens")
+    assert reason(later, "grouping=block") is None  # better on the first task: still a candidate
+    assert reason(later, "tokens.max_new_tokens=20") is None  # not measured on the first task yet
+    assert reason(first, "positions=tokens") is None  # the first task always runs
+    assert skip(grid.Cell(later, "adapt", "minilm-l6", 0)) is None  # the default itself always runs
+    assert (
+        grid_analysis.knob_pruner(spec, "converge", results, "cuda")(
+            next(c for c in knobs if c.task == later and c.overrides == (("positions", "tokens"),))
+        )
+        is None
+    )  # another hardware's rows decide nothing here
