@@ -40,9 +40,12 @@ def ratios_to(agg: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], ba
 
 
 def winners(agg: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
-    """True on the row with the best mean score within each `keys` group."""
+    """True on the row with the best mean score within each `keys` group of at least two methods (a method measured
+    alone is not "the best" of anything)."""
     best = agg.loc[agg.groupby(list(keys))["macro_f1_mean"].idxmax(), [*keys, "method"]]
-    return agg.merge(best, on=list(keys), how="left", suffixes=("", "_best"))["method_best"].eq(agg["method"])
+    rivals = (agg.groupby(list(keys))["method"].transform("nunique") > 1).to_numpy()
+    named = agg.merge(best, on=list(keys), how="left", suffixes=("", "_best"))["method_best"].to_numpy()
+    return pd.Series((named == agg["method"].to_numpy()) & rivals, index=agg.index)
 
 
 # ---- The budget frontier: macro-F1 against trainable parameters and step time, one point per method and budget.

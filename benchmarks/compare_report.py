@@ -193,27 +193,41 @@ def dev_curves_of(rows, method: str) -> pd.DataFrame:
     return part[part["curve"].map(len) > 0]
 
 
-def plateau_line(spec: dict, profile: str, rows) -> list[str]:
-    """Whether end-to-end finetuning converged on each task (`plateaued`; the figure
-    compare-curves-<profile>-<hardware>.png shows the curves): the evidence that the profile trains long enough."""
-    if not spec["profiles"][profile].get("train", {}).get("patience"):
-        return []  # a fixed step budget (quick) makes no claim of convergence
-    full = dev_curves_of(grid_part(spec, profile, rows), "full")
-    if full.empty:
-        return []
+def _plateaus(spec: dict, profile: str, rows, method: str) -> list[tuple]:
+    """Per task: (task, seeds whose dev curve plateaued, seeds, their evaluations as 'a/b', the epochs)."""
+    curves = dev_curves_of(grid_part(spec, profile, rows), method)
     by_task = []
-    for task, part in full.groupby("task"):
+    for task, part in curves.groupby("task"):
         epochs = int(task_part(spec, profile, task, "train").get("epochs", spec["train"].get("epochs", 1)))
         done = [plateaued(c, epochs) for c in part["curve"]]
         lengths = "/".join(str(len(c)) for c in part["curve"])
         by_task.append((task, sum(done), len(done), lengths, epochs))
-    shown = "; ".join(f"{t} {k} of {n} seeds ({lengths} of {e} evaluations)" for t, k, n, lengths, e in by_task)
-    every = all(k == n for _, k, n, _, _ in by_task)
-    return [
-        "",
-        f"End-to-end finetuning's dev macro-F1 plateaued (early stopping ended it, or its last two evaluations are "
-        f"within {PLATEAU}) on {shown}: **{'converged on every task measured' if every else 'not yet converged everywhere'}**.",
-    ]
+    return by_task
+
+
+def plateau_line(spec: dict, profile: str, rows) -> list[str]:
+    """Whether end-to-end finetuning converged on each task (`plateaued`; the figure
+    compare-curves-<profile>-<hardware>.png shows the curves): the evidence that the profile trains long enough.
+    Then the same for AdaPT: where its curve still rose at the end, its score is what the budget buys, not its
+    ceiling."""
+    if not spec["profiles"][profile].get("train", {}).get("patience"):
+        return []  # a fixed step budget (quick) makes no claim of convergence
+    lines = []
+    for method, who in (("full", "End-to-end finetuning's"), ("adapt", "AdaPT's")):
+        by_task = _plateaus(spec, profile, rows, method)
+        if not by_task:
+            continue
+        shown = "; ".join(f"{t} {k} of {n} seeds ({lengths} of {e} evaluations)" for t, k, n, lengths, e in by_task)
+        every = all(k == n for _, k, n, _, _ in by_task)
+        verdict = "converged on every task measured" if every else "not yet converged everywhere"
+        if method != "full" and not every:
+            verdict += ": where it still rose, its score is what this budget buys, not its ceiling"
+        lines += [
+            "",
+            f"{who} dev macro-F1 plateaued (early stopping ended it, or its last two evaluations are within {PLATEAU}) "
+            f"on {shown}: **{verdict}**.",
+        ]
+    return lines
 
 
 def init_line(spec: dict, profile: str, rows) -> list[str]:

@@ -96,3 +96,13 @@ def test_run_points_take_the_budget_from_each_config():
     assert list(agg.index) == ["lora_r=32", "lora_r=8"] and set(agg["source"]) == {"runs"}
     assert agg.loc["lora_r=8", "macro_f1_mean"] == pytest.approx(0.5) and agg.loc["lora_r=8", "seeds"] == 2
     assert pd.isna(agg.loc["lora_r=8", "step_seconds"]) and agg.loc["lora_r=32", "step_seconds"] == 0.5
+
+
+def test_the_best_method_is_named_only_among_two_or_more():
+    from adapt_core.comparison import winners
+
+    agg = pd.DataFrame(
+        {"task": ["a", "a", "b"], "method": ["full", "adapt", "adapt"], "macro_f1_mean": [0.5, 0.6, 0.4]},
+        index=[7, 8, 9],  # any index: the flags line up with the rows
+    )
+    assert winners(agg, ["task"]).tolist() == [False, True, False]  # b has one method: no winner there
