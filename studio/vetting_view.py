@@ -172,6 +172,7 @@ def editor(frame: pd.DataFrame, path: Path) -> None:
     """The candidate table (`frame`, sorted): change a row's decision in place (saved at once, undoable)."""
     version = st.session_state.setdefault("_editor_version", 0)
     key, texts = f"candidates_{version}", list(frame["text"])
+    frame = shown_frame(frame)
     column = st.column_config
     edited = st.data_editor(
         frame,
@@ -207,6 +208,15 @@ def editor(frame: pd.DataFrame, path: Path) -> None:
     if changed.any():  # edits that reached the table without its callback (a script setting its state)
         _apply_rows(path, list(zip(frame.loc[changed, "text"], edited.loc[changed, "decision"], strict=True)))
         st.rerun()
+
+
+def shown_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as drawn: "—" for a text column's missing value (who decided, when, why), and no PPLu column when
+    no candidate has a PPLu score (mined without the scorer: the caption above says so). A partly scored PPLu column
+    stays numeric, so sorting it by its header stays numeric."""
+    text = [c for c in ("reason", "decided_by", "decided_at", "top_class", "example") if c in frame]
+    frame = frame.assign(**{c: frame[c].astype(object).where(frame[c].notna(), "—") for c in text})
+    return frame.drop(columns="pplu") if "pplu" in frame and frame["pplu"].isna().all() else frame
 
 
 def _edited(key: str, path: Path, texts: list[str]) -> None:

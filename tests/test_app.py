@@ -767,3 +767,18 @@ def test_a_running_demo_can_be_cancelled_from_home(runs_dir):
     assert demo.read(folder)["state"] == "cancelled"
     assert any(i.value.startswith("Demo cancelled") for i in at.info)
     assert not [b for b in at.button if b.label == "Cancel the demo"]
+
+
+def test_the_candidate_table_shows_a_dash_for_missing_text_and_hides_an_unscored_pplu_column():
+    import pandas as pd
+
+    from studio.vetting_view import shown_frame
+
+    frame = pd.DataFrame(
+        {"decision": ["pending", "accepted"], "text": ["a b", "c d"], "pplu": [None, None], "decided_by": [None, "ann"]}
+    )
+    shown = shown_frame(frame)
+    assert "pplu" not in shown and shown["decided_by"].tolist() == ["—", "ann"]
+    assert shown[["decision", "text"]].equals(frame[["decision", "text"]])  # what an edit is matched on is untouched
+    partly = shown_frame(frame.assign(pplu=[3.5, None]))
+    assert partly["pplu"].dtype.kind == "f"  # numeric: its header sorts by value
