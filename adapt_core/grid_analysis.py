@@ -175,14 +175,13 @@ def knob_scores(spec: dict, profile: str, rows: pd.DataFrame) -> pd.DataFrame:
     if "knobs" not in profile_sweeps(spec, profile):
         return pd.DataFrame(columns=columns)
     done = rows[(rows["state"] == "completed") & (rows["profile"] == profile)]
-    scores = {
-        (t, s): group for (t, s), group in done.assign(setting=done["setting"].fillna("")).groupby(["task", "setting"])
-    }
+    by = ["task", "method", "model", "setting"]  # method too: AdaPT's ablation and variant share its setting names
+    scores = {key: group for key, group in done.assign(setting=done["setting"].fillna("")).groupby(by)}
     out, seen = [], set()
     for cell in sweep_cells(spec, profile, "knobs"):
         default = setting_name(spec, profile, type(cell)(cell.task, cell.method, cell.model, cell.seed))
         setting = setting_name(spec, profile, cell)
-        group = scores.get((cell.task, setting))
+        group = scores.get((cell.task, cell.method, cell.model, setting))
         if (cell.task, setting) in seen or group is None:
             continue
         seen.add((cell.task, setting))
