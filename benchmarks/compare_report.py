@@ -269,7 +269,8 @@ def knob_section(spec: dict, profile: str, rows) -> list[str]:
     lines = [
         "",
         "AdaPT's other settings, one changed at a time (knob sweep; one seed; best **dev** macro-F1, test beside it; "
-        "a setting beats the default only on the mean dev score over the tasks):",
+        "the rule below decides, on dev only; a setting below the default on an earlier task is not run on the "
+        "later ones):",
         "",
         "| setting | " + " | ".join(f"{t} dev / test" for t in tasks) + " | mean dev | vs default |",
         "|---|" + "---|" * (len(tasks) + 2),
