@@ -2,17 +2,18 @@
 
 Resumable by construction: a cell whose row in the CSV says `completed` is skipped; a `failed` one is retried once
 (then left failed, with its error in the CSV). Hyperparameters live in one spec file (benchmarks/grid.json): one
-training setting per method, the same for every task, and profiles (quick / converge / smoke) that set the data
-slice and the step budget, with per-task overrides (`per_task`: a task's slice and max_length). `sweeps` add cells
-that vary one method setting (the learning-rate sweep, AdaPT's knob sweep, the budget sweep; `tokens.<field>` varies
-the token policy of a token-using method, whose tokens are then accepted by that policy); a cell is named by its
-`setting`, the method settings that differ from the registered defaults (`lr=0.001,top_k=5`; empty for the
-defaults), so a sweep cell and a grid cell with the same settings are one cell, run once. A row is keyed by profile, hardware (cpu / cuda),
-task, method, setting, model and seed: a GPU run never stands in for a CPU one. Several processes may share one
-results file (a lock); `shard=(i, n)` splits the cells between them without overlap, or `claims` (a folder they
-share) hands each cell to whichever process asks first, so no process idles while another has a queue. The methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields
-and its defaults (learning rate included) are the config's, so the spec only says what differs; `validate_spec`
-builds them all before a cell runs. Methods that use new tokens get them by the runs' own automatic policy
+training setting per method, the same for every task, and profiles (quick / converge / smoke) that set the data slice
+and the step budget, with per-task overrides (`per_task`: a task's slice and max_length). `sweeps` add cells that
+vary one method setting (the learning-rate sweep, AdaPT's knob sweep, the budget sweep; `tokens.<field>` varies the
+token policy of a token-using method, whose tokens are then accepted by that policy); a cell is named by its
+`setting`, the method settings that differ from the registered defaults (`lr=0.001,top_k=5`; empty for the defaults),
+so a sweep cell and a grid cell with the same settings are one cell, run once. A row is keyed by profile, hardware
+(cpu / cuda), task, method, setting, model and seed: a GPU run never stands in for a CPU one. Several processes may
+share one results file (a lock); `shard=(i, n)` splits the cells between them without overlap, or `claims` (a folder
+they share) hands each cell to whichever process asks first, so no process idles while another has a queue. The
+methods are the registry's (`adapt_core.methods`): a method's `method` settings are its config's fields and its
+defaults (learning rate included) are the config's, so the spec only says what differs; `validate_spec` builds them
+all before a cell runs. Methods that use new tokens get them by the runs' own automatic policy
 (`token_policy.auto_vet`, settings under `tokens`), accepted once per task, model and profile and cached as a vetted
 list, so every seed sees the same vocabulary.
 Dev decides everything (best checkpoint, STC's choices); test is only read for the table. What the results say
