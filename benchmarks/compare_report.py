@@ -294,6 +294,15 @@ def knob_section(spec: dict, profile: str, rows) -> list[str]:
         "the sweep (a higher mean dev score and no lower on any task; of several, the best only): "
         + (f"**`{chosen}`**." if chosen else "**none**: AdaPT keeps its defaults."),
     ]
+    from adapt_core.grid import setting_name, sweep_cells
+
+    wanted = {(c.task, setting_name(spec, profile, c)) for c in sweep_cells(spec, profile, "knobs")}
+    skipped = rows[rows["state"] == "not run"].assign(setting=rows["setting"].fillna(""))
+    decided = set(zip(scores["task"], scores["setting"], strict=True)) | {
+        (t, s) for t, s in zip(skipped["task"], skipped["setting"], strict=True) if (t, s) in wanted
+    }
+    if len(decided) < len(wanted):
+        lines[-1] += f" So far: {len(decided)} of the sweep's {len(wanted)} cells measured or ruled out."
     return lines
 
 

@@ -226,7 +226,7 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
     assert "| default | 0.6000 / 0.4000 | 0.7000 / 0.4000 | 0.6500 | — |" in table
     assert "| grouping=block | 0.7000 / 0.3000 | — | — | — |" in table  # shown, not compared
     assert "Better than the default on mean dev: `tokens.max_new_tokens=20`." in table
-    assert "the best only): **`tokens.max_new_tokens=20`**." in table
+    assert "the best only): **`tokens.max_new_tokens=20`**. So far: 7 of the sweep's 12 cells" in table
 
 
 def test_the_knob_pruner_skips_a_setting_already_below_the_default_on_an_earlier_task(tmp_path):
