@@ -20,8 +20,17 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from _env import environment  # noqa: E402
 
-from adapt_core.grid import profile_sweeps, sweep_hardware, task_part  # noqa: E402
-from adapt_core.grid_analysis import chosen_rates, grid_rows, summarise, time_to_quality, trained_spec  # noqa: E402
+from adapt_core.grid import profile_sweeps, setting_name, sweep_cells, sweep_hardware, task_part  # noqa: E402
+from adapt_core.grid_analysis import (  # noqa: E402
+    chosen_rates,
+    grid_rows,
+    knob_choice,
+    knob_choices,
+    knob_scores,
+    summarise,
+    time_to_quality,
+    trained_spec,
+)
 
 
 def report(spec: dict, frame: pd.DataFrame) -> str:
@@ -259,8 +268,6 @@ def init_line(spec: dict, profile: str, rows) -> list[str]:
 def knob_section(spec: dict, profile: str, rows) -> list[str]:
     """AdaPT's knob sweep as a table (dev / test per task, mean dev, its difference from the default's) and what it
     says: a setting changes AdaPT's default only with a higher mean **dev** score over the sweep's tasks."""
-    from adapt_core.grid_analysis import knob_choice, knob_choices, knob_scores
-
     scores = knob_scores(spec, profile, rows)
     if scores.empty or set(scores["label"]) == {"default"}:
         return []
@@ -294,8 +301,6 @@ def knob_section(spec: dict, profile: str, rows) -> list[str]:
         "the sweep (a higher mean dev score and no lower on any task; of several, the best only): "
         + (f"**`{chosen}`**." if chosen else "**none**: AdaPT keeps its defaults."),
     ]
-    from adapt_core.grid import setting_name, sweep_cells
-
     wanted = {(c.task, setting_name(spec, profile, c)) for c in sweep_cells(spec, profile, "knobs")}
     skipped = rows[rows["state"] == "not run"].assign(setting=rows["setting"].fillna(""))
     decided = set(zip(scores["task"], scores["setting"], strict=True)) | {
@@ -312,7 +317,6 @@ def sweep_summary(spec: dict, profile: str, rows, name: str) -> pd.DataFrame:
     if profile not in spec["profiles"] or name not in profile_sweeps(spec, profile):
         return pd.DataFrame()
     from adapt_core.comparison import mean_over_seeds
-    from adapt_core.grid import setting_name, sweep_cells
 
     wanted = {}
     for cell in sweep_cells(spec, profile, name):
