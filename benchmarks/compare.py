@@ -24,8 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _env import environment  # noqa: E402
+from compare_estimate import estimate  # noqa: E402
 from compare_figures import budget_figure, dev_curves_figure, figures  # noqa: E402
-from compare_report import estimate, grid_part, report, sweep_summary, update_readme  # noqa: E402
+from compare_report import report, update_readme  # noqa: E402
+from compare_sweeps import sweep_summary  # noqa: E402
+from compare_table import grid_part  # noqa: E402
 
 from adapt_core.grid import hardware, load_spec, mark_not_run, read_results, run_grid  # noqa: E402
 from adapt_core.grid_analysis import chosen_rates, knob_pruner, summarise, trained_spec, with_rates  # noqa: E402

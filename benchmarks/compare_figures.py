@@ -2,8 +2,9 @@
 method and task (one PNG per model; a bar of one seed hatched), score against training time, what a budget buys
 (score against trainable parameters and step time), and the dev curves behind the convergence check.
 
-Kept apart from `compare_report.py` (the tables and paragraphs, whose rows these figures draw) so that each module
-holds one kind of output; this one imports the report's row selection, never the reverse.
+Kept apart from the report (`compare_report.py` and the tables and paragraphs it assembles, whose rows these figures
+draw) so that each module holds one kind of output; this one imports the report's row selection (`compare_table.py`)
+and dev curves (`compare_convergence.py`), never the reverse.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from compare_report import dev_curves_of, grid_part  # noqa: E402
+from compare_convergence import dev_curves_of  # noqa: E402
+from compare_table import grid_part  # noqa: E402
 
 
 def figures(summary, out: Path, floors: dict[str, float] | None = None, suffix: str = "", title: str = "") -> None:

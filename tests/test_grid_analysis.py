@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import helpers_grid
 import pandas as pd
@@ -182,23 +180,7 @@ def test_trained_rows_are_the_grid_and_budget_cells_at_the_chosen_rates():
 
 
 def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
-    spec = grid_analysis.with_rates(helpers_grid.SPEC, {"adapt-random-init": 1e-3})
-    dev = {"": 0.60, "positions=tokens": 0.55, "grouping=block": 0.70, "tokens.max_new_tokens=20": 0.61}
-    rows = []
-    for cell in grid.cells(spec, "converge", sweep="knobs"):
-        plain = grid.setting_name(spec, "converge", cell).replace("lr=0.001", "").strip(",")
-        if plain not in dev or (cell.task == "banking77" and plain == "grouping=block"):
-            continue  # some cells not run yet
-        key = grid.row_key(spec, "converge", cell)
-        # test never decides: it is highest where dev is lowest
-        rows.append(
-            dict(zip(grid.KEY, key, strict=True))
-            | {
-                "state": "completed",
-                "best_dev_macro_f1": dev[plain] + (0.1 if cell.task == "banking77" else 0),
-                "macro_f1": 1 - dev[plain],
-            }
-        )
+    spec, rows = helpers_grid.knob_sweep_rows()
     # AdaPT's ablation shares the default's setting name: its rows must not count as AdaPT's
     ablation = [r | {"method": "adapt-no-tokens", "best_dev_macro_f1": 0.0} for r in rows if r["setting"] == "lr=0.001"]
     frame = pd.DataFrame(rows + ablation).drop_duplicates(subset=list(grid.KEY))
@@ -219,14 +201,6 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
     assert grid_analysis.knob_choices(uneven).set_index("label").loc["tokens.max_new_tokens=20", "vs_default"] > 0
     assert grid_analysis.knob_choice(uneven) is None
     assert grid_analysis.knob_scores({**spec, "sweeps": {}}, "converge", pd.DataFrame(rows)).empty
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import compare_report
-
-    table = "\n".join(compare_report.knob_section(spec, "converge", pd.DataFrame(rows)))
-    assert "| default | 0.6000 / 0.4000 | 0.7000 / 0.4000 | 0.6500 | — |" in table
-    assert "| grouping=block | 0.7000 / 0.3000 | — | — | — |" in table  # shown, not compared
-    assert "Better than the default on mean dev: `tokens.max_new_tokens=20`." in table
-    assert "the best only): **`tokens.max_new_tokens=20`**. So far: 7 of the sweep's 12 cells" in table
 
 
 def test_the_knob_pruner_skips_a_setting_already_below_the_default_on_an_earlier_task(tmp_path):

@@ -1,0 +1,34 @@
+"""benchmarks/compare_table.py: the generated paragraph per task compares AdaPT with the competing methods."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the benchmark scripts' modules
+from compare_table import paragraphs  # noqa: E402
+
+
+def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_ablations():
+    rows = [  # method, mean, std, seeds
+        ("adapt", 0.60, 0.01, 3),
+        ("adapt-random-init", 0.70, 0.01, 3),  # better, but AdaPT itself: not "the best competing method"
+        ("full+tokens", 0.65, 0.02, 3),
+        ("full", 0.50, 0.05, 3),
+        ("lora", 0.55, 0.02, 3),
+        ("stc", 0.58, 0.0, 1),
+    ]
+    summary = pd.DataFrame(
+        [{"task": "t", "method": m, "macro_f1_mean": a, "macro_f1_std": s, "seeds": n} for m, a, s, n in rows]
+    )
+    seconds, measured = {("t", "adapt"): 30.0, ("t", "full"): 60.0}, {("t", "adapt"): 3, ("t", "full"): 3}
+    (text, _) = paragraphs(summary, seconds, measured)
+    assert "wins against the best competing method (stc, 0.5800) by +0.0200" in text
+    assert "+0.1000 against full finetuning (0.5000 ± 0.0500)" in text and "spread is smaller" in text
+    assert "in 30 s (mean over the seeds that did) against 60 s (0.50×)" in text
+    assert "Ablations: adapt-random-init 0.7000, full+tokens 0.6500." in text
+    one = summary.assign(seeds=1)
+    (text, _) = paragraphs(one, seconds, measured)
+    assert "AdaPT 0.6000 (1 seed)" in text and "too few seeds to compare spreads" in text
