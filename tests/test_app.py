@@ -84,7 +84,7 @@ def test_every_page_renders(page):
     at = make_app()
     at.switch_page(page).run()
     no_errors(at)
-    assert at.title[0].value == Path(page).stem.capitalize()
+    assert at.title[0].value == Path(page).stem.removesuffix("_page").capitalize()
 
 
 def test_sidebar_choices_survive_switching_pages():
@@ -356,6 +356,7 @@ def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
     at.session_state["model"] = "tiny-bert"
+    at.run()  # registers the pages: switch_page finds a page by its url_path (/train) only after a first run
     at.query_params.update(
         {
             "method": '"lora"',
@@ -546,6 +547,7 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
     reload = AppTest.from_file(APP, default_timeout=TIMEOUT)
     reload.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
     reload.session_state["model"] = "tiny-bert"
+    reload.run()  # registers the pages: switch_page finds a page by its url_path (/tokens) only after a first run
     reload.query_params.update({"contains": "card", "sort": "pplu", "descending": "False"})
     reload.switch_page("app_pages/tokens_page.py").run()  # a reload of the Tokens page's URL
     no_errors(reload)
