@@ -20,44 +20,54 @@ st.set_page_config(page_title="AdaPT Studio", page_icon=":material/tune:", layou
 
 STEPS = [  # (page file, title, icon, what the step does)
     (
-        "app_pages/data.py",
+        "app_pages/data_page.py",
         "Data",
         ":material/table_view:",
         "pick a labelled corpus, map its columns, check balance and lengths",
     ),
     (
-        "app_pages/tokens.py",
+        "app_pages/tokens_page.py",
         "Tokens",
         ":material/token:",
         "mine frequent word sequences, score them, vet the new tokens",
     ),
     (
-        "app_pages/sensitivity.py",
+        "app_pages/sensitivity_page.py",
         "Sensitivity",
         ":material/grid_on:",
         "score every module; see what a β and top-k % budget buys",
     ),
     (
-        "app_pages/train.py",
+        "app_pages/train_page.py",
         "Train",
         ":material/model_training:",
         "launch AdaPT and baselines in the background, watch them live",
     ),
     (
-        "app_pages/compare.py",
+        "app_pages/compare_page.py",
         "Compare",
         ":material/leaderboard:",
         "macro-F1 over seeds, training time, memory, parameters",
     ),
     (
-        "app_pages/playground.py",
+        "app_pages/playground_page.py",
         "Playground",
         ":material/keyboard:",
         "type a text into a trained run and see what it predicts",
     ),
-    ("app_pages/analysis.py", "Analysis", ":material/troubleshoot:", "confusions, per-class scores, mistakes, flips"),
-    ("app_pages/runs.py", "Runs", ":material/folder_managed:", "tag, note, export, delete and restore runs"),
+    (
+        "app_pages/analysis_page.py",
+        "Analysis",
+        ":material/troubleshoot:",
+        "confusions, per-class scores, mistakes, flips",
+    ),
+    ("app_pages/runs_page.py", "Runs", ":material/folder_managed:", "tag, note, export, delete and restore runs"),
 ]
+
+
+def page_url(path: str) -> str:
+    """The URL path of a page file: `app_pages/tokens_page.py` → `tokens`."""
+    return path.removeprefix("app_pages/").removesuffix("_page.py")
 
 
 def home() -> None:
@@ -108,7 +118,9 @@ def progress_summary(choice: state.Choice) -> None:
 
 
 pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
-pages += [st.Page(path, title=title, icon=icon) for path, title, icon, _ in STEPS]
+# The URL of a page is its file name without `_page` (/data, /tokens, …): the files say what they are, the URLs stay
+# short and stable (bookmarks, the browser tests and benchmarks/headless.py open them).
+pages += [st.Page(path, title=title, icon=icon, url_path=page_url(path)) for path, title, icon, _ in STEPS]
 navigation = st.navigation(pages)
 state.sidebar(budget=navigation.title != "Sensitivity")  # that page draws them beside its heatmap
 navigation.run()

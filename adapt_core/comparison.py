@@ -1,6 +1,6 @@
 """The one aggregation of runs into a comparison: per group, the score's mean ± std over seeds and the mean costs.
 
-The studio's Compare page (`plots.runs.aggregate`, over run folders) and the benchmark grid
+The studio's Compare page (`plots.runs_figures.aggregate`, over run folders) and the benchmark grid
 (`grid_analysis.summarise`, over the results CSV) both call `mean_over_seeds`, so a table in the app and one in the
 README agree on the same runs.
 Only completed runs with a score count; the std is the sample std (ddof 1), 0 for a single seed.
@@ -67,7 +67,7 @@ def budget_setting(settings: dict | None) -> str:
 
 
 def run_points(table: pd.DataFrame, configs: Sequence[dict]) -> pd.DataFrame:
-    """The studio's runs as frontier points: a run table (`plots.runs.run_table`) and each run's config.json, in
+    """The studio's runs as frontier points: a run table (`plots.runs_figures.run_table`) and each run's config.json, in
     the same order, give source "runs", the budget setting and `macro_f1` (the test macro-F1)."""
     points = table.rename(columns={"test_macro_f1": "macro_f1"})
     return points.assign(source="runs", setting=[budget_setting(c.get("settings")) for c in configs])

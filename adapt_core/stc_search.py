@@ -1,7 +1,7 @@
 """STC's search on cached features: per-layer probes, neuron selection by η, the η × k grid of heads, the choice.
 
 Everything here reads train and dev features only (the caller passes no test labels), so every choice is made on
-dev. See `stc.py` for the method and `stc_features.py` for where the features come from.
+dev. See `stc_fit.py` for the method and `stc_features.py` for where the features come from.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ here as  (1/n) Σ_i CE + λ‖W‖₁  with λ = 1/(C·n), on standardised featu
 - `solver="sklearn"`: `LogisticRegression(solver="saga")` with a pure L1 penalty, the reference. saga's
   per-example updates are single-threaded and touch K·d weights per example; on a last-layer MiniLM probe
   (1000 × 384, 7 classes) it took 14x longer than the torch solver to reach the same objective
-  (`benchmarks/stc.py`). `tests/test_stc.py` checks that both reach the same objective and predictions.
+  (`benchmarks/stc_accuracy_cost.py`). `tests/test_stc.py` checks that both reach the same objective and predictions.
 """
 
 from __future__ import annotations

@@ -174,13 +174,13 @@ def _fmt(value) -> str:
 
 
 def render_heatmap(args) -> Path | None:
-    """The studio's sensitivity heatmap (`plots.sensitivity`, the figure its Sensitivity page shows) of the AdaPT
+    """The studio's sensitivity heatmap (`plots.sensitivity_figures`, the figure of its Sensitivity page) of the AdaPT
     run's measurement, at the run's β and top-k, as a PNG: the figure is written as a self-contained HTML page and
     photographed by headless Chromium (no internet needed). None, with a message, when Chromium is absent."""
     import shutil
     import subprocess
 
-    from adapt_core.plots.sensitivity import sensitivity_heatmap
+    from adapt_core.plots.sensitivity_figures import sensitivity_heatmap
     from adapt_core.selection import SensitivityReport
 
     report = json.loads((run_dir("adapt", args) / "report.json").read_text())

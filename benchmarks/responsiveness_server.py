@@ -35,7 +35,7 @@ def slider_reruns(model: str, moves: int) -> dict:
     at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
     at.session_state["model"] = model
     at.run()
-    at.switch_page("app_pages/sensitivity.py").run()
+    at.switch_page("app_pages/sensitivity_page.py").run()
     next(b for b in at.button if b.label.startswith("Measure")).click().run()  # measured once, saved to disk
     assert not at.exception, at.exception
     slider = next(s for s in at.slider if s.label == SLIDER)
@@ -51,7 +51,7 @@ def slider_reruns(model: str, moves: int) -> dict:
 def heatmap_render(repeats: int) -> dict:
     import numpy as np
 
-    from adapt_core.plots.sensitivity import sensitivity_heatmap
+    from adapt_core.plots.sensitivity_figures import sensitivity_heatmap
     from adapt_core.selection import ModuleStat, SensitivityReport
 
     rng = np.random.default_rng(0)

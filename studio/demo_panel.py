@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from adapt_core import demo
-from adapt_core.plots.runs import dev_curves
+from adapt_core.plots.runs_figures import dev_curves
 from adapt_core.runs import read_metrics
 from studio.widgets import guard
 
@@ -75,7 +75,7 @@ def _outcome(progress: dict) -> None:
         st.success(
             f"Demo finished in {elapsed:.0f} s: compare the two runs on the Compare page.", icon=":material/done:"
         )
-        st.page_link("app_pages/compare.py", label="Compare the runs", icon=":material/leaderboard:")
+        st.page_link("app_pages/compare_page.py", label="Compare the runs", icon=":material/leaderboard:")
     elif state == "failed":
         st.error(f"The demo stopped: {progress.get('error')}", icon=":material/error:")
     elif state == "cancelled":

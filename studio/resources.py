@@ -73,7 +73,7 @@ def augmented_tokenizer(model: str, accepted: tuple[str, ...]):
 
 @st.cache_data(show_spinner="Counting tokens…", max_entries=8)
 def _token_profile(source: str, data_json: str, model: str):
-    from adapt_core.plots.data import length_histogram
+    from adapt_core.plots.data_figures import length_histogram
 
     data, tok = _task(source, data_json), tokenizer(model)
     return data.summary(tok), length_histogram(data, tok)

@@ -13,9 +13,9 @@ import streamlit as st
 
 from adapt_core.errors import AdaptError
 from adapt_core.forms import FieldSpec, build_config, field_specs
-from adapt_core.plots.runs import CHART_RUNS, chart_options, chart_pick, run_label
+from adapt_core.plots.runs_figures import CHART_RUNS, chart_options, chart_pick, run_label
 from adapt_core.plots.style import display_frame
-from adapt_core.plots.tokens import token_html
+from adapt_core.plots.tokens_figures import token_html
 
 log = logging.getLogger("adapt_studio")
 

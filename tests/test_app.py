@@ -17,14 +17,14 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [
-    "app_pages/data.py",
-    "app_pages/tokens.py",
-    "app_pages/sensitivity.py",
-    "app_pages/train.py",
-    "app_pages/compare.py",
-    "app_pages/playground.py",
-    "app_pages/analysis.py",
-    "app_pages/runs.py",
+    "app_pages/data_page.py",
+    "app_pages/tokens_page.py",
+    "app_pages/sensitivity_page.py",
+    "app_pages/train_page.py",
+    "app_pages/compare_page.py",
+    "app_pages/playground_page.py",
+    "app_pages/analysis_page.py",
+    "app_pages/runs_page.py",
 ]
 TIMEOUT = 300  # seconds per script run: the machines running the tests are small and shared
 
@@ -84,14 +84,14 @@ def test_every_page_renders(page):
     at = make_app()
     at.switch_page(page).run()
     no_errors(at)
-    assert at.title[0].value == Path(page).stem.capitalize()
+    assert at.title[0].value == Path(page).stem.removesuffix("_page").capitalize()
 
 
 def test_sidebar_choices_survive_switching_pages():
     at = make_app()
     at.sidebar.slider(key="_w_beta").set_value(2.5).run()
     at.sidebar.slider(key="_w_top_k").set_value(20.0).run()
-    for page in ("app_pages/data.py", "app_pages/train.py"):
+    for page in ("app_pages/data_page.py", "app_pages/train_page.py"):
         at.switch_page(page).run()
         assert at.sidebar.slider(key="_w_beta").value == 2.5
         assert at.sidebar.slider(key="_w_top_k").value == 20.0
@@ -100,7 +100,7 @@ def test_sidebar_choices_survive_switching_pages():
 
 def test_data_page_rejects_a_malformed_upload_with_a_message():
     at = make_app()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/data_page.py").run()
     at.file_uploader[0].set_value(("broken.csv", b'text,label\n"an open quote,1\nx,2,3,4\n', "text/csv")).run()
     assert not at.exception
     assert any("broken.csv" in e.value for e in at.error), [e.value for e in at.error]
@@ -109,7 +109,7 @@ def test_data_page_rejects_a_malformed_upload_with_a_message():
 def test_data_page_uses_an_uploaded_corpus():
     rows = "".join(f"my card number {i} is lost,card\nthe transfer {i} failed,transfer\n" for i in range(20))
     at = make_app()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/data_page.py").run()
     at.file_uploader[0].set_value(("tickets.csv", ("text,label\n" + rows).encode(), "text/csv")).run()
     no_errors(at)
     click(at, "Use this corpus")
@@ -121,7 +121,7 @@ def test_data_page_uses_an_uploaded_corpus():
 def test_offline_hub_dataset_and_unknown_model_get_messages(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = make_app()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/data_page.py").run()
     at.text_input[0].set_value("no-such-user/no-such-dataset").run()
     click(at, "Load from the Hub")
     assert not at.exception
@@ -132,7 +132,7 @@ def test_offline_hub_dataset_and_unknown_model_get_messages(monkeypatch):
 
 
 def mine(at: AppTest) -> AppTest:
-    at.switch_page("app_pages/tokens.py").run()
+    at.switch_page("app_pages/tokens_page.py").run()
     at.text_input(key="_w_form:pplu:scorer").set_value("tiny-llama").run()  # a tiny random scorer: fast
     return click(at, "Mine")
 
@@ -153,7 +153,7 @@ def test_mining_vetting_and_reload():
     assert any("new" in h.proto.body for h in at.get("html")), "no before/after tokenization"
     # a reload (a new session) finds every decision again
     again = make_app()
-    again.switch_page("app_pages/tokens.py").run()
+    again.switch_page("app_pages/tokens_page.py").run()
     assert metric(again, "Accepted") == str(found - 1) and metric(again, "Rejected") == "1"
 
 
@@ -168,7 +168,7 @@ def test_accept_by_policy_decides_every_candidate_with_a_reason():
 
 def test_sensitivity_redraws_on_a_slider_without_measuring_again(monkeypatch):
     at = make_app()
-    at.switch_page("app_pages/sensitivity.py").run()
+    at.switch_page("app_pages/sensitivity_page.py").run()
     click(at, "Measure sensitivity")
     no_errors(at)
     shown = metric(at, "Trainable parameters")
@@ -183,7 +183,7 @@ def test_sensitivity_redraws_on_a_slider_without_measuring_again(monkeypatch):
     no_errors(at)
     assert metric(at, "Trainable parameters") != shown
     fresh = make_app(top_k=40.0)  # a reload reads the saved measurement
-    fresh.switch_page("app_pages/sensitivity.py").run()
+    fresh.switch_page("app_pages/sensitivity_page.py").run()
     no_errors(fresh)
     assert metric(fresh, "Trainable parameters") == metric(at, "Trainable parameters")
 
@@ -202,7 +202,7 @@ def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
     from adapt_core.runs import list_runs
 
     at = make_app()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     at.text_input(key="_w_form:method:adapt:tokens.scorer").set_value("").run()  # policy tokens, no PPLu model
     at.number_input(key="_w_form:train:max_steps").set_value(3).run()
     at.number_input(key="_w_form:train:batch_size").set_value(8).run()
@@ -217,17 +217,17 @@ def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
     at.run()
     table = next(d.value for d in at.dataframe if "run" in d.value.columns)
     assert table.loc[table["run"] == info.id, "state"].item() == "completed"
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("app_pages/compare_page.py").run()
     no_errors(at)
     assert len(at.get("plotly_chart")) >= 5
-    at.switch_page("app_pages/playground.py").run()
+    at.switch_page("app_pages/playground_page.py").run()
     no_errors(at)
     assert at.metric and at.get("html")
 
 
 def test_switching_method_switches_its_form_and_defaults():
     at = make_app()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     for method, lr in (("lora", 1e-3), ("prefix", 1e-2), ("full", 1e-4), ("adapt", 3e-4)):
         at.selectbox(key="method").set_value(method).run()
         no_errors(at)
@@ -245,13 +245,13 @@ def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs
     from adapt_core.runs import list_runs
 
     at = make_app(top_k=30.0)
-    at.switch_page("app_pages/sensitivity.py").run()
+    at.switch_page("app_pages/sensitivity_page.py").run()
     click(at, "Measure sensitivity")
     no_errors(at)
     at.selectbox(key="_w_form:adapt-sensitivity:grouping").set_value("block").run()  # the Train form's setting too
     frame = next(d.value for d in at.dataframe if "selected" in d.value.columns)
     outlined = set(frame.loc[frame["selected"], "module"])
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     at.selectbox(key="method").set_value("adapt-no-tokens").run()
     at.number_input(key="_w_form:train:max_steps").set_value(2).run()
     at.number_input(key="_w_form:train:batch_size").set_value(8).run()
@@ -271,7 +271,7 @@ def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):
     from adapt_core.runs import list_runs
 
     at = make_app()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     at.number_input(key="seeds").set_value(2).run()
     at.number_input(key="_w_form:train:max_steps").set_value(2000).run()
     click(at, "Launch")
@@ -306,7 +306,7 @@ def _finished_run(root, name: str, model: str = "tiny-bert", method: str = "adap
 
 def test_train_page_shows_the_steps_time_and_memory_before_launch(runs_dir):
     at = make_app(device="cpu")
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     no_errors(at)
     text = " ".join(m.value for m in at.markdown)
     # 200 training texts, batch 32, 3 epochs, Max steps empty: 3 × 7 = 21 steps, said so, and on the button
@@ -344,7 +344,7 @@ def test_train_page_shows_a_running_runs_phase_and_timeline(runs_dir):
         | {"phase": "score", "phase_done": 138, "phase_total": 276, "phase_started": now - 55, "phases": timeline},
     )
     at = make_app()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     no_errors(at)
     bar = next(p for p in at.get("progress") if "scoring" in p.proto.text)
     assert "running: scoring candidates (PPLu) 138/276" in bar.proto.text and bar.proto.value == 50
@@ -356,6 +356,7 @@ def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
     at.session_state["model"] = "tiny-bert"
+    at.run()  # registers the pages: switch_page finds a page by its url_path (/train) only after a first run
     at.query_params.update(
         {
             "method": '"lora"',
@@ -366,7 +367,7 @@ def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
             "train.batch_size": '"many"',
         }
     )
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     assert at.selectbox(key="method").value == "lora" and at.number_input(key="seeds").value == 2
     assert at.number_input(key="_w_form:train:max_steps").value == 20
     assert at.number_input(key="_w_form:train:epochs").value == 1.0
@@ -379,7 +380,7 @@ def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
 
 # ---------------------------------------------------------------------------------------- Analysis and the frontier
 
-ANALYSIS = "app_pages/analysis.py"
+ANALYSIS = "app_pages/analysis_page.py"
 LABELS = ["card", "transfer", "refund"]
 TEXTS = [f"please top up my {w} {i}" if i % 2 else f"where is {w} {i}" for i, w in enumerate(LABELS * 4)]
 TRUTH = [0, 1, 2] * 4
@@ -445,7 +446,7 @@ def test_analysis_page_ranks_the_confusions_of_many_classes(runs_dir):
 def test_compare_page_draws_the_budget_frontier_of_runs_and_grid(runs_dir):
     two_runs(runs_dir)
     at = make_app()
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("app_pages/compare_page.py").run()
     no_errors(at)
     picker = at.selectbox(key="frontier_group")
     assert "toy · tiny-bert" in picker.options and "banking77 · minilm-l6" in picker.options  # runs and grid
@@ -546,8 +547,9 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
     reload = AppTest.from_file(APP, default_timeout=TIMEOUT)
     reload.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
     reload.session_state["model"] = "tiny-bert"
+    reload.run()  # registers the pages: switch_page finds a page by its url_path (/tokens) only after a first run
     reload.query_params.update({"contains": "card", "sort": "pplu", "descending": "False"})
-    reload.switch_page("app_pages/tokens.py").run()  # a reload of the Tokens page's URL
+    reload.switch_page("app_pages/tokens_page.py").run()  # a reload of the Tokens page's URL
     no_errors(reload)
     assert reload.text_input(key="_w_form:filter:contains").value == "card"
     assert reload.selectbox(key="sort_by").value == "pplu" and reload.toggle(key="descending").value is False
@@ -591,7 +593,7 @@ def test_train_charts_show_finished_runs_on_full_axes_each_in_its_colour(runs_di
     failed = stand_in_run(runs_dir, "20261127-120002-adapt-000b", "failed")
     stand_in_run(runs_dir, "20261127-120003-adapt-000c", "cancelled")
     at = make_app()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     no_errors(at)
     picker = at.multiselect(key="_w_chart_runs")
     assert picker.value == [done]  # the newer failed and cancelled runs do not push it out
@@ -613,17 +615,17 @@ def test_charts_without_data_and_tables_with_gaps_say_so(runs_dir):
 
     stand_in_run(runs_dir, "20261127-120001-adapt-000a", "failed", dev=())
     at = make_app()
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("app_pages/compare_page.py").run()
     no_errors(at)
     listed = next(d.value for d in at.dataframe if "run" in d.value.columns)
     assert no_none(listed) and listed.loc[0, "test_macro_f1"] == "—"
     assert any("No completed run picked" in i.value for i in at.info)
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/train_page.py").run()
     at.multiselect(key="_w_chart_runs").set_value(["20261127-120001-adapt-000a"]).run()
     for figure in charts(at).values():  # a run without metrics: words, not empty −1…4 axes
         assert not figure["data"] and "No data yet" in figure["layout"]["annotations"][0]["text"]
     done = stand_in_run(runs_dir, "20261127-120002-adapt-000b", "completed", f1=0.31)
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("app_pages/compare_page.py").run()
     no_errors(at)
     f1 = charts(at)["Macro-F1 (mean ± std over seeds)"]
     assert f1["layout"]["yaxis"]["range"] == [0, 1.08]
@@ -636,7 +638,7 @@ def test_sensitivity_caption_and_budget_metric_share_one_named_denominator():
     import re
 
     at = make_app()
-    at.switch_page("app_pages/sensitivity.py").run()
+    at.switch_page("app_pages/sensitivity_page.py").run()
     click(at, "Measure sensitivity")
     assert not at.sidebar.slider, "the budget sliders sit beside the heatmap on this page, not in the sidebar"
     for top_k, beta in ((10.0, 1.0), (20.0, 0.0), (50.0, 3.0)):
@@ -666,7 +668,7 @@ def test_runs_page_labels_filters_exports_deletes_and_restores(runs_dir):
     make_run(runs_dir, "20260101-000001-full-b")
     make_run(runs_dir, "20260101-000002-live", state="running", pid=os.getpid())
     at = make_app()
-    at.switch_page("app_pages/runs.py").run()
+    at.switch_page("app_pages/runs_page.py").run()
     no_errors(at)
     assert len(at.dataframe[0].value) == 3
     at.selectbox(key="runs_selected").set_value("20260101-000000-full-a").run()
@@ -708,7 +710,7 @@ def test_runs_page_empties_the_trash_only_when_confirmed(runs_dir):
 
     manage.trash_run(make_run(runs_dir, "20260101-000000-old"))
     at = make_app()
-    at.switch_page("app_pages/runs.py").run()
+    at.switch_page("app_pages/runs_page.py").run()
     button = next(b for b in at.button if b.label == "Empty the trash")
     assert button.disabled
     at.checkbox(key="runs_empty_sure").check().run()

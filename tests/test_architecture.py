@@ -70,3 +70,17 @@ def test_cli_help_for_every_subcommand(capsys):
     assert {"data", "train", "evaluate", "predict", "runs"} <= set(sub.choices)
     for name, p in sub.choices.items():
         assert p.format_help().strip(), name
+
+
+def test_module_names_are_unique():
+    """Names say what a thing is: no two modules of the project share a file name, whatever their folders (a
+    module named after its role, `train_command.py`, `tokens_figures.py`, `tokens_page.py`, never a third `tokens.py`).
+    """
+    root = CORE.parent
+    folders = ("adapt_core", "app_pages", "studio", "benchmarks", "tests")
+    paths = [*root.glob("*.py"), *(p for folder in folders for p in (root / folder).rglob("*.py"))]
+    seen: dict[str, list[str]] = {}
+    for p in paths:
+        if p.name != "__init__.py" and not {"artifacts", "__pycache__"} & set(p.relative_to(root).parts):
+            seen.setdefault(p.name, []).append(str(p.relative_to(root)))
+    assert {name: where for name, where in seen.items() if len(where) > 1} == {}

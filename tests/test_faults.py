@@ -137,7 +137,7 @@ def shared_data():
         pytest.skip("the benchmark datasets folder is absent")
 
 
-PAGES_READING_RUNS = [None, "app_pages/train.py", "app_pages/compare.py", "app_pages/playground.py"]
+PAGES_READING_RUNS = [None, "app_pages/train_page.py", "app_pages/compare_page.py", "app_pages/playground_page.py"]
 
 
 @pytest.mark.parametrize("page", PAGES_READING_RUNS, ids=lambda p: p or "home")
@@ -502,7 +502,7 @@ def test_the_data_page_guesses_the_text_and_refuses_an_id_column(id_corpus, runs
     at.session_state["data_config"] = {"max_train": 200, "max_eval": 60}
     at.session_state["model"] = "tiny-bert"
     at.run()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/data_page.py").run()
     at.file_uploader[0].set_value(("tickets.csv", id_corpus.read_bytes(), "text/csv")).run()
     text_picker = next(s for s in at.selectbox if s.label == "Text column")
     assert text_picker.value == "message" and not at.error  # the first guess is the text, not `id`

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from adapt_core.data import Split, TaskData
-from adapt_core.plots import data as data_plots
-from adapt_core.plots import runs as run_plots
-from adapt_core.plots import sensitivity as sens_plots
-from adapt_core.plots import tokens as token_plots
+from adapt_core.plots import data_figures as data_plots
+from adapt_core.plots import runs_figures as run_plots
+from adapt_core.plots import sensitivity_figures as sens_plots
+from adapt_core.plots import tokens_figures as token_plots
 from adapt_core.plots.style import MISSING, PALETTE, display_frame, fmt, is_empty, run_color
 from adapt_core.selection import ModuleStat, SensitivityReport
 from adapt_core.vetting import VettedCandidate, VettedList
@@ -357,7 +357,7 @@ def test_display_frame_prints_missing_values_as_a_dash_in_the_columns_format():
 def test_a_run_in_a_picker_reads_its_label_task_model_and_score_or_a_dash():
     from types import SimpleNamespace
 
-    from adapt_core.plots.runs import run_choice
+    from adapt_core.plots.runs_figures import run_choice
 
     config = {"method": "adapt", "train": {"seed": 1}, "dataset": "banking77", "model": "minilm-l6"}
     run = SimpleNamespace(id="20260101-000000-abcd", config=config, report={"test": {"macro_f1": 0.91234}})

@@ -62,7 +62,7 @@ def test_a_registered_method_is_picked_up_by_the_cli_the_forms_and_the_grid(head
 
     parser = build_parser()
     args = parser.parse_args(["train", "--method", "head-only", "--head-scale", "2", "--no-freeze-bias"])
-    from adapt_core.commands.train import build_config as cli_config
+    from adapt_core.commands.train_command import build_config as cli_config
 
     run = cli_config(args)
     assert run.settings == HeadOnlyConfig(head_scale=2.0) and run.lr == 5e-3  # its own rate reaches training

@@ -107,7 +107,7 @@ def test_tags_and_note_are_stored_cleaned_and_filterable(tmp_path):
     assert len(manage.with_tag(list_runs(root), None)) == 2
     assert not list(a.glob(".*.tmp"))
     manage.set_tags(a, ["baseline", "lecture 3"])
-    from adapt_core.plots.runs import run_table  # the Train and Compare lists show what the Runs page set
+    from adapt_core.plots.runs_figures import run_table  # the Train and Compare lists show what the Runs page set
 
     table = run_table(list_runs(root)).set_index("run")
     assert table.loc["a", "tags"] == "baseline, lecture-3" and table.loc["b", "tags"] == ""

@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-from adapt_core import stc
+from adapt_core import stc_fit
 from adapt_core.data import Split, TaskData
 from adapt_core.errors import AdaptError
-from adapt_core.stc import StcConfig, StcPredictor, fit_run, load_predictor, neuron_importance, select_neurons
 from adapt_core.stc_features import LayerCapture, model_layers, pool, token_batches
+from adapt_core.stc_fit import StcConfig, StcPredictor, fit_run, load_predictor, neuron_importance, select_neurons
 from adapt_core.stc_solver import Standardizer, fit_path, logits, objective
 
 SMALL = dict(etas=(0.1, 0.5), probe_cs=(0.3, 3.0), head_cs=(0.3, 3.0), timing_examples=8, max_iter=200)
@@ -243,10 +243,10 @@ def test_early_exit_equals_full_depth(tiny_run):
 
 
 def test_figures_build_from_the_saved_search(tiny_run):
-    from adapt_core.plots import stc as stc_plots
+    from adapt_core.plots import stc_figures as stc_plots
 
     _, run, _, _ = tiny_run
-    search = stc.search_table(run.model_dir)
+    search = stc_fit.search_table(run.model_dir)
     assert len(stc_plots.layer_scores(search).data) == len(
         {(r["representation"], r["pooling"]) for r in search["probes"]}
     )
@@ -276,13 +276,13 @@ def test_choices_are_made_on_dev_only(tmp_path, monkeypatch):
     data = toy_task()
     spy = SpyLabels(data["test"].labels)
     data.splits["test"] = Split(data["test"].texts, spy)
-    original, seen = stc.choose, []
+    original, seen = stc_fit.choose, []
 
     def spying_choose(*args, **kwargs):
         seen.append(spy.read)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(stc, "choose", spying_choose)
+    monkeypatch.setattr(stc_fit, "choose", spying_choose)
     config = StcConfig(**{**SMALL, "representations": ("hidden",), "poolings": ("mean",), "timing_examples": 0})
     report = fit_run(FakeRun(tmp_path), data, "tiny-bert", config, seed=0)
     assert seen == [False]  # every choice was made before any test label was read
@@ -311,7 +311,7 @@ def test_a_dev_split_missing_one_class_is_noted_not_refused():
     data = toy_task()
     train = Split(data["train"].texts + ["zzz"] * 2, data["train"].labels + [3] * 2)
     task = TaskData("x", [*data.label_names, "rare"], {**data.splits, "train": train})
-    assert stc.check_data(task) == ["dev lacks class(es) rare: the dev-based choices cannot account for them"]
+    assert stc_fit.check_data(task) == ["dev lacks class(es) rare: the dev-based choices cannot account for them"]
 
 
 def test_models_that_cannot_be_hooked():

@@ -1,5 +1,5 @@
 """Sparsify-then-Classify (`stc`) as a registered method: its options are `StcConfig` (stc_config.py), its
-procedure (`stc.fit_run`) replaces the training loop, and its model folder has its own loader."""
+procedure (`stc_fit.fit_run`) replaces the training loop, and its model folder has its own loader."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from adapt_core.stc_config import StcConfig
 
 def fit_stc(writer, data, run) -> dict:
     """STC on the run's model; the run's device unless the STC options name their own."""
-    from adapt_core.stc import fit_run
+    from adapt_core.stc_fit import fit_run
 
     settings = run.settings
     if settings.device == "auto":
@@ -20,7 +20,7 @@ def fit_stc(writer, data, run) -> dict:
 
 
 def load_stc(model_dir):
-    from adapt_core.stc import load_predictor
+    from adapt_core.stc_fit import load_predictor
 
     return load_predictor(model_dir)
 

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from adapt_core.commands.options import add_data_arguments, add_spec_arguments, data_config, spec_values
+from adapt_core.commands.command_options import add_data_arguments, add_spec_arguments, data_config, spec_values
 from adapt_core.errors import AdaptError
 
 NAME = "sensitivity"

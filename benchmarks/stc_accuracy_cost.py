@@ -1,4 +1,4 @@
-"""Benchmark Sparsify-then-Classify (SPIN) on the five shared tasks with MiniLM-L6.
+"""Sparsify-then-Classify (SPIN) on the five shared tasks with MiniLM-L6: its accuracy and what it costs.
 
 What it measures, per task (train subsampled with `--max-train`, dev/test with `--max-eval`; stratified, seeded):
 - macro-F1 on test of STC on the frozen model, against the last-layer linear probe (hidden state, first-token and
@@ -12,9 +12,9 @@ What it measures, per task (train subsampled with `--max-train`, dev/test with `
   objective each reaches.
 Prints a Markdown table and writes `benchmarks/results/stc.json` with the machine, versions and date.
 
-    python benchmarks/stc.py                 # five tasks, 1000 train / 500 dev / 500 test each
-    python benchmarks/stc.py --quick         # two tasks, tiny slices: a smoke test
-    python benchmarks/stc.py --parts --base-run RUN …   # only STC on finetuned runs, added to the recorded results
+    python benchmarks/stc_accuracy_cost.py          # five tasks, 1000 train / 500 dev / 500 test each
+    python benchmarks/stc_accuracy_cost.py --quick  # two tasks, tiny slices: a smoke test
+    python benchmarks/stc_accuracy_cost.py --parts --base-run RUN …  # only STC on finetuned runs, added to the results
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _env import environment  # noqa: E402
 
 from adapt_core.data import BENCHMARKS, DataConfig, load_dataset  # noqa: E402
-from adapt_core.stc import StcConfig, fit_run  # noqa: E402
+from adapt_core.stc_fit import StcConfig, fit_run  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stc.json"
 

@@ -5,8 +5,8 @@ per-class F1 difference and the examples whose prediction flips."""
 
 import streamlit as st
 
-from adapt_core.plots.analysis import GRID_UP_TO, confusion_bars, confusion_heatmap, examples_html, f1_diff_bars
-from adapt_core.plots.runs import run_choice
+from adapt_core.plots.analysis_figures import GRID_UP_TO, confusion_bars, confusion_heatmap, examples_html, f1_diff_bars
+from adapt_core.plots.runs_figures import run_choice
 from adapt_core.run_analysis import (
     EVALUATION,
     FLIP_KINDS,

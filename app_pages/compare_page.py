@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from adapt_core.comparison import frontier, run_points
-from adapt_core.plots.analysis import FRONTIER_AXES, frontier_figure
-from adapt_core.plots.runs import COSTS, aggregate, cost_bars, f1_bars, run_table
+from adapt_core.plots.analysis_figures import FRONTIER_AXES, frontier_figure
+from adapt_core.plots.runs_figures import COSTS, aggregate, cost_bars, f1_bars, run_table
 from adapt_core.runs import list_runs
 from studio import resources, state
 from studio.widgets import guard, pick_runs, unreadable_runs

@@ -7,7 +7,7 @@ and does not measure again."""
 import streamlit as st
 
 from adapt_core.budget import adapt_row
-from adapt_core.plots.sensitivity import sensitivity_heatmap
+from adapt_core.plots.sensitivity_figures import sensitivity_heatmap
 from adapt_core.selection import SELECTION_RULE
 from adapt_core.sensitivity import measure
 from adapt_core.tokens import augment

@@ -1,7 +1,7 @@
 """PPLu scoring throughput: candidates per second with the packaged SmolLM2-135M as the scoring LM.
 
-    python benchmarks/perplexity.py             # 256 real candidates mined from banking77, batch sizes 16 and 64
-    python benchmarks/perplexity.py --quick     # 32 candidates, batch size 32: checks the script runs
+    python benchmarks/pplu_throughput.py          # 256 real candidates mined from banking77, batch sizes 16 and 64
+    python benchmarks/pplu_throughput.py --quick  # 32 candidates, batch size 32: checks the script runs
 
 Candidates are real: mined from the banking77 train split with the MiniLM tokenizer (`find_candidates` without
 scoring). Scoring runs with the disk cache off, each configuration (batch size × torch threads) `--repeats` times,

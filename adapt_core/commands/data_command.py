@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapt_core.commands.options import add_data_arguments, data_config
+from adapt_core.commands.command_options import add_data_arguments, data_config
 
 NAME = "data"
 HELP = "Summarise a dataset: split sizes, label balance, text lengths."

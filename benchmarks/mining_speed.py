@@ -1,4 +1,7 @@
-"""Mining benchmark: our miners side by side with SPMF BIDE+ (Java) and prefixspan's BIDE (pure Python).
+"""Mining speed and memory: our miners side by side with SPMF BIDE+ (Java) and prefixspan's BIDE (pure Python).
+
+    python benchmarks/mining_speed.py          # synthetic 5k corpus + the five tasks, ours vs SPMF BIDE+ vs prefixspan
+    python benchmarks/mining_speed.py --quick  # a small configuration (writes mining-quick.json)
 
 Corpora: a seeded synthetic corpus (5,000 sequences of about 30 tokens, Zipf vocabulary of 2,000, 50 planted
 phrases of 2-5 tokens making up 15 % of the segments) at 1 % minimum support, and the five benchmark tasks' training

@@ -1,4 +1,4 @@
-"""Figures of a Sparsify-then-Classify run, from its saved search (`adapt_core.stc.search_table(model_dir)`).
+"""Figures of a Sparsify-then-Classify run, from its saved search (`adapt_core.stc_fit.search_table(model_dir)`).
 
 - `layer_scores`: the dev score of every single-layer probe, by layer, one line per (representation, pooling) —
   where in the network the task is readable;

@@ -5,7 +5,7 @@ say what to fix."""
 import streamlit as st
 
 from adapt_core.data import BENCHMARKS, DataConfig
-from adapt_core.plots.data import label_balance
+from adapt_core.plots.data_figures import label_balance
 from adapt_core.readers import read_table, suggest_columns
 from adapt_core.workspace import save_upload
 from studio import resources, state

@@ -9,7 +9,7 @@ import streamlit as st
 from adapt_core.candidates import find_candidates
 from adapt_core.mining import MiningConfig
 from adapt_core.perplexity import PerplexityConfig
-from adapt_core.plots.tokens import pplu_filter_note, pplu_histogram
+from adapt_core.plots.tokens_figures import pplu_filter_note, pplu_histogram
 from adapt_core.token_policy import TokenPolicy
 from adapt_core.vetting import merge_decisions
 from studio import resources, state, vetting_view

@@ -1,8 +1,8 @@
 """New tokens that carry the task: what the automatic acceptance policy accepts on the five tasks, and what it buys.
 
-    OMP_NUM_THREADS=1 python benchmarks/tokens.py                     # token statistics and F1 on all five tasks
-    OMP_NUM_THREADS=1 python benchmarks/tokens.py --no-train          # token statistics only
-    OMP_NUM_THREADS=1 python benchmarks/tokens.py --tasks scierc      # some tasks (results merge into the JSON)
+    OMP_NUM_THREADS=1 python benchmarks/token_acceptance.py                 # token statistics and F1 on all five tasks
+    OMP_NUM_THREADS=1 python benchmarks/token_acceptance.py --no-train      # token statistics only
+    OMP_NUM_THREADS=1 python benchmarks/token_acceptance.py --tasks scierc  # some tasks (results merge into the JSON)
 
 Per task, on the grid's `cpu` (quick) slice (1,000 stratified training examples, 500 dev / test), with the MiniLM
 classifier's tokenizer and the SmolLM2 PPLu scorer (scores cached on disk):

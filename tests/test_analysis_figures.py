@@ -1,4 +1,4 @@
-"""plots/analysis.py: the confusion heatmap (counts in the cells only while legible), the ranked confusions, the
+"""plots/analysis_figures.py: the confusion heatmap (counts in the cells only while legible), the ranked confusions, the
 per-class F1 difference, misclassified examples as escaped HTML with new tokens marked, and the budget frontier."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from adapt_core.plots import analysis as plots
+from adapt_core.plots import analysis_figures as plots
 from adapt_core.run_analysis import top_confusions
 
 
