@@ -27,8 +27,10 @@ from _env import environment  # noqa: E402
 from compare_figures import budget_figure, dev_curves_figure, figures  # noqa: E402
 from compare_report import estimate, grid_part, report, sweep_summary, update_readme  # noqa: E402
 
-from adapt_core.grid import hardware, load_spec, mark_not_run, read_results, run_grid  # noqa: E402
 from adapt_core.grid_analysis import chosen_rates, knob_pruner, summarise, trained_spec, with_rates  # noqa: E402
+from adapt_core.grid_results import mark_not_run, read_results  # noqa: E402
+from adapt_core.grid_runner import run_grid  # noqa: E402
+from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"

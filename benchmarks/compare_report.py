@@ -20,7 +20,6 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from _env import environment  # noqa: E402
 
-from adapt_core.grid import profile_sweeps, setting_name, sweep_cells, sweep_hardware, task_part  # noqa: E402
 from adapt_core.grid_analysis import (  # noqa: E402
     chosen_rates,
     grid_rows,
@@ -31,6 +30,7 @@ from adapt_core.grid_analysis import (  # noqa: E402
     time_to_quality,
     trained_spec,
 )
+from adapt_core.grid_spec import profile_sweeps, setting_name, sweep_cells, sweep_hardware, task_part  # noqa: E402
 
 
 def report(spec: dict, frame: pd.DataFrame) -> str:
@@ -387,7 +387,7 @@ def estimate(spec: dict, profile: str, frame) -> str:
     any was measured, from the `quick` profile's measured step time of the same task and method, scaled to this
     profile's steps (epochs × batches, early stopping ignored: an upper bound) and to the tokens per batch that its
     lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup."""
-    from adapt_core.grid import cells, row_key
+    from adapt_core.grid_spec import cells, row_key
 
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == "cpu")]
     measured = done.groupby(["task", "method"])["total_seconds"].mean()
@@ -435,7 +435,7 @@ def _prior(spec: dict, profile: str, frame):
     import math
 
     from adapt_core.data import DataConfig, load_dataset
-    from adapt_core.grid import task_part
+    from adapt_core.grid_spec import task_part
     from adapt_core.models import load_tokenizer
 
     quick = frame[(frame["state"] == "completed") & (frame["profile"] == "quick") & (frame["hardware"] == "cpu")]
@@ -504,7 +504,7 @@ def majority_floor(spec: dict, profiles: list[str], tasks: list[str]) -> dict[st
 
     from adapt_core.data import DataConfig, load_dataset
     from adapt_core.evaluate import evaluate
-    from adapt_core.grid import task_part
+    from adapt_core.grid_spec import task_part
 
     if len(profiles) != 1:
         return {}
@@ -542,7 +542,7 @@ def settings(spec: dict, profiles: list[str]) -> list[str]:
             f"Settings (`{name}`): data {json.dumps(prof.get('data', {}))}; training "
             f"{json.dumps(common)}{'; per task ' + per_task if per_task else ''}; every method, every task:"
         )
-    from adapt_core.grid import method_settings
+    from adapt_core.grid_spec import method_settings
 
     for method, conf in spec["methods"].items():
         lr = getattr(method_settings(spec, profiles[0], method), "lr", None)

@@ -26,7 +26,7 @@ COSTS = {  # column → axis title
 
 def run_label(info) -> str:
     """A short legend name: method, seed and the run id's random suffix."""
-    from adapt_core.runs import method_name
+    from adapt_core.run_reader import method_name
 
     method = method_name(info.config) or "?"
     seed = info.config.get("train", {}).get("seed", "?")
