@@ -10,7 +10,7 @@ chosen dataset and model.
 import streamlit as st
 
 from adapt_core.models import REGISTRY
-from adapt_core.runs import list_runs
+from adapt_core.run_reader import list_runs
 from adapt_core.workspace import load_vetted_or_empty, vetted_path
 from studio import resources, state
 from studio.demo_panel import demo_section

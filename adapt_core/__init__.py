@@ -15,7 +15,7 @@ fast; torch loads on first use):
     TrainConfig, train_steps, train               train.py     the one training loop
     evaluate                                      evaluate.py  metrics
     RunConfig, run_training                       pipeline.py  a whole run into a run folder
-    list_runs, load_run                           runs.py      the run store
+    list_runs, load_run                           run_reader   the run store, read back
     load_predictor                                predictor.py predictions from a finished run
     AdaptError                                    errors.py    bad input, with what to fix
 """
@@ -66,8 +66,8 @@ _EXPORTS = {
     "EvalResult": "evaluate",
     "RunConfig": "pipeline",
     "run_training": "pipeline",
-    "list_runs": "runs",
-    "load_run": "runs",
+    "list_runs": "run_reader",
+    "load_run": "run_reader",
     "load_predictor": "predictor",
     "AdaptError": "errors",
 }

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from adapt_core.data import DEFAULT_DATASET, DataConfig
 from adapt_core.errors import AdaptError
-from adapt_core.fileio import atomic_write_json
-from adapt_core.runs import is_alive, process_start, read_json
+from adapt_core.fileio import atomic_write_json, read_json
+from adapt_core.run_status import is_alive, process_start
 
 STAGES = {  # name → what the stage does, in order
     "data": "Load a slice of the dataset",
@@ -147,7 +147,7 @@ def is_running(root: Path | str | None = None) -> bool:
 
 def start(config: DemoConfig | None = None, root: Path | str | None = None) -> Path:
     """Start the demo in a background process; returns its folder. Refused while another demo runs."""
-    from adapt_core.runs import runs_root
+    from adapt_core.run_writer import runs_root
 
     config = config or DemoConfig.from_env()
     root = Path(root or runs_root()).resolve()
@@ -343,7 +343,7 @@ def _train(config: DemoConfig, vetted_file: Path, report_file: Path, progress: P
     both have ended; each stage is marked done as its run ends."""
     from adapt_core import launcher
     from adapt_core.run_management import set_tags
-    from adapt_core.runs import load_run
+    from adapt_core.run_reader import load_run
 
     root = progress.folder.parents[2]  # <root>/.studio/demo/<folder>
     runs = {}
@@ -375,7 +375,7 @@ def _train(config: DemoConfig, vetted_file: Path, report_file: Path, progress: P
 def live_line(run_dir: Path | str) -> str:
     """A training stage while it runs: progress and the latest dev macro-F1, from the run folder."""
     from adapt_core import launcher
-    from adapt_core.runs import load_run
+    from adapt_core.run_reader import load_run
 
     info = load_run(run_dir)
     metrics = info.metrics()

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from statistics import median
 
-from adapt_core.runs import RunInfo, method_name
+from adapt_core.run_reader import RunInfo, method_name
 from adapt_core.train import TrainConfig
 
 BYTES_PER_PARAM = 16  # fp32 weights, gradients and AdamW's two moments: full finetuning's floor, before activations

@@ -1,8 +1,9 @@
-"""Writing a file so that a crash never leaves half of it, and locking a file against a second writer.
+"""Writing a file so that a crash never leaves half of it, reading a JSON file that may be damaged, and locking a
+file against a second writer.
 
 The one copy of this infrastructure in the project: run folders, the studio's working files, the vetted lists, the
-mining output, the perplexity cache and the grid's results all write through `atomic_write_*`, and every lock is an
-`exclusive_lock`.
+mining output, the perplexity cache and the grid's results all write through `atomic_write_*`, every JSON object
+file that may be damaged is read through `read_object` / `read_json`, and every lock is an `exclusive_lock`.
 
 An atomic write goes to a temporary file beside the target (`.<name>.<pid>.tmp`, same folder so the rename stays on
 one file system), is flushed to disk, then renamed over the target: a reader sees the old file or the new one,
@@ -31,7 +32,7 @@ def clean_stale_temps(path: Path) -> list[Path]:
     removed = []
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         pid = tmp.name[len(path.name) + 2 : -len(".tmp")]
-        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue  # another live process is writing it right now
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -39,7 +40,8 @@ def clean_stale_temps(path: Path) -> list[Path]:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (one owned by someone else counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -92,6 +94,38 @@ def jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+class Unreadable(AdaptError):
+    """A file that cannot be read (truncated, empty, not JSON, wrong shape); the message is `<file>: <reason>`."""
+
+
+def read_object(path: Path | str) -> dict:
+    """The JSON object in `path`; FileNotFoundError when absent, `Unreadable("<file>: <reason>")` when damaged."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise Unreadable(f"{path.name}: not UTF-8 text (byte {err.start})") from err
+    except IsADirectoryError as err:
+        raise Unreadable(f"{path.name}: a folder, not a file") from err
+    if not text.strip():
+        raise Unreadable(f"{path.name}: empty file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise Unreadable(f"{path.name}: not valid JSON, truncated? ({err.msg} at line {err.lineno})") from err
+    if not isinstance(data, dict):
+        raise Unreadable(f"{path.name}: a JSON {type(data).__name__} where an object was expected")
+    return data
+
+
+def read_json(path: Path | str) -> dict:
+    """A JSON object from `path`; {} when it is missing or damaged (for writers that replace it anyway)."""
+    try:
+        return read_object(path)
+    except (FileNotFoundError, Unreadable):
+        return {}
 
 
 class Locked(AdaptError):

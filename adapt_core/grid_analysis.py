@@ -1,13 +1,13 @@
-"""The comparison grid's results, analysed: what the rows of the results file (`grid.read_results`) say.
+"""The comparison grid's results, analysed: what the rows of the results file (`grid_results.read_results`) say.
 
 Per profile, hardware, task, model, method and setting: the score's mean ± std over seeds and the cost ratios to full
 finetuning (`summarise`); which rows are cells of the grid as the spec stands (`grid_rows`) and which the grid trained
 as its comparison (`trained_rows`: the grid's and the budget sweep's cells at the rates the lr sweep chose on dev,
 `chosen_rates`, `with_rates`, `trained_spec`); how long each run took to reach full finetuning's best dev score
-(`time_to_quality`); what AdaPT's knob sweep found on dev (`knob_scores`, `knob_choices`). Kept apart from `grid.py`
-(the spec and the running of cells) because the report, the studio's Compare page and the CLI read results that
-other processes or machines wrote, without running anything; this module imports from `grid.py` (cells, settings,
-keys), never the reverse.
+(`time_to_quality`); what AdaPT's knob sweep found on dev (`knob_scores`, `knob_choices`). Kept apart from
+`grid_runner.py` (the running of cells) because the report, the studio's Compare page and the CLI read results that
+other processes or machines wrote, without running anything; this module imports from `grid_spec.py` (cells,
+settings) and `grid_results.py` (keys, the file), never the reverse.
 Dev decides everything (best checkpoint, STC's choices); test is only read for the table.
 """
 
@@ -17,7 +17,8 @@ import json
 
 import pandas as pd
 
-from adapt_core.grid import KEY, cells, profile_sweeps, setting_name, sweep_cells, sweep_hardware
+from adapt_core.grid_results import KEY
+from adapt_core.grid_spec import cells, profile_sweeps, setting_name, sweep_cells, sweep_hardware
 
 RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state_bytes")
 
@@ -226,7 +227,7 @@ def knob_pruner(spec: dict, profile: str, results, hardware: str):
     macro-F1 than the default on an earlier task of the sweep can never satisfy `knob_choice`'s rule (no lower on
     any task), so running it on the later tasks buys nothing; the reason says so, else None. Reads the results file
     (rows of `hardware`) at each call, so a score another process recorded meanwhile counts."""
-    from adapt_core.grid import read_results
+    from adapt_core.grid_results import read_results
 
     tasks = profile_sweeps(spec, profile).get("knobs", {}).get("tasks", [])
 

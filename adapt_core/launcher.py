@@ -26,20 +26,10 @@ import time
 from pathlib import Path
 
 from adapt_core.errors import AdaptError
-from adapt_core.fileio import exclusive_lock
-from adapt_core.runs import (
-    UNREADABLE,
-    RunInfo,
-    eval_text,
-    list_runs,
-    load_run,
-    new_run_dir,
-    phase_text,
-    process_start,
-    read_json,
-    runs_root,
-    write_json,
-)
+from adapt_core.fileio import atomic_write_json, exclusive_lock, read_json
+from adapt_core.run_reader import UNREADABLE, RunInfo, list_runs, load_run
+from adapt_core.run_status import eval_text, phase_text, process_start
+from adapt_core.run_writer import new_run_dir, runs_root
 
 LOG_NAME = "train.log"
 TERMINAL = ("completed", "failed", "cancelled", "interrupted")
@@ -53,7 +43,7 @@ def _root(root: Path | str | None) -> Path:
 def _update_status(run_dir: Path, **fields) -> None:
     status = read_json(run_dir / "status.json")
     status.update(updated=time.time(), **fields)
-    write_json(run_dir / "status.json", status)
+    atomic_write_json(run_dir / "status.json", status)
 
 
 @contextlib.contextmanager
@@ -89,8 +79,8 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
         copy = run_dir / "sensitivity.json"
         shutil.copyfile(source, copy)
         config = replace(config, sensitivity=str(copy))
-    write_json(run_dir / "config.json", config.to_dict())
-    write_json(run_dir / "status.json", {"state": "queued", "step": 0, "total": None, "queued": time.time()})
+    atomic_write_json(run_dir / "config.json", config.to_dict())
+    atomic_write_json(run_dir / "status.json", {"state": "queued", "step": 0, "total": None, "queued": time.time()})
     if start:
         queue_tick(root)
     return run_dir

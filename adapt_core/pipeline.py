@@ -10,7 +10,7 @@ tokens gets them first (`token_record.run_tokens`: the vetted list `tokens`, els
 is none; its choice goes to `selection.json`), and a method outside the training loop (STC) runs its own `fit`. The
 learning rate is TrainConfig.lr when given, else the method's own (`RunConfig.lr`).
 
-Each phase (load, mine, score, accept tokens, sensitivity, train, evaluate, save: `runs.PHASES`) is entered through
+Each phase (load, mine, score, accept tokens, sensitivity, train, evaluate, save: `run_status.PHASES`) is entered through
 `_Phases`, which records it with its progress in status.json (the studio shows it by name) and, with `progress`,
 prints it for the CLI: both name the same steps.
 """
@@ -30,19 +30,13 @@ import numpy as np
 
 from adapt_core.data import BENCHMARKS, DEFAULT_DATASET, DataConfig, TaskData, check_hub_id, load_dataset
 from adapt_core.errors import AdaptError
+from adapt_core.fileio import Unreadable, atomic_write_json, read_object
 from adapt_core.methods import get_method, prepare, save_trained
 from adapt_core.models import DEFAULT_MODEL, count_parameters, load_classifier, pick_device
 from adapt_core.progress import Throttled
-from adapt_core.runs import (
-    PHASES,
-    RunWriter,
-    Unreadable,
-    check_config_shape,
-    check_run_dir,
-    claim_run_dir,
-    read_object,
-    write_json,
-)
+from adapt_core.run_reader import check_config_shape
+from adapt_core.run_status import PHASES
+from adapt_core.run_writer import RunWriter, check_run_dir, claim_run_dir
 from adapt_core.safeload import check_local_weights
 from adapt_core.train import TrainConfig, make_accelerator, train_steps
 
@@ -266,7 +260,7 @@ def _run(config: RunConfig, writer: RunWriter, progress: bool) -> dict:
     measuring = phases.start("sensitivity") if spec.uses_sensitivity else None
     prepared = prepare(model, tokenizer, config.settings, data, report=report_in, train=train, progress=measuring)
     if prepared.selection is not None and writer.enabled:
-        write_json(writer.dir / "selection.json", prepared.selection)
+        atomic_write_json(writer.dir / "selection.json", prepared.selection)
     acc = make_accelerator(train)
     started = time.perf_counter()
     setup_seconds = started - began  # load, tokens and sensitivity: what a user waits before the first step
@@ -329,7 +323,7 @@ def _apply_tokens(model, tokenizer, data, config: RunConfig, writer: RunWriter, 
         progress=phases.tokens(),
     )
     if writer.enabled:
-        write_json(writer.dir / "tokens.json", record.to_dict())
+        atomic_write_json(writer.dir / "tokens.json", record.to_dict())
     return record.summary()
 
 
@@ -381,7 +375,7 @@ def _evaluate(model, tokenizer, data: TaskData, config: RunConfig, writer: RunWr
         result = evaluate(data[split].labels, proba[split].argmax(axis=1), data.label_names)
         out[split], details[split] = result.scores(), result.to_dict()
     if writer.enabled:
-        write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})
+        atomic_write_json(writer.dir / "evaluation.json", {"label_names": data.label_names, **details})
         write_predictions(writer.dir, data["test"], proba["test"], data.label_names, tokenizer)
     lengths = [len(ids) for ids in tokenizer(data["test"].texts, add_special_tokens=False)["input_ids"]]
     out["tokens_per_example"] = float(np.mean(lengths))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from adapt_core.errors import AdaptError
-from adapt_core.runs import load_run
+from adapt_core.run_reader import load_run
 
 
 @dataclass
@@ -45,7 +45,7 @@ def load_predictor(run_dir: Path | str) -> Predictor:
         raise AdaptError(f"run {run.id} has no saved model (state: {run.state}); pick a completed run")
     max_length = run.config.get("train", {}).get("max_length", 128)
     from adapt_core.methods import get_method, load_trained
-    from adapt_core.runs import method_name
+    from adapt_core.run_reader import method_name
 
     spec = get_method(method_name(run.config) or "full")
     if spec.load is not None:  # a method with its own model folder format (STC)

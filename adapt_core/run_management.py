@@ -1,6 +1,6 @@
 """Run management: what a user does to run folders: delete to a trash and restore, tag and annotate,
-export as a zip. It sits beside the run store (adapt_core/runs.py), which writes and reads runs; this module only
-moves, labels and packs folders the store already holds, so the store never depends on it.
+export as a zip. It sits beside the run store (run_writer.py writes runs, run_reader.py reads them back); this
+module only moves, labels and packs folders the store already holds, so the store never depends on it.
 
 Deleting is a move to `<root>/.trash/` (one rename on one file system: a crash leaves the run in place or in the
 trash, never half); only "empty trash" removes files. A running or queued run is refused, and its lock is held for
@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from adapt_core.errors import AdaptError
-from adapt_core.fileio import atomic_write_json, exclusive_lock
-from adapt_core.runs import LOCK_NAME, RunInfo, load_run, read_json, runs_root
+from adapt_core.fileio import atomic_write_json, exclusive_lock, read_json
+from adapt_core.run_reader import RunInfo, load_run
+from adapt_core.run_writer import LOCK_NAME, runs_root
 
 TRASH_NAME = ".trash"
 LABELS_NAME = "labels.json"

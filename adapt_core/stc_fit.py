@@ -75,7 +75,7 @@ __all__ = [
 def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int = 0) -> dict:
     """STC as a method: features → probes → heads → choice on dev → save into `run.model_dir` → the report.
 
-    `run` needs `dir`, `model_dir`, `log(dict)` and `progress(step, total)` (a `runs.RunWriter`). The feature
+    `run` needs `dir`, `model_dir`, `log(dict)` and `progress(step, total)` (a `run_writer.RunWriter`). The feature
     cache lives in `run.dir / "stc_features"` and is removed at the end unless `keep_features`.
     """
     from adapt_core.models import count_parameters, pick_device
@@ -230,7 +230,7 @@ def _reference_probes(store, probes: dict, data: TaskData, num_layers: int) -> d
 
 
 def _save(run, head: StcHead, backbone, tokenizer, search: dict) -> None:
-    from adapt_core.runs import write_json
+    from adapt_core.fileio import atomic_write_json
 
     model_dir = Path(run.model_dir)
     head.save(model_dir)
@@ -239,7 +239,7 @@ def _save(run, head: StcHead, backbone, tokenizer, search: dict) -> None:
         {"layer": int(layer), "neuron": int(n), "saliency": float(s)}
         for layer, n, s in zip(head.layers, head.neurons, head.saliency, strict=True)
     ]
-    write_json(model_dir / "stc_search.json", {**search, "kept": kept})
+    atomic_write_json(model_dir / "stc_search.json", {**search, "kept": kept})
 
 
 def _time_inference(run, backbone, tokenizer, head: StcHead, texts: list[str], config: StcConfig) -> dict:
@@ -268,11 +268,11 @@ def _time_inference(run, backbone, tokenizer, head: StcHead, texts: list[str], c
 
 
 def _report(run, data, head, evaluation, train_seconds, total_params, info, inference, tokenizer, device) -> dict:
-    from adapt_core.runs import write_json
+    from adapt_core.fileio import atomic_write_json
     from adapt_core.train import peak_memory_bytes
 
     if getattr(run, "enabled", True):
-        write_json(
+        atomic_write_json(
             Path(run.dir) / "evaluation.json",
             {"label_names": data.label_names, **{k: v.to_dict() for k, v in evaluation.items()}},
         )

@@ -3,7 +3,8 @@
 AdaPT's first half is the vocabulary. A person vets candidates in the studio, or a run with no vetted list accepts
 them by one documented policy, the same from the CLI (`train --method adapt`, `mine --accept auto`), the grid and the
 studio's "Accept by policy" button: mine → PPLu score → decide every candidate by `TokenPolicy`, with a reason
-(`auto_vet`, `decide_by_policy`). What a run then does with the accepted tokens is `token_record.py`.
+(`auto_vet`, `decide_by_policy`). What a run then does with the accepted tokens is `token_record.py`; what the
+rules measure about each candidate (support per class, specificity, fire counts) is `candidate_stats.py`.
 
 The policy (`decide_by_policy`), in order; the first rule a candidate fails is its reason:
 1. **Task-specific**: specificity = how far the candidate's top-class share rises from that class's share of the
@@ -12,7 +13,7 @@ The policy (`decide_by_policy`), in order; the first rule a candidate fails is i
    `generic_share` of the training texts: "can you tell me", "my account"), else as not class-specific.
 2. **PPLu filter**: PPLu is a filter, never the ranking; one tail of the scored candidates is cut (`pplu_keep`,
    `pplu_quantile` or `pplu_threshold`). Unscored candidates pass. Measured on the five tasks
-   (`benchmarks/tokens.py`), the lowest PPLu decile is stock English ("Is there a way to", "can be used to", "In this
+   (`benchmarks/token_acceptance.py`), the lowest PPLu decile is stock English ("Is there a way to", "can be used to", "In this
    paper we") and the highest is the domain's words ("disposable virtual card", "beneficiary", "clustering",
    "Gaussian"): a low PPLu says the general LM predicts the phrase, not that the task needs it. So the default keeps
    the high side (`pplu_keep="high"`) and cuts the lowest 10 % (`pplu_quantile=0.9`); "low" (DESIGN's first reading,
@@ -27,18 +28,18 @@ The policy (`decide_by_policy`), in order; the first rule a candidate fails is i
    the next ranked candidate moves up. Nothing is added silently.
 
 The policy's settings are fields of `TokenPolicy`; AdaPT's config holds one, so its CLI flags, the studio's form and
-the grid's JSON come from these fields. The defaults come from `benchmarks/tokens.py` (see the README's table).
+the grid's JSON come from these fields. The defaults come from `benchmarks/token_acceptance.py` (see the README's table).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from adapt_core.candidate_stats import ClassStats, class_stats, fire_check, occurrences
 from adapt_core.errors import AdaptError
 
 POLICY_NAME = "auto"
@@ -138,94 +139,7 @@ class TokenPolicy:
         )
 
 
-# ------------------------------------------------------------------------------------------------ statistics
-
-
-def _word_start(tokenizer) -> bool:
-    from adapt_core.tokens import _word_start
-
-    return _word_start(tokenizer)
-
-
-def _index(sequences: Sequence[Sequence[int]], patterns: list[tuple[int, ...]]) -> list[set[int]]:
-    """Per pattern, the set of sequence indices that contain it (contiguously)."""
-    wanted = {p: i for i, p in enumerate(patterns)}
-    rows: list[set[int]] = [set() for _ in patterns]
-    for n in sorted({len(p) for p in patterns if p}):
-        for r, seq in enumerate(sequences):
-            for s in range(len(seq) - n + 1):
-                i = wanted.get(tuple(seq[s : s + n]))
-                if i is not None and len(patterns[i]) == n:
-                    rows[i].add(r)
-    return rows
-
-
-def _occurrences(vetted, texts: Sequence[str], tokenizer) -> tuple[list[tuple[int, ...]], list[set[int]]]:
-    """(pieces, set of training texts containing them) per candidate; hand-written ones are tokenized here."""
-    prefix = " " if _word_start(tokenizer) else ""
-    pieces = [
-        tuple(c.ids) if c.ids else tuple(tokenizer(prefix + c.text, add_special_tokens=False)["input_ids"])
-        for c in vetted
-    ]
-    sequences = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    return pieces, _index(sequences, pieces)
-
-
-@dataclass
-class _Stats:
-    """What the policy decides on, per candidate (arrays of length n_candidates)."""
-
-    support: np.ndarray
-    class_support: np.ndarray  # (n, C)
-    mutual_info: np.ndarray
-    specificity: np.ndarray
-    top: np.ndarray  # index of the top class
-    prior: np.ndarray  # (C,) class shares of the training texts
-
-
-def _stats(rows: list[set[int]], labels: Sequence[int], num_classes: int) -> _Stats:
-    from adapt_core.mining import _mutual_info
-
-    labels = np.asarray(labels, dtype=np.int64)
-    total = np.bincount(labels, minlength=num_classes)
-    counts = np.zeros((len(rows), num_classes), dtype=np.int64)
-    for i, r in enumerate(rows):
-        if r:
-            counts[i] = np.bincount(labels[sorted(r)], minlength=num_classes)
-    prior = total / max(len(labels), 1)
-    spec = specificity(counts, total)
-    return _Stats(counts.sum(1), counts, _mutual_info(counts, total, len(labels)), spec, counts.argmax(1), prior)
-
-
-def specificity(class_support, class_total) -> np.ndarray:
-    """How class-specific each candidate is: its top class's share of the texts holding it (purity), from that
-    class's share of all training texts (chance) towards 1: (purity − chance) / (1 − chance), clipped to [0, 1];
-    0 for a candidate found in no text. `class_support` (n, C) counts the texts holding each candidate per class,
-    `class_total` (C,) the training texts per class. The one definition: the policy's rule 1 and the Tokens
-    page's table both call it."""
-    counts = np.asarray(class_support, dtype=np.float64).reshape(-1, len(class_total))
-    total = np.asarray(class_total, dtype=np.float64)
-    support = counts.sum(1)
-    chance = (total / max(total.sum(), 1))[counts.argmax(1)]
-    purity = counts.max(1, initial=0) / np.maximum(support, 1)
-    return np.where(support > 0, np.clip((purity - chance) / np.maximum(1 - chance, 1e-12), 0, 1), 0.0)
-
-
-def candidate_specificity(vetted, labels: Sequence[int], num_classes: int | None = None) -> list[float | None]:
-    """`specificity` of each candidate of a vetted list from its stored support per class, against the class
-    shares of `labels` (the training split); None for a candidate without per-class support (hand-written)."""
-    labels = np.asarray(labels, dtype=np.int64)
-    width = max(num_classes or 0, int(labels.max()) + 1 if len(labels) else 0, len(vetted.label_names or []))
-    total = np.bincount(labels, minlength=width)
-    out: list[float | None] = []
-    for c in vetted:
-        if not c.class_support or len(c.class_support) > width:
-            out.append(None)
-        else:
-            row = np.zeros(width)
-            row[: len(c.class_support)] = c.class_support
-            out.append(float(specificity(row[None, :], total)[0]))
-    return out
+# ------------------------------------------------------------------------------------------------ the policy
 
 
 def _contains(long: tuple, short: tuple) -> bool:
@@ -238,9 +152,6 @@ def _touches(a: tuple, b: tuple) -> bool:
     if _contains(a, b) or _contains(b, a):
         return True
     return any(a[-k:] == b[:k] or b[-k:] == a[:k] for k in range(1, min(len(a), len(b))))
-
-
-# ------------------------------------------------------------------------------------------------ the policy
 
 
 def _pplu_cut(pplu: list[float | None], policy: TokenPolicy) -> float | None:
@@ -256,14 +167,14 @@ def _pplu_cut(pplu: list[float | None], policy: TokenPolicy) -> float | None:
     return float(np.quantile(values, q))
 
 
-def _class_text(i: int, st: _Stats, label_names) -> str:
+def _class_text(i: int, st: ClassStats, label_names) -> str:
     top = int(st.top[i])
     name = label_names[top] if label_names and top < len(label_names) else str(top)
     purity = st.class_support[i, top] / max(st.support[i], 1)
     return f"top class {name} {purity:.0%}, chance {st.prior[top]:.0%}; specificity {st.specificity[i]:.2f}"
 
 
-def _filter_reason(i, st: _Stats, pplu, cut, policy: TokenPolicy, n_texts: int, label_names) -> str | None:
+def _filter_reason(i, st: ClassStats, pplu, cut, policy: TokenPolicy, n_texts: int, label_names) -> str | None:
     """Why candidate i fails rules 1–2, or None when it passes them."""
     if st.support[i] == 0:
         return "not found in the training texts"
@@ -282,7 +193,7 @@ def _filter_reason(i, st: _Stats, pplu, cut, policy: TokenPolicy, n_texts: int, 
     return None
 
 
-def _rank_key(i: int, st: _Stats, policy: TokenPolicy) -> tuple:
+def _rank_key(i: int, st: ClassStats, policy: TokenPolicy) -> tuple:
     first = st.mutual_info[i] if policy.rank_by == "mutual_info" else st.specificity[i]
     return (-first, -st.support[i], i)
 
@@ -318,29 +229,6 @@ def _merge(order: list[int], pieces, rows, overlap: float) -> dict[int, int]:
     return merged
 
 
-def fire_counts(tokenizer_with_tokens, texts: Sequence[str], tokens: Sequence[str], base_tokenizer) -> dict:
-    """{token: (occurrences, texts it fires in)} for `tokens` under a tokenizer that has them added."""
-    from adapt_core.tokens import added_token
-
-    word_start = _word_start(base_tokenizer)
-    vocab = tokenizer_with_tokens.get_added_vocab()
-    id_of = {t: vocab.get(added_token(base_tokenizer, t, word_start).content) for t in tokens}
-    occurrences, in_texts = Counter(), Counter()
-    if texts:
-        for ids in tokenizer_with_tokens(list(texts), add_special_tokens=False)["input_ids"]:
-            occurrences.update(ids)
-            in_texts.update(set(ids))
-    return {t: (int(occurrences[i]), int(in_texts[i])) if i is not None else (0, 0) for t, i in id_of.items()}
-
-
-def fire_check(accepted: list[str], texts, tokenizer, min_fires: int) -> tuple[dict, list[str]]:
-    """(fire counts of the accepted tokens in `texts`, the ones firing in fewer than `min_fires` texts)."""
-    from adapt_core.tokens import augmented_tokenizer
-
-    fires = fire_counts(augmented_tokenizer(tokenizer, accepted), texts, accepted, tokenizer)
-    return fires, [t for t in accepted if fires[t][1] < min_fires]
-
-
 def decide_by_policy(vetted, split, tokenizer, policy: TokenPolicy, num_classes: int | None = None):
     """A copy of `vetted` with every candidate accepted or rejected by `policy` on the training `split`, each with
     its reason (see the module docstring). Statistics missing from a candidate (hand-written ones) are filled in."""
@@ -354,8 +242,8 @@ def decide_by_policy(vetted, split, tokenizer, policy: TokenPolicy, num_classes:
     cands = out.candidates
     if not cands:
         return out
-    pieces, rows = _occurrences(out, texts, tokenizer)
-    st = _stats(rows, labels, num_classes)
+    pieces, rows = occurrences(out, texts, tokenizer)
+    st = class_stats(rows, labels, num_classes)
     for i, c in enumerate(cands):  # fill what a hand-written candidate lacks
         if c.support is None:
             c.support, c.class_support = int(st.support[i]), tuple(int(v) for v in st.class_support[i])

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from adapt_core.candidate_stats import fire_check, fire_counts
 from adapt_core.errors import AdaptError
-from adapt_core.token_policy import POLICY_NAME, TokenPolicy, auto_vet, fire_check, fire_counts
+from adapt_core.token_policy import POLICY_NAME, TokenPolicy, auto_vet
 
 SPLITS = ("train", "dev", "test")
 

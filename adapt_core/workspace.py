@@ -22,7 +22,7 @@ from pathlib import Path
 
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import atomic_write_bytes
-from adapt_core.runs import runs_root
+from adapt_core.run_writer import runs_root
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 UPLOAD_DAYS = 7  # uploads untouched this long are removed when the next one arrives

@@ -17,7 +17,7 @@ from adapt_core.run_analysis import (
     run_new_tokens,
     top_confusions,
 )
-from adapt_core.runs import list_runs
+from adapt_core.run_reader import list_runs
 from studio.widgets import guard, unreadable_runs
 
 SHOWN = 50  # misclassified examples listed: the most confident mistakes first

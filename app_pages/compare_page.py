@@ -12,7 +12,7 @@ import streamlit as st
 from adapt_core.comparison import frontier, run_points
 from adapt_core.plots.analysis_figures import FRONTIER_AXES, frontier_figure
 from adapt_core.plots.runs_figures import COSTS, aggregate, cost_bars, f1_bars, run_table
-from adapt_core.runs import list_runs
+from adapt_core.run_reader import list_runs
 from studio import resources, state
 from studio.widgets import guard, pick_runs, unreadable_runs
 from studio.widgets import table as show_table

@@ -4,7 +4,7 @@ splits the text, with its new tokens highlighted."""
 import streamlit as st
 
 from adapt_core.plots.runs_figures import probability_bars, run_choice
-from adapt_core.runs import list_runs
+from adapt_core.run_reader import list_runs
 from studio import resources
 from studio.widgets import guard, tokens, unreadable_runs
 

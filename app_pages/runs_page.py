@@ -5,7 +5,8 @@ command does the same); nothing is removed for good but by "Empty the trash"."""
 import streamlit as st
 
 from adapt_core import run_management as manage
-from adapt_core.runs import list_runs, runs_root
+from adapt_core.run_reader import list_runs
+from adapt_core.run_writer import runs_root
 from studio.widgets import guard, unreadable_runs
 
 st.title("Runs")

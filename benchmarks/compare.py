@@ -30,8 +30,10 @@ from compare_report import report, update_readme  # noqa: E402
 from compare_sweeps import sweep_summary  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid import hardware, load_spec, mark_not_run, read_results, run_grid  # noqa: E402
 from adapt_core.grid_analysis import chosen_rates, knob_pruner, summarise, trained_spec, with_rates  # noqa: E402
+from adapt_core.grid_results import mark_not_run, read_results  # noqa: E402
+from adapt_core.grid_runner import run_grid  # noqa: E402
+from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"

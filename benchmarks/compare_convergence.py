@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid import task_part  # noqa: E402
+from adapt_core.grid_spec import task_part  # noqa: E402
 
 PLATEAU = 0.01  # the last two evaluations of a converged run differ by less than this
 

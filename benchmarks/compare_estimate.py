@@ -8,7 +8,7 @@ tokenizers and data to count tokens, which the report never needs.
 
 from __future__ import annotations
 
-from adapt_core.grid import cells, profile_sweeps, row_key, sweep_hardware, task_part
+from adapt_core.grid_spec import cells, profile_sweeps, row_key, sweep_hardware, task_part
 
 
 def estimate(spec: dict, profile: str, frame) -> str:

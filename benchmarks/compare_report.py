@@ -22,8 +22,8 @@ from compare_convergence import plateau_line  # noqa: E402
 from compare_sweeps import init_line, knob_section, sweep_section  # noqa: E402
 from compare_table import grid_section  # noqa: E402
 
-from adapt_core.grid import sweep_hardware  # noqa: E402
 from adapt_core.grid_analysis import chosen_rates, trained_spec  # noqa: E402
+from adapt_core.grid_spec import sweep_hardware  # noqa: E402
 
 
 def report(spec: dict, frame: pd.DataFrame) -> str:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid import profile_sweeps, setting_name, sweep_cells  # noqa: E402
 from adapt_core.grid_analysis import knob_choice, knob_choices, knob_scores  # noqa: E402
+from adapt_core.grid_spec import profile_sweeps, setting_name, sweep_cells  # noqa: E402
 
 
 def init_line(spec: dict, profile: str, rows) -> list[str]:

@@ -14,8 +14,8 @@ import json
 
 import pandas as pd
 
-from adapt_core.grid import method_settings, task_part
 from adapt_core.grid_analysis import grid_rows, summarise, time_to_quality
+from adapt_core.grid_spec import method_settings, task_part
 
 
 def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from _env import environment
 
 from adapt_core.data import DataConfig
 from adapt_core.pipeline import RunConfig, run_training
-from adapt_core.runs import read_metrics
+from adapt_core.run_reader import read_metrics
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         log(f"{args.logs / 'STOP'} exists (a plan stopped by hand): remove it to resume")
         return 1
 
-    from adapt_core.grid import hardware, load_spec, sweep_hardware
+    from adapt_core.grid_spec import hardware, load_spec, sweep_hardware
 
     spec = load_spec(HERE / "grid.json")
     if args.device:

@@ -58,7 +58,7 @@ def start_training(root: Path, model: str):
     from adapt_core import launcher
     from adapt_core.data import DataConfig
     from adapt_core.pipeline import RunConfig
-    from adapt_core.runs import load_run
+    from adapt_core.run_reader import load_run
     from adapt_core.train import TrainConfig
 
     config = RunConfig(
@@ -80,7 +80,7 @@ def start_training(root: Path, model: str):
 
 def stop_training(run_dir: Path) -> None:
     from adapt_core import launcher
-    from adapt_core.runs import load_run
+    from adapt_core.run_reader import load_run
 
     launcher.cancel(run_dir)
     end = time.time() + 60
@@ -124,7 +124,7 @@ def main() -> None:
     import streamlit
 
     from adapt_core.data import DataConfig
-    from adapt_core.runs import read_metrics
+    from adapt_core.run_reader import read_metrics
     from studio.live import POLL_SECONDS
 
     data = DataConfig(max_train=200, max_eval=60) if args.quick else DataConfig()

@@ -162,15 +162,15 @@ def chart_delays(driver, root: Path, samples: int) -> dict:
 
 def stand_in_run(root: Path) -> Path:
     """A run folder that looks like a live run of this process, newest of all, with one metrics line."""
-    from adapt_core.runs import write_json
+    from adapt_core.fileio import atomic_write_json
 
     run_dir = root / "99991231-235959-full-benchmark-0000"
     run_dir.mkdir(parents=True)
-    write_json(
+    atomic_write_json(
         run_dir / "config.json",
         {"dataset": "banking77", "model": "tiny-bert", "method": {"method": "full"}, "train": {"seed": 0}},
     )
-    write_json(run_dir / "status.json", {"state": "running", "pid": os.getpid(), "step": 1, "total": 10_000})
+    atomic_write_json(run_dir / "status.json", {"state": "running", "pid": os.getpid(), "step": 1, "total": 10_000})
     (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
     return run_dir
 

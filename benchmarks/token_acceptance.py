@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 from _env import environment
 
+from adapt_core.candidate_stats import fire_counts
 from adapt_core.candidates import find_candidates, mine_candidates
 from adapt_core.data import DataConfig, load_dataset
 from adapt_core.mining import MiningConfig
 from adapt_core.models import load_tokenizer
 from adapt_core.perplexity import PerplexityConfig
-from adapt_core.token_policy import TokenPolicy, decide_by_policy, fire_counts
+from adapt_core.token_policy import TokenPolicy, decide_by_policy
 from adapt_core.tokens import augmented_tokenizer
 
 RESULTS = Path(__file__).parent / "results"

@@ -11,7 +11,7 @@ import streamlit as st
 
 from adapt_core import demo
 from adapt_core.plots.runs_figures import dev_curves
-from adapt_core.runs import read_metrics
+from adapt_core.run_reader import read_metrics
 from studio.widgets import guard
 
 POLL_SECONDS = 1.0

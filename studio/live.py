@@ -16,7 +16,8 @@ import streamlit as st
 from adapt_core import launcher
 from adapt_core.plots.runs_figures import dev_curves, loss_curves, run_label, run_table
 from adapt_core.plots.style import run_color
-from adapt_core.runs import PHASES, list_runs, phase_timeline
+from adapt_core.run_reader import list_runs
+from adapt_core.run_status import PHASES, phase_timeline
 from studio.widgets import pick_runs, table, unreadable_runs
 
 POLL_SECONDS = 1.0

@@ -8,7 +8,7 @@ import streamlit as st
 
 from adapt_core.estimate import Plan, estimate, implied_evaluations, implied_steps, tokens_per_example
 from adapt_core.models import pick_device
-from adapt_core.runs import list_runs
+from adapt_core.run_reader import list_runs
 from adapt_core.train import TrainConfig
 from studio import resources
 from studio.widgets import guard

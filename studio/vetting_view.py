@@ -20,11 +20,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from adapt_core.candidate_stats import candidate_specificity
 from adapt_core.contexts import align, keyword_in_context
 from adapt_core.errors import AdaptError
 from adapt_core.forms import coerce, field_specs
 from adapt_core.plots.tokens_figures import candidate_frame
-from adapt_core.token_policy import POLICY_NAME, candidate_specificity
+from adapt_core.token_policy import POLICY_NAME
 from adapt_core.vetting import (
     DECISIONS,
     CandidateFilter,

@@ -1,6 +1,6 @@
-"""Shared by the grid's tests (test_grid.py, test_grid_analysis.py, the benchmark report's test_compare_*.py): the
-benchmark grid's spec, benchmarks/grid.json, as the tests read it (a dict, never written back), and a partly measured
-knob sweep."""
+"""Shared by the grid's tests (test_grid_spec.py, test_grid_results.py, test_grid_runner.py, test_grid_analysis.py,
+the benchmark report's test_compare_*.py): the benchmark grid's spec, benchmarks/grid.json, as the tests read it (a
+dict, never written back), a partly measured knob sweep and a toy task file to run cells on."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ def knob_sweep_rows() -> tuple[dict, list[dict]]:
     row per measured cell. Dev macro-F1: the default 0.60, positions=tokens 0.55, grouping=block 0.70 (not run on
     banking77 yet), tokens.max_new_tokens=20 0.61, each 0.1 higher on banking77; test never decides: it is highest
     where dev is lowest."""
-    from adapt_core import grid, grid_analysis
+    from adapt_core import grid_analysis, grid_results, grid_spec
 
     spec = grid_analysis.with_rates(SPEC, {"adapt-random-init": 1e-3})
     dev = {"": 0.60, "positions=tokens": 0.55, "grouping=block": 0.70, "tokens.max_new_tokens=20": 0.61}
     rows = []
-    for cell in grid.cells(spec, "converge", sweep="knobs"):
-        plain = grid.setting_name(spec, "converge", cell).replace("lr=0.001", "").strip(",")
+    for cell in grid_spec.cells(spec, "converge", sweep="knobs"):
+        plain = grid_spec.setting_name(spec, "converge", cell).replace("lr=0.001", "").strip(",")
         if plain not in dev or (cell.task == "banking77" and plain == "grouping=block"):
             continue  # some cells not run yet
-        key = grid.row_key(spec, "converge", cell)
+        key = grid_spec.row_key(spec, "converge", cell)
         rows.append(
-            dict(zip(grid.KEY, key, strict=True))
+            dict(zip(grid_results.KEY, key, strict=True))
             | {
                 "state": "completed",
                 "best_dev_macro_f1": dev[plain] + (0.1 if cell.task == "banking77" else 0),
@@ -34,3 +34,12 @@ def knob_sweep_rows() -> tuple[dict, list[dict]]:
             }
         )
     return spec, rows
+
+
+def toy_file(tmp_path) -> str:
+    rows = ["text,label"] + [
+        f"{'credit card' if i % 2 else 'bank transfer'} issue number {i % 5},{'ab'[i % 2]}" for i in range(80)
+    ]
+    path = tmp_path / "toy.csv"
+    path.write_text("\n".join(rows))
+    return str(path)

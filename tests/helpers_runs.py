@@ -11,9 +11,9 @@ import numpy as np
 
 from adapt_core.data import Split
 from adapt_core.evaluate import evaluate
+from adapt_core.fileio import atomic_write_json
 from adapt_core.models import load_tokenizer
 from adapt_core.run_analysis import write_predictions
-from adapt_core.runs import write_json
 from adapt_core.token_record import TokenRecord
 from adapt_core.tokens import augmented_tokenizer
 from adapt_core.vetting import VettedCandidate, VettedList
@@ -47,10 +47,12 @@ def write_run(
     run.mkdir(parents=True)
     result = evaluate(truth, predicted, label_names)
     config = {"dataset": dataset, "model": "tiny-bert", "method": method, "settings": settings or {}}
-    write_json(run / "config.json", {**config, "train": {"seed": seed}})
-    write_json(run / "status.json", {"state": "completed", "step": 1, "total": 1})
-    write_json(run / "report.json", {"dev": result.scores(), "test": result.scores(), **(costs or {})})
-    write_json(run / "evaluation.json", {"label_names": label_names, "dev": result.to_dict(), "test": result.to_dict()})
+    atomic_write_json(run / "config.json", {**config, "train": {"seed": seed}})
+    atomic_write_json(run / "status.json", {"state": "completed", "step": 1, "total": 1})
+    atomic_write_json(run / "report.json", {"dev": result.scores(), "test": result.scores(), **(costs or {})})
+    atomic_write_json(
+        run / "evaluation.json", {"label_names": label_names, "dev": result.to_dict(), "test": result.to_dict()}
+    )
     if predictions:  # with new tokens, the spans come from tiny-bert's tokenizer with them added, as in a run
         proba = one_hot_proba(np.asarray(predicted), len(label_names))
         tokenizer = augmented_tokenizer(load_tokenizer("tiny-bert"), list(tokens)) if tokens else None
@@ -58,5 +60,5 @@ def write_run(
     if tokens:
         vetted = VettedList([VettedCandidate(t, decision="accepted") for t in tokens], label_names)
         augment = {"added": len(tokens), "skipped": []}
-        write_json(run / "tokens.json", TokenRecord("vetted:test", vetted, augment, {}).to_dict())
+        atomic_write_json(run / "tokens.json", TokenRecord("vetted:test", vetted, augment, {}).to_dict())
     return run

@@ -199,7 +199,7 @@ def wait_for(predicate, timeout: float = 240.0, every: float = 1.0):
 
 
 def test_launch_a_tiny_run_and_find_it_in_the_run_list(runs_dir):
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     at = make_app()
     at.switch_page("app_pages/train_page.py").run()
@@ -242,7 +242,7 @@ def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs
     measurement (it does not measure again) and trains exactly the outlined modules."""
     import json
 
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     at = make_app(top_k=30.0)
     at.switch_page("app_pages/sensitivity_page.py").run()
@@ -268,7 +268,7 @@ def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs
 
 def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):
     from adapt_core import launcher
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     at = make_app()
     at.switch_page("app_pages/train_page.py").run()
@@ -293,14 +293,14 @@ def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):
 
 def _finished_run(root, name: str, model: str = "tiny-bert", method: str = "adapt") -> None:
     """A hand-made completed run: 10 steps of 0.5 s at 1000 tokens per step, 20 s outside the loop, 300 MiB."""
-    from adapt_core.runs import write_json
+    from adapt_core.fileio import atomic_write_json
 
     folder = root / name
     folder.mkdir(parents=True)
-    write_json(folder / "config.json", {"model": model, "method": method, "train": {"batch_size": 32}})
-    write_json(folder / "status.json", {"state": "completed", "started": 0.0, "updated": 25.0, "total": 10})
+    atomic_write_json(folder / "config.json", {"model": model, "method": method, "train": {"batch_size": 32}})
+    atomic_write_json(folder / "status.json", {"state": "completed", "started": 0.0, "updated": 25.0, "total": 10})
     report = {"step_seconds": 0.5, "tokens_per_second": 2000.0, "train_seconds": 5.0, "device": "cpu"}
-    write_json(folder / "report.json", report | {"peak_memory_bytes": 300 * 2**20, "total_params": 10**6})
+    atomic_write_json(folder / "report.json", report | {"peak_memory_bytes": 300 * 2**20, "total_params": 10**6})
     (folder / "metrics.jsonl").write_text("".join(f'{{"step": {s}, "loss": 1.0}}\n' for s in range(1, 11)))
 
 
@@ -326,19 +326,20 @@ def test_train_page_shows_a_running_runs_phase_and_timeline(runs_dir):
     import os
     import time
 
-    from adapt_core.runs import process_start, write_json
+    from adapt_core.fileio import atomic_write_json
+    from adapt_core.run_status import process_start
 
     folder = runs_dir / "20260101-000000-adapt-bbbb"
     folder.mkdir(parents=True)
     now = time.time()
-    write_json(folder / "config.json", {"model": "tiny-bert", "method": "adapt", "dataset": "toy"})
+    atomic_write_json(folder / "config.json", {"model": "tiny-bert", "method": "adapt", "dataset": "toy"})
     status = {"state": "running", "pid": os.getpid(), "pid_start": process_start(os.getpid()), "started": now - 70}
     timeline = [
         {"name": "load", "started": now - 70, "ended": now - 60},
         {"name": "mine", "started": now - 60, "ended": now - 55},
         {"name": "score", "started": now - 55},
     ]
-    write_json(
+    atomic_write_json(
         folder / "status.json",
         status
         | {"phase": "score", "phase_done": 138, "phase_total": 276, "phase_started": now - 55, "phases": timeline},
@@ -562,7 +563,7 @@ def test_vetting_like_an_expert_context_specificity_undo_reviewer_and_url(runs_d
 
 def stand_in_run(root: Path, name: str, state: str, f1: float | None = None, dev=(0.002105, 0.002115)) -> str:
     """A run folder as a finished, failed or cancelled run leaves it: a flat chance-level dev score by default."""
-    from adapt_core.runs import RunWriter
+    from adapt_core.run_writer import RunWriter
 
     writer = RunWriter(root / name)
     writer.write_config({"dataset": "banking77", "model": "tiny-bert", "method": "adapt", "train": {"seed": 0}})
@@ -741,7 +742,7 @@ def test_demo_button_runs_the_pipeline_and_shows_each_stage(runs_dir, monkeypatc
         assert f":material/check_circle: **{what}**" in text
     assert "accepted:" in text and "modules selected" in text and "test macro-F1" in text
     assert at.success and at.success[0].value.startswith("Demo finished")
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     assert {r.config["method"] for r in list_runs(runs_dir)} == {"adapt", "full"}
 
@@ -753,7 +754,7 @@ def test_a_running_demo_can_be_cancelled_from_home(runs_dir):
 
     from adapt_core import demo
     from adapt_core.fileio import atomic_write_json
-    from adapt_core.runs import process_start
+    from adapt_core.run_status import process_start
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     folder = demo.demo_root(runs_dir) / "20990101-000000"

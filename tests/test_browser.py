@@ -41,7 +41,7 @@ pytestmark = [
 def stop_training(runs: Path) -> None:
     """Cancel every run the app started (they run in their own sessions and would outlive the server)."""
     from adapt_core import launcher
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     for info in list_runs(runs):
         if info.state in ("running", "queued"):
@@ -492,7 +492,7 @@ DEV_AXIS = (  # [y range, trace names] of the plot titled "Dev macro-F1" as the 
 def test_the_dev_f1_axis_spans_zero_to_one_for_a_flat_score(browser, server):
     """A stand-in finished run whose dev macro-F1 stays at chance (0.002105–0.002115) is drawn on the whole 0–1
     scale, so it looks flat; a newer failed run is not charted until picked."""
-    from adapt_core.runs import RunWriter
+    from adapt_core.run_writer import RunWriter
 
     for name, state in (("20991231-235958-adapt-f1ax", "completed"), ("20991231-235959-adapt-fail", "failed")):
         writer = RunWriter(server["runs"] / name)
@@ -535,7 +535,7 @@ def test_delete_a_run_and_restore_it(browser, server):
     from test_run_management import make_run
 
     from adapt_core.run_management import list_trash
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     root = Path(server["runs"])
     run_id = make_run(root, "29990101-000000-full-handmade").name
@@ -585,7 +585,7 @@ def test_demo_mode_to_completion(browser, server):
     shot(browser, "demo-finished")
     go(browser, "Runs")
     from adapt_core.run_management import with_tag
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     demo_runs = with_tag(list_runs(Path(server["runs"])), "demo")
     assert sorted(r.config["method"] for r in demo_runs) == ["adapt", "full"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from helpers_grid import SPEC
 
-from adapt_core import grid
+from adapt_core import grid_results, grid_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the benchmark scripts' modules
 from compare_convergence import plateau_line, plateaued  # noqa: E402
@@ -26,7 +26,13 @@ def test_a_dev_curve_has_plateaued_when_early_stopping_ended_it_or_its_last_two_
 def test_the_plateau_lines_say_where_full_finetuning_and_adapt_still_rose():
     rising, flat = [[t, 0.05 * t] for t in range(16)], [[1, 0.5], [2, 0.7], [3, 0.69]]
     rows = [
-        dict(zip(grid.KEY, grid.row_key(SPEC, "converge", grid.Cell(task, method, "minilm-l6", 0)), strict=True))
+        dict(
+            zip(
+                grid_results.KEY,
+                grid_spec.row_key(SPEC, "converge", grid_spec.Cell(task, method, "minilm-l6", 0)),
+                strict=True,
+            )
+        )
         | {"state": "completed", "dev_curve": json.dumps(curve)}
         for task, method, curve in (
             ("banking77", "full", flat),

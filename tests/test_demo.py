@@ -16,7 +16,7 @@ from conftest import needs_shared_data
 from adapt_core import demo
 from adapt_core.errors import AdaptError
 from adapt_core.run_management import read_labels
-from adapt_core.runs import list_runs, load_run
+from adapt_core.run_reader import list_runs, load_run
 from adapt_core.vetting import VettedList, load_vetted
 
 TINY = {"model": "tiny-bert", "scorer": "tiny-llama", "max_train": 300, "max_eval": 40, "max_steps": 6}

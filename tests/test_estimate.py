@@ -8,7 +8,8 @@ import json
 import pytest
 
 from adapt_core.estimate import Plan, estimate, implied_evaluations, implied_steps, measured, tokens_per_example
-from adapt_core.runs import list_runs, write_json
+from adapt_core.fileio import atomic_write_json
+from adapt_core.run_reader import list_runs
 from adapt_core.train import TrainConfig
 
 
@@ -34,9 +35,11 @@ def fake_run(
     folder.mkdir(parents=True)
     train_s = train_s if train_s is not None else steps * step_s + evals * 1.0
     wall = wall if wall is not None else train_s + 20.0
-    write_json(folder / "config.json", {"model": model, "method": method, "train": {"batch_size": 8}})
-    write_json(folder / "status.json", {"state": state, "started": 100.0, "updated": 100.0 + wall, "total": steps})
-    write_json(
+    atomic_write_json(folder / "config.json", {"model": model, "method": method, "train": {"batch_size": 8}})
+    atomic_write_json(
+        folder / "status.json", {"state": state, "started": 100.0, "updated": 100.0 + wall, "total": steps}
+    )
+    atomic_write_json(
         folder / "report.json",
         {
             "step_seconds": step_s,

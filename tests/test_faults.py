@@ -23,7 +23,7 @@ import pytest
 
 from adapt_core.cli import main
 from adapt_core.errors import AdaptError
-from adapt_core.runs import list_runs, load_run
+from adapt_core.run_reader import list_runs, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,7 +272,7 @@ def _env() -> dict:
 _FAKE_RUN = """
 import sys, time
 from pathlib import Path
-from adapt_core.runs import RunWriter
+from adapt_core.run_writer import RunWriter
 writer = RunWriter(Path(sys.argv[1]))
 writer.write_config({"dataset": "toy.csv", "model": "tiny-bert", "method": "full"})
 writer.set_status("running", step=3, total=10)
@@ -533,11 +533,11 @@ def test_uploads_older_than_a_week_are_removed(runs_dir):
 
 
 def test_a_temp_file_left_by_a_failed_write_is_cleaned_on_the_next_write(tmp_path):
-    from adapt_core.runs import write_json
+    from adapt_core.fileio import atomic_write_json
 
     target = tmp_path / "status.json"
     dead = tmp_path / ".status.json.999999999.tmp"  # a writer that died before its rename
     dead.write_text('{"state": "runn')
-    write_json(target, {"state": "queued"})
+    atomic_write_json(target, {"state": "queued"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["status.json"]
     assert json.loads(target.read_text()) == {"state": "queued"}

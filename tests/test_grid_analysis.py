@@ -8,7 +8,7 @@ import helpers_grid
 import pandas as pd
 import pytest
 
-from adapt_core import grid, grid_analysis
+from adapt_core import grid_analysis, grid_results, grid_spec
 
 
 def test_summary_means_stds_and_ratios():
@@ -100,13 +100,14 @@ def own_sweeps(spec: dict) -> dict:
 def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it():
     SPEC = own_sweeps(helpers_grid.SPEC)
     rows = []
-    for cell in grid.cells(SPEC, "converge", sweep="lr"):
+    for cell in grid_spec.cells(SPEC, "converge", sweep="lr"):
         rate = dict(cell.overrides)["lr"]
         dev = {"full": {1e-4: 0.8, 3e-4: 0.9}, "lora": {3e-3: 0.7}}.get(cell.method, {}).get(rate, 0.5)
         test = 1.0 - dev  # test never chooses: the best test score belongs to the worst dev one
-        key = grid.row_key(SPEC, "converge", cell)
+        key = grid_spec.row_key(SPEC, "converge", cell)
         rows.append(
-            dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev, "macro_f1": test}
+            dict(zip(grid_results.KEY, key, strict=True))
+            | {"state": "completed", "best_dev_macro_f1": dev, "macro_f1": test}
         )
     frame = pd.DataFrame(rows)
     rates = grid_analysis.chosen_rates(SPEC, "converge", frame)
@@ -142,33 +143,35 @@ def test_the_lr_sweep_chooses_each_methods_rate_on_dev_and_the_grid_trains_at_it
     )
     bad = {**SPEC, "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "tpu"}}}
     with pytest.raises(ValueError, match="lr_sweep_on is 'tpu'; give cpu, cuda or mps"):
-        grid.validate_spec(bad, "converge")
+        grid_spec.validate_spec(bad, "converge")
     spec = grid_analysis.with_rates(SPEC, rates)
-    assert grid.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
+    assert grid_spec.method_settings(spec, "converge", "full+tokens").lr == 3e-4  # the twin trains at full's rate
     # AdaPT's rate was swept on the paper's random init; AdaPT (mean init) and its ablation train at it too
     for name in ("adapt-random-init", "adapt", "adapt-no-tokens"):
-        assert grid.method_settings(spec, "converge", name).lr == rates["adapt-random-init"]
-    chosen = grid.Cell("banking77", "full", "minilm-l6", 0)
+        assert grid_spec.method_settings(spec, "converge", name).lr == rates["adapt-random-init"]
+    chosen = grid_spec.Cell("banking77", "full", "minilm-l6", 0)
     swept = [
-        c for c in grid.cells(SPEC, "converge", sweep="lr") if c.method == "full" and c.overrides == (("lr", 3e-4),)
+        c
+        for c in grid_spec.cells(SPEC, "converge", sweep="lr")
+        if c.method == "full" and c.overrides == (("lr", 3e-4),)
     ]
-    assert grid.row_key(spec, "converge", chosen) == grid.row_key(SPEC, "converge", swept[0])  # seed 0 reused
+    assert grid_spec.row_key(spec, "converge", chosen) == grid_spec.row_key(SPEC, "converge", swept[0])  # seed 0 reused
 
 
 def test_trained_rows_are_the_grid_and_budget_cells_at_the_chosen_rates():
     SPEC = own_sweeps(helpers_grid.SPEC)
     rows = []
-    for cell in grid.cells(SPEC, "converge", sweep="lr"):
+    for cell in grid_spec.cells(SPEC, "converge", sweep="lr"):
         dev = 0.9 if dict(cell.overrides)["lr"] == 3e-3 and cell.method == "lora" else 0.5  # lora's best: 3e-3
-        key = grid.row_key(SPEC, "converge", cell)
-        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev})
-    budget = [c for c in grid.cells(SPEC, "converge", sweep="budget") if c.method == "lora" and c.seed == 0]
+        key = grid_spec.row_key(SPEC, "converge", cell)
+        rows.append(dict(zip(grid_results.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev})
+    budget = [c for c in grid_spec.cells(SPEC, "converge", sweep="budget") if c.method == "lora" and c.seed == 0]
     spec = grid_analysis.with_rates(SPEC, grid_analysis.chosen_rates(SPEC, "converge", pd.DataFrame(rows)))
     for cell in budget:  # the budget sweep trains at the chosen rate (rank 8 at it is the sweep's row: one key)
-        key = grid.row_key(spec, "converge", cell)
-        if key in {tuple(r[k] for k in grid.KEY) for r in rows}:
+        key = grid_spec.row_key(spec, "converge", cell)
+        if key in {tuple(r[k] for k in grid_results.KEY) for r in rows}:
             continue
-        rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": 0.7})
+        rows.append(dict(zip(grid_results.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": 0.7})
     frame = pd.DataFrame(rows)
     kept = grid_analysis.trained_rows(SPEC, frame)
     lora = kept[kept["method"] == "lora"]
@@ -183,7 +186,7 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
     spec, rows = helpers_grid.knob_sweep_rows()
     # AdaPT's ablation shares the default's setting name: its rows must not count as AdaPT's
     ablation = [r | {"method": "adapt-no-tokens", "best_dev_macro_f1": 0.0} for r in rows if r["setting"] == "lr=0.001"]
-    frame = pd.DataFrame(rows + ablation).drop_duplicates(subset=list(grid.KEY))
+    frame = pd.DataFrame(rows + ablation).drop_duplicates(subset=list(grid_results.KEY))
     scores = grid_analysis.knob_scores(spec, "converge", frame)
     assert set(scores["label"]) == {"default", "positions=tokens", "grouping=block", "tokens.max_new_tokens=20"}
     assert (scores.groupby("label")["seeds"].max() == 1).all()  # the default measured once, not once per knob
@@ -205,28 +208,34 @@ def test_knob_scores_compare_each_adapt_setting_with_the_default_on_dev_only():
 
 def test_the_knob_pruner_skips_a_setting_already_below_the_default_on_an_earlier_task(tmp_path):
     spec = grid_analysis.with_rates(helpers_grid.SPEC, {"adapt-random-init": 1e-3})
-    knobs = grid.cells(spec, "converge", sweep="knobs")
+    knobs = grid_spec.cells(spec, "converge", sweep="knobs")
     first, later = spec["sweeps"]["knobs"]["tasks"][:2]
     dev = {"": 0.60, "positions=tokens": 0.47, "grouping=block": 0.61}  # one below the default, one above
     rows = []
     for cell in knobs:
-        plain = grid.setting_name(spec, "converge", cell).replace("lr=0.001", "").strip(",")
+        plain = grid_spec.setting_name(spec, "converge", cell).replace("lr=0.001", "").strip(",")
         if cell.task == first and plain in dev:
-            key = grid.row_key(spec, "converge", cell)
-            rows.append(dict(zip(grid.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev[plain]})
+            key = grid_spec.row_key(spec, "converge", cell)
+            rows.append(
+                dict(zip(grid_results.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev[plain]}
+            )
     results = tmp_path / "compare.csv"
-    pd.DataFrame(rows).drop_duplicates(subset=list(grid.KEY)).reindex(columns=grid.COLUMNS).to_csv(results, index=False)
+    pd.DataFrame(rows).drop_duplicates(subset=list(grid_results.KEY)).reindex(columns=grid_results.COLUMNS).to_csv(
+        results, index=False
+    )
     skip = grid_analysis.knob_pruner(spec, "converge", results, "cpu")
 
     def reason(task, setting):
-        cell = next(c for c in knobs if c.task == task and setting in grid.setting_name(spec, "converge", c).split(","))
+        cell = next(
+            c for c in knobs if c.task == task and setting in grid_spec.setting_name(spec, "converge", c).split(",")
+        )
         return skip(cell)
 
     assert "lower than the default on " + first + " dev (0.4700 < 0.6000)" in reason(later, "positions=tokens")
     assert reason(later, "grouping=block") is None  # better on the first task: still a candidate
     assert reason(later, "tokens.max_new_tokens=20") is None  # not measured on the first task yet
     assert reason(first, "positions=tokens") is None  # the first task always runs
-    assert skip(grid.Cell(later, "adapt", "minilm-l6", 0)) is None  # the default itself always runs
+    assert skip(grid_spec.Cell(later, "adapt", "minilm-l6", 0)) is None  # the default itself always runs
     assert (
         grid_analysis.knob_pruner(spec, "converge", results, "cuda")(
             next(c for c in knobs if c.task == later and c.overrides == (("positions", "tokens"),))

@@ -16,7 +16,7 @@ from adapt_core import launcher
 from adapt_core.data import DataConfig
 from adapt_core.errors import AdaptError
 from adapt_core.pipeline import RunConfig
-from adapt_core.runs import list_runs, load_run
+from adapt_core.run_reader import list_runs, load_run
 from adapt_core.train import TrainConfig
 
 
@@ -99,7 +99,7 @@ def test_a_run_cancelled_before_it_could_record_it_reads_cancelled(runs_dir, cor
     """A child that dies of the SIGTERM while still starting up (no handler yet) is cancelled, not interrupted."""
     import subprocess
 
-    from adapt_core.runs import process_start
+    from adapt_core.run_status import process_start
 
     run_dir = launcher.launch(config(corpus), start=False)
     child = subprocess.Popen(["sleep", "60"], start_new_session=True)  # stands in for a child still importing

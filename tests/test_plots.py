@@ -163,7 +163,7 @@ class FakeRun:
         self.status = {"step": 5, "total": 5}
 
     def summary(self):
-        from adapt_core.runs import RunInfo
+        from adapt_core.run_reader import RunInfo
 
         return RunInfo.summary(self)
 

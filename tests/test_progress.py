@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from adapt_core.progress import Throttled, timed_chunks
-from adapt_core.runs import RunWriter
+from adapt_core.run_writer import RunWriter
 
 
 class FakeClock:

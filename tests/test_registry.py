@@ -58,7 +58,7 @@ def head_only():
 
 
 def test_a_registered_method_is_picked_up_by_the_cli_the_forms_and_the_grid(head_only, tmp_path):
-    from adapt_core import grid
+    from adapt_core import grid_runner, grid_spec
 
     parser = build_parser()
     args = parser.parse_args(["train", "--method", "head-only", "--head-scale", "2", "--no-freeze-bias"])
@@ -76,13 +76,13 @@ def test_a_registered_method_is_picked_up_by_the_cli_the_forms_and_the_grid(head
     spec = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "grid.json").read_text())
     spec = {**spec, "tasks": [str(write_toy_jsonl(tmp_path / "toy.jsonl"))]}
     spec["methods"] = {**spec["methods"], "head-only": {"method": {"head_scale": 0.5}}}
-    cell = next(c for c in grid.cells(spec, "smoke") if c.method == "head-only")
-    assert grid.run_config(spec, "smoke", cell, None).settings == HeadOnlyConfig(head_scale=0.5)
-    frame = grid.run_grid(spec, "smoke", tmp_path / "r.csv", tmp_path / "runs", methods=["head-only"], seeds=[0])
+    cell = next(c for c in grid_spec.cells(spec, "smoke") if c.method == "head-only")
+    assert grid_spec.run_config(spec, "smoke", cell, None).settings == HeadOnlyConfig(head_scale=0.5)
+    frame = grid_runner.run_grid(spec, "smoke", tmp_path / "r.csv", tmp_path / "runs", methods=["head-only"], seeds=[0])
     assert frame["state"].tolist() == ["completed"], frame["error"].tolist()
     spec["methods"]["head-only"] = {"method": {"head_size": 1}}
     with pytest.raises(AdaptError, match="has no setting 'head_size'"):
-        grid.cells(spec, "smoke")
+        grid_spec.cells(spec, "smoke")
 
 
 def test_train_adapt_with_no_vetted_list_adds_tokens_by_the_policy(tmp_path):

@@ -153,7 +153,7 @@ def test_a_tiny_run_writes_its_test_predictions(tmp_path):
     """Through the CLI, as the studio's child process does, with a vetted new token: predictions.json holds every
     test example once, with the label names, agrees with evaluation.json's confusion matrix, and marks the new token
     wherever the run's tokenizer used it."""
-    from test_runs import toy_csv
+    from test_pipeline import toy_csv
 
     from adapt_core.cli import main
     from adapt_core.data import DataConfig, load_dataset

@@ -12,17 +12,17 @@ import pytest
 from adapt_core import run_management as manage
 from adapt_core.cli import main
 from adapt_core.errors import AdaptError
-from adapt_core.fileio import exclusive_lock
-from adapt_core.runs import list_runs, load_run, write_json
+from adapt_core.fileio import atomic_write_json, exclusive_lock
+from adapt_core.run_reader import list_runs, load_run
 
 
 def make_run(root: Path, name: str, state: str = "completed", **status) -> Path:
     """A hand-made run folder with a config, a status, a report and one metrics line."""
     run = root / name
     run.mkdir(parents=True)
-    write_json(run / "config.json", {"dataset": "toy.csv", "model": "tiny-bert", "method": "full"})
-    write_json(run / "status.json", {"state": state, "step": 3, "total": 3, **status})
-    write_json(run / "report.json", {"test": {"macro_f1": 0.5}})
+    atomic_write_json(run / "config.json", {"dataset": "toy.csv", "model": "tiny-bert", "method": "full"})
+    atomic_write_json(run / "status.json", {"state": state, "step": 3, "total": 3, **status})
+    atomic_write_json(run / "report.json", {"test": {"macro_f1": 0.5}})
     (run / "metrics.jsonl").write_text('{"step": 1, "loss": 0.7}\n')
     return run
 

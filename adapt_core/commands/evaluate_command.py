@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from adapt_core.evaluate import evaluate
     from adapt_core.pipeline import RunConfig
     from adapt_core.predictor import load_predictor
-    from adapt_core.runs import load_run
+    from adapt_core.run_reader import load_run
 
     config = RunConfig.from_dict(load_run(args.run_dir, strict=True).config)
     task = load_dataset(args.dataset or config.dataset, config.data)

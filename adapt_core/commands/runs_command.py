@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from adapt_core import run_management as manage
     from adapt_core.errors import AdaptError
-    from adapt_core.runs import list_runs
+    from adapt_core.run_reader import list_runs
 
     action = args.action or "list"
     if action == "list":

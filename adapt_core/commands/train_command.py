@@ -112,7 +112,7 @@ def build_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from adapt_core.pipeline import Cancelled, check_run_request, read_config_file, run_training
-    from adapt_core.runs import new_run_dir
+    from adapt_core.run_writer import new_run_dir
     from adapt_core.train import Diverged
 
     # every input is checked before the run folder exists or anything loads: a bad request is one line, exit 2

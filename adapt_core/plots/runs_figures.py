@@ -1,7 +1,7 @@
 """Figures and tables of training runs: live loss and dev-metric curves (the Train page), and the comparison
 across runs (the Compare page): macro-F1 mean ± std over seeds per dataset / model / method, and the costs.
 
-Inputs are what the run store gives back (`runs.list_runs`, `RunInfo.metrics()`), so the figures work the same for
+Inputs are what the run store gives back (`run_reader.list_runs`, `RunInfo.metrics()`), so the figures work the same for
 runs started from the studio or from a shell.
 """
 
@@ -26,7 +26,7 @@ COSTS = {  # column → axis title
 
 def run_label(info) -> str:
     """A short legend name: method, seed and the run id's random suffix."""
-    from adapt_core.runs import method_name
+    from adapt_core.run_reader import method_name
 
     method = method_name(info.config) or "?"
     seed = info.config.get("train", {}).get("seed", "?")

@@ -1,0 +1,67 @@
+"""benchmarks/compare.py's report (compare_report.py) and figures (compare_figures.py), generated end to end from the
+results file; the parts are tested beside their modules (test_compare_table.py, test_compare_convergence.py,
+test_compare_sweeps.py, test_compare_estimate.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from adapt_core import grid_results
+
+
+def test_compare_report_is_generated_from_the_csv(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare
+    import compare_report
+
+    rows = [
+        {
+            "task": "t",
+            "model": "minilm-l6",
+            "method": m,
+            "seed": s,
+            "macro_f1": f + 0.01 * s,
+            "state": "completed",
+            "train_seconds": t,
+            "step_seconds": t / 10,
+            "peak_memory_bytes": 100.0,
+            "optimizer_state_bytes": t,
+            "trainable_params": 10,
+            "profile": "quick",
+            "attempts": 1,
+        }
+        for m, f, t in (("full", 0.5, 10.0), ("adapt", 0.6, 5.0))
+        for s in (0, 1)
+    ]
+    rows.append(
+        {
+            "task": "t",
+            "model": "minilm-l6",
+            "method": "lora",
+            "seed": 0,
+            "state": "not run",
+            "error": "the CPU budget",
+            "attempts": 0,
+            "profile": "quick",
+        }
+    )
+    results = tmp_path / "compare.csv"
+    pd.DataFrame(rows).reindex(columns=grid_results.COLUMNS).to_csv(results, index=False)
+    assert compare.main(["--report-only", "--no-readme", "--results", str(results)]) == 0
+    table = (tmp_path / "compare_summary.md").read_text()
+    assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | — | 0.50 |" in table
+    assert "| t | full | 0.5050 ± 0.0071 | 2 | — | 1.00 |" in table
+    assert (
+        "4 of 5 cells" in table and "Not run (1 cells, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
+    )
+    assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
+    assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
+    assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- compare:start -->\nold\n<!-- compare:end -->\nafter\n")
+    compare_report.update_readme(readme, table)
+    assert "old" not in readme.read_text() and readme.read_text().endswith("after\n") and table in readme.read_text()
