@@ -17,11 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def _word_start(tokenizer) -> bool:
-    from adapt_core.tokens import _word_start
-
-    return _word_start(tokenizer)
+from adapt_core.word_marks import tokenizer_marks_word_starts
 
 
 def _index(sequences: Sequence[Sequence[int]], patterns: list[tuple[int, ...]]) -> list[set[int]]:
@@ -39,7 +35,7 @@ def _index(sequences: Sequence[Sequence[int]], patterns: list[tuple[int, ...]]) 
 
 def occurrences(vetted, texts: Sequence[str], tokenizer) -> tuple[list[tuple[int, ...]], list[set[int]]]:
     """(pieces, set of training texts containing them) per candidate; hand-written ones are tokenized here."""
-    prefix = " " if _word_start(tokenizer) else ""
+    prefix = " " if tokenizer_marks_word_starts(tokenizer) else ""
     pieces = [
         tuple(c.ids) if c.ids else tuple(tokenizer(prefix + c.text, add_special_tokens=False)["input_ids"])
         for c in vetted
@@ -109,7 +105,7 @@ def fire_counts(tokenizer_with_tokens, texts: Sequence[str], tokens: Sequence[st
     """{token: (occurrences, texts it fires in)} for `tokens` under a tokenizer that has them added."""
     from adapt_core.tokens import added_token
 
-    word_start = _word_start(base_tokenizer)
+    word_start = tokenizer_marks_word_starts(base_tokenizer)
     vocab = tokenizer_with_tokens.get_added_vocab()
     id_of = {t: vocab.get(added_token(base_tokenizer, t, word_start).content) for t in tokens}
     occurrences, in_texts = Counter(), Counter()

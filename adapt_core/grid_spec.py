@@ -28,6 +28,9 @@ from adapt_core.train import TrainConfig
 
 @dataclass(frozen=True)
 class Cell:
+    """One training run of the grid: a method on a task and model with one seed, plus a sweep's changes to the
+    method's settings (none for a grid cell). Its `key` says which CSV row it fills."""
+
     task: str
     method: str
     model: str

@@ -36,8 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adapt_core.errors import AdaptError
-from adapt_core.vetting import VettedList, load_vetted  # noqa: F401  (the run pipeline imports them from here)
-from adapt_core.word_marks import WORD_START_MARKS
+from adapt_core.word_marks import tokenizer_marks_word_starts
 
 INITS = ("random", "mean")
 
@@ -91,17 +90,11 @@ def _backend(tokenizer):
     return backend
 
 
-def _word_start(tokenizer) -> bool:
-    """True for tokenizers whose pieces carry a word-start mark (byte-level BPE "Ġ", SentencePiece "▁")."""
-    ids = tokenizer(" hello world", add_special_tokens=False)["input_ids"]
-    return any(p.startswith(WORD_START_MARKS) for p in tokenizer.convert_ids_to_tokens(ids))
-
-
 def added_token(tokenizer, text: str, word_start: bool | None = None):
     """The `AddedToken` for a surface string, normalised like the base tokenizer (see the module docstring)."""
     from tokenizers import AddedToken
 
-    word_start = _word_start(tokenizer) if word_start is None else word_start
+    word_start = tokenizer_marks_word_starts(tokenizer) if word_start is None else word_start
     normalizer = _backend(tokenizer).normalizer
     keeps_spaces = normalizer is not None and normalizer.normalize_str("a b") == "a b"
     content = normalizer.normalize_str(text) if keeps_spaces else text
@@ -117,7 +110,7 @@ def _pieces(tokenizer, content: str, word_start: bool) -> list[int]:
 
 def _plan(tokenizer, tokens: Sequence[str]) -> tuple[list, list[list[int]], list[str]]:
     """(AddedTokens to add, their base pieces, skipped strings): duplicates and single pieces are skipped."""
-    vocab, seen, word_start = tokenizer.get_vocab(), set(), _word_start(tokenizer)
+    vocab, seen, word_start = tokenizer.get_vocab(), set(), tokenizer_marks_word_starts(tokenizer)
     todo, pieces, skipped = [], [], []
     for text in tokens:
         tok = added_token(tokenizer, str(text), word_start)

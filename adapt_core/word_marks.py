@@ -18,3 +18,10 @@ WORD_MARKS = (WORDPIECE_CONTINUATION, *WORD_START_MARKS)
 def marks_word_start(piece: str) -> bool:
     """True when `piece` carries a word-start mark (BPE or SentencePiece)."""
     return piece.startswith(WORD_START_MARKS)
+
+
+def tokenizer_marks_word_starts(tokenizer) -> bool:
+    """True for tokenizers whose pieces carry a word-start mark (byte-level BPE "Ġ", SentencePiece "▁"), read from
+    how they split a short text: WordPiece tokenizers mark continuations instead and give False."""
+    ids = tokenizer(" hello world", add_special_tokens=False)["input_ids"]
+    return any(marks_word_start(p) for p in tokenizer.convert_ids_to_tokens(ids))

@@ -66,10 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add_tokens(model, tokenizer, path: str, init: str) -> None:
-    try:
-        from adapt_core.tokens import augment, load_vetted
-    except ImportError as err:
-        raise AdaptError("--tokens needs adapt_core.tokens, which this installation lacks: drop --tokens") from err
+    from adapt_core.tokens import augment
+    from adapt_core.vetting import load_vetted
+
     accepted = load_vetted(path).accepted()
     if not accepted:
         raise AdaptError(f"{path} has no accepted token: accept some in the Tokens page or drop --tokens")

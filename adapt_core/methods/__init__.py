@@ -12,8 +12,9 @@ turn any prepared model into a folder of safetensors and back.
 
 from __future__ import annotations
 
+from adapt_core.config_base import BaseMethodConfig, check_finite
 from adapt_core.methods.adapt import AdaptConfig  # noqa: E402
-from adapt_core.methods.base import BaseMethodConfig, Prepared, check_finite
+from adapt_core.methods.base import Prepared
 
 # the built-in methods register themselves on import, in the order the studio lists them
 from adapt_core.methods.full import FullConfig, FullTokensConfig  # noqa: E402

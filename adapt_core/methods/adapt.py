@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapt_core.anatomy import head_parameter_names
+from adapt_core.config_base import BaseMethodConfig
 from adapt_core.errors import AdaptError
 from adapt_core.methods.base import (
     TOKEN_INITS,
-    BaseMethodConfig,
     Prepared,
     check_choice,
     lr_field,

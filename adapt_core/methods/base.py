@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from adapt_core.anatomy import new_token_parameter_names
-from adapt_core.config_base import BaseMethodConfig, check_finite  # noqa: F401 (re-exported)
 from adapt_core.errors import AdaptError
 from adapt_core.tokens import INITS as TOKEN_INITS  # noqa: E402 (one list of initialisations)
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapt_core.methods.base import (
-    TOKEN_INITS,
-    BaseMethodConfig,
-    Prepared,
-    check_choice,
-    lr_field,
-    token_init_field,
-    token_policy_field,
-)
+from adapt_core.config_base import BaseMethodConfig
+from adapt_core.methods.base import TOKEN_INITS, Prepared, check_choice, lr_field, token_init_field, token_policy_field
 from adapt_core.methods.registry import register_method
 from adapt_core.token_policy import TokenPolicy
 

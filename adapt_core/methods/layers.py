@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from adapt_core.anatomy import find_blocks, head_parameter_names, non_embedding_parameters
 from adapt_core.budget import matched_layer_count
+from adapt_core.config_base import BaseMethodConfig
 from adapt_core.errors import AdaptError
-from adapt_core.methods.base import BaseMethodConfig, Prepared, lr_field, train_only
+from adapt_core.methods.base import Prepared, lr_field, train_only
 from adapt_core.methods.registry import register_method
 from adapt_core.selection import DEFAULT_TOP_K
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from adapt_core.anatomy import block_kind, block_linears
+from adapt_core.config_base import BaseMethodConfig
 from adapt_core.errors import AdaptError
-from adapt_core.methods.base import BaseMethodConfig, Prepared, check_choice, lr_field, unfreeze_new_tokens
+from adapt_core.methods.base import Prepared, check_choice, lr_field, unfreeze_new_tokens
 from adapt_core.methods.registry import register_method
 
 LORA_TARGETS = ("auto", "attention", "all")

@@ -15,8 +15,9 @@ import inspect
 import types
 from dataclasses import dataclass, field
 
+from adapt_core.config_base import BaseMethodConfig
 from adapt_core.errors import AdaptError
-from adapt_core.methods.base import BaseMethodConfig, Prepared, lr_field, unfreeze_new_tokens
+from adapt_core.methods.base import Prepared, lr_field, unfreeze_new_tokens
 from adapt_core.methods.registry import register_method
 
 CACHE_ARGUMENTS = ("past_key_values", "cache")
