@@ -60,9 +60,12 @@ def grid_rows(spec: dict, profile: str, frame: pd.DataFrame, **subset) -> pd.Dat
 
 def trained_spec(spec: dict, profile: str, rows: pd.DataFrame, hardware: str) -> dict:
     """The spec as `profile` trained it on `hardware`: each swept method at the rate its lr sweep chose on dev (there,
-    or on the profile's `lr_sweep_on`; `rows` must hold that hardware's sweep rows). The grid's and the budget
-    sweep's cells are named by those rates."""
-    return with_rates(spec, chosen_rates(spec, profile, rows, hardware=hardware))
+    or on the profile's `lr_sweep_on`; `rows` must hold that hardware's sweep rows), and AdaPT's family with the
+    setting its knob sweep chose on dev there, once that sweep is finished (`chosen_knob`, `with_knob`). The grid's
+    and the budget sweep's cells are named by those settings. The knob sweep itself ran at the rates only: read it
+    with `with_rates`."""
+    rated = with_rates(spec, chosen_rates(spec, profile, rows, hardware=hardware))
+    return with_knob(rated, profile, chosen_knob(rated, profile, rows, hardware))
 
 
 def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
@@ -222,32 +225,86 @@ def knob_choice(scores: pd.DataFrame) -> str | None:
     return None if better.empty else str(better.iloc[0]["label"])
 
 
+def knob_ruled_out(spec: dict, profile: str, scores: pd.DataFrame, cell) -> str | None:
+    """Why the knob sweep's `cell` can no longer be chosen, else None: its setting already scored a lower dev
+    macro-F1 than the default on an earlier task of the sweep, so `knob_choice`'s rule (no lower on any task) rules it
+    out whatever it scores on the later ones. `scores`: `knob_scores` of one hardware."""
+    tasks = profile_sweeps(spec, profile).get("knobs", {}).get("tasks", [])
+    if cell.task not in tasks or not cell.overrides or scores.empty:
+        return None
+    setting = setting_name(spec, profile, cell)
+    if setting == setting_name(spec, profile, type(cell)(cell.task, cell.method, cell.model, cell.seed)):
+        return None
+    for task in tasks[: tasks.index(cell.task)]:
+        mine = scores[(scores["task"] == task) & (scores["setting"] == setting)]["dev"]
+        base = scores[(scores["task"] == task) & (scores["label"] == "default")]["dev"]
+        if len(mine) and len(base) and mine.iloc[0] < base.iloc[0]:
+            return (
+                f"lower than the default on {task} dev ({mine.iloc[0]:.4f} < {base.iloc[0]:.4f}): "
+                "the knob rule can no longer choose it"
+            )
+    return None
+
+
 def knob_pruner(spec: dict, profile: str, results, hardware: str):
-    """For the knob sweep's runner (`grid.run_grid(skip=…)`): a cell whose setting already scored a lower dev
-    macro-F1 than the default on an earlier task of the sweep can never satisfy `knob_choice`'s rule (no lower on
-    any task), so running it on the later tasks buys nothing; the reason says so, else None. Reads the results file
-    (rows of `hardware`) at each call, so a score another process recorded meanwhile counts."""
+    """For the knob sweep's runner (`grid_runner.run_grid(skip=…)`): skips a cell `knob_ruled_out` rules out, with
+    its reason. Reads the results file (rows of `hardware`) at each call, so a score another process recorded
+    meanwhile counts."""
     from adapt_core.grid_results import read_results
 
-    tasks = profile_sweeps(spec, profile).get("knobs", {}).get("tasks", [])
-
     def skip(cell) -> str | None:
-        if cell.task not in tasks or not cell.overrides:
-            return None
         frame = read_results(results)
-        scores = knob_scores(spec, profile, frame[frame["hardware"] == hardware])
-        setting = setting_name(spec, profile, cell)
-        default = setting_name(spec, profile, type(cell)(cell.task, cell.method, cell.model, cell.seed))
-        if setting == default or scores.empty:
-            return None
-        for task in tasks[: tasks.index(cell.task)]:
-            mine = scores[(scores["task"] == task) & (scores["setting"] == setting)]["dev"]
-            base = scores[(scores["task"] == task) & (scores["label"] == "default")]["dev"]
-            if len(mine) and len(base) and mine.iloc[0] < base.iloc[0]:
-                return (
-                    f"lower than the default on {task} dev ({mine.iloc[0]:.4f} < {base.iloc[0]:.4f}): "
-                    "the knob rule can no longer choose it"
-                )
-        return None
+        return knob_ruled_out(spec, profile, knob_scores(spec, profile, frame[frame["hardware"] == hardware]), cell)
 
     return skip
+
+
+def knob_progress(spec: dict, profile: str, scores: pd.DataFrame) -> tuple[int, int]:
+    """How many of the knob sweep's distinct cells are decided (measured, or ruled out: `knob_ruled_out`), of how
+    many. `scores`: `knob_scores` of one hardware."""
+    todo = {(c.task, setting_name(spec, profile, c)): c for c in sweep_cells(spec, profile, "knobs")}
+    measured = set(zip(scores["task"], scores["setting"], strict=True))
+    decided = [key in measured or knob_ruled_out(spec, profile, scores, c) is not None for key, c in todo.items()]
+    return sum(decided), len(todo)
+
+
+def chosen_knob(spec: dict, profile: str, frame: pd.DataFrame, hardware: str) -> tuple[str, object] | None:
+    """The knob sweep's choice on `hardware` (`knob_choice`) as the (field, value) its cell set, or None: no setting
+    won, or the sweep is not finished (a cell neither measured nor ruled out), since a half-run sweep's choice could
+    still change. `spec` at the rates the sweep ran at (`with_rates`)."""
+    if "knobs" not in profile_sweeps(spec, profile):
+        return None
+    scores = knob_scores(spec, profile, frame[frame["hardware"] == hardware])
+    decided, total = knob_progress(spec, profile, scores)
+    if decided < total:
+        return None
+    knobs = sweep_cells(spec, profile, "knobs")
+    label = knob_choice(scores)
+    return next(((f, v) for c in knobs for f, v in c.overrides if f"{f}={v}" == label), None)
+
+
+def with_knob(spec: dict, profile: str, knob: tuple[str, object] | None) -> dict:
+    """A copy of the spec whose AdaPT family trains with the knob sweep's choice (`chosen_knob`): a token-policy
+    setting (`tokens.…`) for every method that adds new tokens (they share AdaPT's token list: full+tokens, the
+    init variant), a method setting for every method configured like the swept one (AdaPT, its no-tokens ablation
+    and its variants). The cells it changes are named by it (`setting_name`), so rows trained before keep theirs."""
+    if knob is None:
+        return spec
+    import copy
+    from dataclasses import fields
+
+    from adapt_core.grid_spec import TOKEN_PREFIX
+    from adapt_core.methods import get_method
+
+    field, value = knob
+    swept = {type(get_method(m).make({})) for m in profile_sweeps(spec, profile)["knobs"]["methods"]}
+    out = copy.deepcopy(spec)
+    for section in ("methods", "variants"):
+        for name, entry in out.get(section, {}).items():
+            method = get_method(name)
+            if field.startswith(TOKEN_PREFIX):
+                if method.uses_tokens:
+                    entry.setdefault("tokens", {})[field[len(TOKEN_PREFIX) :]] = value
+            elif type(method.make({})) in swept and field in {f.name for f in fields(method.make({}))}:
+                entry.setdefault("method", {})[field] = value
+    return out

@@ -173,17 +173,21 @@ def validate_spec(spec: dict, profile: str) -> None:
 
 def method_settings(spec: dict, profile: str, name: str, overrides: tuple = ()):
     """The config of grid method `name`: its registered defaults with the spec's `method` settings, then a sweep's
-    `overrides`."""
+    `overrides`; a token-using method's policy is the grid's (`token_policy`) with the method's own `tokens` settings
+    (the knob sweep's choice, `grid_analysis.with_knob`), then the sweep's `tokens.…` ones."""
     from dataclasses import replace
 
     from adapt_core.methods import get_method
 
-    method = get_method(name)
+    method, entry = get_method(name), method_spec(spec, name)
     own = {k: v for k, v in overrides if not k.startswith(TOKEN_PREFIX)}
-    policy = {k[len(TOKEN_PREFIX) :]: v for k, v in overrides if k.startswith(TOKEN_PREFIX)}
+    policy = {
+        **entry.get("tokens", {}),
+        **{k[len(TOKEN_PREFIX) :]: v for k, v in overrides if k.startswith(TOKEN_PREFIX)},
+    }
     if policy and not method.uses_tokens:
         raise ValueError(f"grid method {name!r} uses no new tokens: it has no {TOKEN_PREFIX}… settings to vary")
-    settings = method.make({**method_spec(spec, name).get("method", {}), **own})
+    settings = method.make({**entry.get("method", {}), **own})
     if not method.uses_tokens:
         return settings
     try:

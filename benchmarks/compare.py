@@ -30,7 +30,15 @@ from compare_report import report, update_readme  # noqa: E402
 from compare_sweeps import sweep_summary  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid_analysis import chosen_rates, knob_pruner, summarise, trained_spec, with_rates  # noqa: E402
+from adapt_core.grid_analysis import (  # noqa: E402
+    chosen_knob,
+    chosen_rates,
+    knob_pruner,
+    summarise,
+    trained_spec,
+    with_knob,
+    with_rates,
+)
 from adapt_core.grid_results import mark_not_run, read_results  # noqa: E402
 from adapt_core.grid_runner import run_grid  # noqa: E402
 from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
@@ -89,13 +97,19 @@ def main(argv: list[str] | None = None) -> int:
         subset["sweep"] = args.sweep
     shard = tuple(int(x) for x in args.shard.split("/"))
     if args.use_swept_rates:
-        rates = chosen_rates(spec, args.profile, read_results(args.results), hardware=hardware(spec, args.profile))
+        frame, hw = read_results(args.results), hardware(spec, args.profile)
+        rates = chosen_rates(spec, args.profile, frame, hardware=hw)
         print(f"rates chosen on dev by the lr sweep: {rates or 'none yet (the sweep has not finished)'}")
         spec = with_rates(spec, rates)
+        if args.sweep not in ("lr", "knobs"):  # the grid and the budget sweep: AdaPT as its knob sweep chose on dev
+            knob = chosen_knob(spec, args.profile, frame, hw)
+            print(f"AdaPT's setting chosen on dev by the knob sweep: {knob or 'none (defaults, or sweep unfinished)'}")
+            spec = with_knob(spec, args.profile, knob)
     stop_at = time.time() + args.stop_after if args.stop_after else None
     if args.estimate:  # the CPU plan, at the rates it trains at (so a finished cell counts as done)
         frame = read_results(args.results)
-        print(estimate(with_rates(spec, chosen_rates(spec, args.profile, frame, hardware="cpu")), args.profile, frame))
+        rated = with_rates(spec, chosen_rates(spec, args.profile, frame, hardware="cpu"))
+        print(estimate(trained_spec(spec, args.profile, frame, "cpu"), args.profile, frame, swept=rated))
         return 0
     if args.mark_not_run is not None:
         count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, **subset)

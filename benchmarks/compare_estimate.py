@@ -11,27 +11,30 @@ from __future__ import annotations
 from adapt_core.grid_spec import cells, profile_sweeps, row_key, sweep_hardware, task_part
 
 
-def estimate(spec: dict, profile: str, frame) -> str:
+def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
     """The plan's CPU hours: every cell of the grid (variants included) and of the sweeps, once each. A cell is
     costed from measured rows of this profile on the CPU (the mean wall time of the same task and method); before
     any was measured, from the `quick` profile's measured step time of the same task and method, scaled to this
     profile's steps (epochs × batches, early stopping ignored: an upper bound) and to the tokens per batch that its
-    lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup."""
+    lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup. `spec` names the grid's and the
+    budget sweep's cells (`trained_spec`), `swept` the lr and knob sweeps' (the rates only, as they ran: `with_rates`;
+    default `spec`)."""
+    swept = spec if swept is None else swept
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == "cpu")]
     measured = done.groupby(["task", "method"])["total_seconds"].mean()
     have = {row_key_of(r) for r in done.itertuples(index=False)}
     sweeps = [n for n in profile_sweeps(spec, profile) if n != "lr" or sweep_hardware(spec, profile, "cpu") == "cpu"]
-    plan = {
-        "grid": cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]),
-        **{f"sweep {name}": cells(spec, profile, sweep=name) for name in sweeps},
-    }
+    plan = {"grid": (spec, cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]))}
+    for name in sweeps:
+        named = swept if name in ("lr", "knobs") else spec
+        plan[f"sweep {name}"] = (named, cells(named, profile, sweep=name))
     prior = _prior(spec, profile, frame)
     lines = ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"]
     seen, totals, guessed = set(), [0.0, 0.0], False
-    for part, todo in plan.items():
+    for part, (named, todo) in plan.items():
         hours, left, n_left, n = 0.0, 0.0, 0, 0
         for cell in todo:
-            key = row_key(spec, profile, cell)
+            key = row_key(named, profile, cell)
             if key in seen:
                 continue
             seen.add(key)

@@ -22,7 +22,7 @@ from compare_convergence import plateau_line  # noqa: E402
 from compare_sweeps import init_line, knob_section, sweep_section  # noqa: E402
 from compare_table import grid_section  # noqa: E402
 
-from adapt_core.grid_analysis import chosen_rates, trained_spec  # noqa: E402
+from adapt_core.grid_analysis import chosen_rates, trained_spec, with_rates  # noqa: E402
 from adapt_core.grid_spec import sweep_hardware  # noqa: E402
 
 
@@ -41,19 +41,19 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
     for (profile, hw), rows in groups:
         if profile not in spec["profiles"] or not (rows["state"] == "completed").any():
             continue
-        trained = trained_spec(spec, profile, frame, hw)
+        rates = chosen_rates(spec, profile, frame, hardware=hw)
+        rated, trained = with_rates(spec, rates), trained_spec(spec, profile, frame, hw)  # sweeps ran at `rated`
         parts += ["", f"#### Profile `{profile}` on {_device_names(rows)}", ""]
         if spec["profiles"][profile].get("_doc"):
             parts += [spec["profiles"][profile]["_doc"], ""]
         parts += grid_section(trained, profile, rows)
         parts += plateau_line(trained, profile, rows)
         if sweep_hardware(spec, profile, hw) != hw:
-            rates = chosen_rates(spec, profile, frame, hardware=hw)
             shown = ", ".join(f"{m} {r:g}" for m, r in rates.items()) or "none yet"
             parts += ["", f"Learning rates: the {sweep_hardware(spec, profile, hw)} lr sweep's choice on dev: {shown}."]
         parts += init_line(trained, profile, rows)
-        parts += knob_section(trained, profile, rows)
-        parts += sweep_section(trained, profile, rows, "lr")
+        parts += knob_section(rated, profile, rows)
+        parts += sweep_section(rated, profile, rows, "lr")
         parts += sweep_section(trained, profile, rows, "budget")
     parts += ["", *accounting(frame, spec)]
     return "\n".join(parts)

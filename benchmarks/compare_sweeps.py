@@ -16,7 +16,7 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid_analysis import knob_choice, knob_choices, knob_scores  # noqa: E402
+from adapt_core.grid_analysis import knob_choice, knob_choices, knob_progress, knob_scores  # noqa: E402
 from adapt_core.grid_spec import profile_sweeps, setting_name, sweep_cells  # noqa: E402
 
 
@@ -76,19 +76,24 @@ def knob_section(spec: dict, profile: str, rows) -> list[str]:
         lines.append(f"| {label} | {' | '.join(shown)} | {mean.lstrip('+')} | {'—' if label == 'default' else delta} |")
     better = [f"`{label}`" for label, r in choices.iterrows() if label != "default" and r["vs_default"] > 0]
     chosen = knob_choice(scores)
+    decided, total = knob_progress(spec, profile, scores)
+    if decided < total:
+        outcome = (
+            f"**`{chosen}`** so far" if chosen else "**none** so far"
+        ) + f" ({decided} of the sweep's {total} cells measured or ruled out)."
+    elif chosen:
+        outcome = (
+            f"**`{chosen}`**. The grid and the budget sweep train AdaPT's family with it (the token settings go to "
+            "every method that adds tokens, so full+tokens and the init variant share AdaPT's list); their cells are "
+            "named by it, and rows trained before keep their own names."
+        )
+    else:
+        outcome = "**none**: AdaPT keeps its defaults."
     lines += [
         "",
         f"Better than the default on mean dev: {', '.join(better) if better else 'none'}. By the rule fixed before "
-        "the sweep (a higher mean dev score and no lower on any task; of several, the best only): "
-        + (f"**`{chosen}`**." if chosen else "**none**: AdaPT keeps its defaults."),
+        "the sweep (a higher mean dev score and no lower on any task; of several, the best only): " + outcome,
     ]
-    wanted = {(c.task, setting_name(spec, profile, c)) for c in sweep_cells(spec, profile, "knobs")}
-    skipped = rows[rows["state"] == "not run"].assign(setting=rows["setting"].fillna(""))
-    decided = set(zip(scores["task"], scores["setting"], strict=True)) | {
-        (t, s) for t, s in zip(skipped["task"], skipped["setting"], strict=True) if (t, s) in wanted
-    }
-    if len(decided) < len(wanted):
-        lines[-1] += f" So far: {len(decided)} of the sweep's {len(wanted)} cells measured or ruled out."
     return lines
 
 

@@ -43,3 +43,23 @@ def toy_file(tmp_path) -> str:
     path = tmp_path / "toy.csv"
     path.write_text("\n".join(rows))
     return str(path)
+
+
+def finished_knob_sweep_rows() -> tuple[dict, list[dict]]:
+    """`knob_sweep_rows` run to the end: the first task's other cells below the default (0.5), so the later task's
+    are ruled out, and grouping=block measured there below the default (0.65 < 0.70). The cap of 20 wins."""
+    from adapt_core import grid_results, grid_spec
+
+    spec, rows = knob_sweep_rows()
+    first, later = spec["sweeps"]["knobs"]["tasks"][:2]
+    done = {(r["task"], r["setting"]) for r in rows}
+    for cell in grid_spec.cells(spec, "converge", sweep="knobs"):
+        row = dict(zip(grid_results.KEY, grid_spec.row_key(spec, "converge", cell), strict=True))
+        if (cell.task, row["setting"]) in done:
+            continue
+        if cell.task == first:
+            rows.append(row | {"state": "completed", "best_dev_macro_f1": 0.5, "macro_f1": 0.9})
+        elif cell.overrides == (("grouping", "block"),):
+            rows.append(row | {"state": "completed", "best_dev_macro_f1": 0.65, "macro_f1": 0.9})
+        done.add((cell.task, row["setting"]))
+    return spec, rows

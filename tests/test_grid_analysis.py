@@ -242,3 +242,50 @@ def test_the_knob_pruner_skips_a_setting_already_below_the_default_on_an_earlier
         )
         is None
     )  # another hardware's rows decide nothing here
+
+
+def test_the_grid_takes_the_knob_sweeps_choice_once_the_sweep_is_finished():
+    spec, rows = helpers_grid.knob_sweep_rows()
+    assert grid_analysis.chosen_knob(spec, "converge", pd.DataFrame(rows), "cpu") is None  # cells still to run
+    spec, finished = helpers_grid.finished_knob_sweep_rows()
+    later = spec["sweeps"]["knobs"]["tasks"][1]
+    frame = pd.DataFrame(finished)
+    unfinished = frame[~((frame["task"] == later) & frame["setting"].str.contains("grouping=block"))]
+    assert grid_analysis.chosen_knob(spec, "converge", unfinished, "cpu") is None  # block not yet on the later task
+    # finished: the rest are below the default on the first task, so ruled out; the cap of 20 wins on both tasks
+    knob = grid_analysis.chosen_knob(spec, "converge", frame, "cpu")
+    assert knob == ("tokens.max_new_tokens", 20)
+    assert grid_analysis.chosen_knob(spec, "converge", frame, "cuda") is None  # another hardware's sweep decides there
+    trained = grid_analysis.with_knob(spec, "converge", knob)
+    caps = {
+        m: getattr(grid_spec.method_settings(trained, "converge", m), "tokens", None)
+        for m in ("adapt", "adapt-random-init", "full+tokens", "adapt-no-tokens", "full")
+    }
+    assert {m: p.max_new_tokens for m, p in caps.items() if p is not None and m != "adapt-no-tokens"} == {
+        "adapt": 20,
+        "adapt-random-init": 20,
+        "full+tokens": 20,
+    }  # every method that adds tokens shares AdaPT's list; the others are unchanged
+    assert caps["full"] is None
+    assert grid_spec.method_settings(trained, "converge", "adapt-no-tokens") == grid_spec.method_settings(
+        spec, "converge", "adapt-no-tokens"
+    )
+    cell = grid_spec.Cell(later, "adapt", "minilm-l6", 0)
+    # the grid's cell is named by the choice, so it is the sweep's cell and earlier rows keep their own names
+    assert grid_spec.setting_name(trained, "converge", cell) == "lr=0.001,tokens.max_new_tokens=20"
+    assert grid_spec.setting_name(spec, "converge", cell) == "lr=0.001"
+    assert grid_analysis.with_knob(spec, "converge", None) is spec
+    # a method setting goes to the methods configured like AdaPT, not to full+tokens or layer selection
+    grouped = grid_analysis.with_knob(spec, "converge", ("grouping", "block"))
+    assert {
+        m
+        for m in ("adapt", "adapt-random-init", "adapt-no-tokens", "full+tokens", "layers")
+        if getattr(grid_spec.method_settings(grouped, "converge", m), "grouping", None) == "block"
+    } == {"adapt", "adapt-random-init", "adapt-no-tokens"}
+
+
+def test_a_method_that_adds_no_tokens_cannot_take_token_settings():
+    spec = json.loads(json.dumps(helpers_grid.SPEC))
+    spec["methods"]["full"]["tokens"] = {"max_new_tokens": 20}
+    with pytest.raises(ValueError, match="'full' uses no new tokens"):
+        grid_spec.method_settings(spec, "converge", "full")
