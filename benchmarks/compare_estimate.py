@@ -8,6 +8,7 @@ tokenizers and data to count tokens, which the report never needs.
 
 from __future__ import annotations
 
+from adapt_core.grid_analysis import knob_ruled_out, knob_scores
 from adapt_core.grid_spec import cells, profile_sweeps, row_key, sweep_hardware, task_part
 
 
@@ -16,7 +17,8 @@ def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
     costed from measured rows of this profile on the CPU (the mean wall time of the same task and method); before
     any was measured, from the `quick` profile's measured step time of the same task and method, scaled to this
     profile's steps (epochs × batches, early stopping ignored: an upper bound) and to the tokens per batch that its
-    lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup. `spec` names the grid's and the
+    lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup. A knob-sweep cell the rule has
+    already ruled out (`knob_ruled_out`) is never run, so it costs nothing. `spec` names the grid's and the
     budget sweep's cells (`trained_spec`), `swept` the lr and knob sweeps' (the rates only, as they ran: `with_rates`;
     default `spec`)."""
     swept = spec if swept is None else swept
@@ -29,13 +31,14 @@ def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
         named = swept if name in ("lr", "knobs") else spec
         plan[f"sweep {name}"] = (named, cells(named, profile, sweep=name))
     prior = _prior(spec, profile, frame)
+    knobs = knob_scores(swept, profile, frame[frame["hardware"] == "cpu"])
     lines = ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"]
     seen, totals, guessed = set(), [0.0, 0.0], False
     for part, (named, todo) in plan.items():
         hours, left, n_left, n = 0.0, 0.0, 0, 0
         for cell in todo:
             key = row_key(named, profile, cell)
-            if key in seen:
+            if key in seen or (part == "sweep knobs" and knob_ruled_out(named, profile, knobs, cell)):
                 continue
             seen.add(key)
             n += 1
