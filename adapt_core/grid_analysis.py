@@ -4,7 +4,8 @@ Per profile, hardware, task, model, method and setting: the score's mean ± std 
 finetuning (`summarise`); which rows are cells of the grid as the spec stands (`grid_rows`) and which the grid trained
 as its comparison (`trained_rows`: the grid's and the budget sweep's cells at the rates the lr sweep chose on dev,
 `chosen_rates`, `with_rates`, `trained_spec`); how long each run took to reach full finetuning's best dev score
-(`time_to_quality`); what AdaPT's knob sweep found on dev (`knob_scores`, `knob_choices`). Kept apart from
+(`time_to_quality`); what AdaPT's knob sweep found on dev (`knob_scores`, `knob_choices`) and the setting the grid then
+trains with (`chosen_knob`, `with_knob`). Kept apart from
 `grid_runner.py` (the running of cells) because the report, the studio's Compare page and the CLI read results that
 other processes or machines wrote, without running anything; this module imports from `grid_spec.py` (cells,
 settings) and `grid_results.py` (keys, the file), never the reverse.
@@ -18,7 +19,7 @@ import json
 import pandas as pd
 
 from adapt_core.grid_results import KEY
-from adapt_core.grid_spec import cells, profile_sweeps, setting_name, sweep_cells, sweep_hardware
+from adapt_core.grid_spec import TOKEN_PREFIX, cells, profile_sweeps, setting_name, sweep_cells, sweep_hardware
 
 RATIOS = ("train_seconds", "step_seconds", "peak_memory_bytes", "optimizer_state_bytes")
 
@@ -293,7 +294,6 @@ def with_knob(spec: dict, profile: str, knob: tuple[str, object] | None) -> dict
     import copy
     from dataclasses import fields
 
-    from adapt_core.grid_spec import TOKEN_PREFIX
     from adapt_core.methods import get_method
 
     field, value = knob
