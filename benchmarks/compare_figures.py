@@ -72,14 +72,31 @@ def figures(summary, out: Path, floors: dict[str, float] | None = None, suffix: 
         trade_off(part, tasks, methods, out / f"compare-cost-{model}{suffix}.png")
 
 
-def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> None:
+def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> list[str]:
     """Macro-F1 against training time relative to `full`, one panel per task: what a budget buys. Each panel's
-    F1 axis spans at least 0.2 (said in the figure), so a 0.01 gap never fills a panel; one seed: no error bar."""
+    F1 axis spans at least 0.2 (said in the figure), so a 0.01 gap never fills a panel; one seed: no error bar.
+    A task without a `full` row has no time ratio to draw: its panel says so instead of showing empty axes,
+    and the tasks left empty are returned."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 1, 3.4), squeeze=False)
+    empty = []
     for ax, task in zip(axes[0], tasks, strict=True):
-        rows = part[part["task"] == task]
+        rows = part[(part["task"] == task) & part["time_vs_full"].notna()]
+        if rows.empty:  # no full finetuning yet: every ratio is undefined
+            empty.append(task)
+            ax.set_title(task), ax.set_xticks([]), ax.set_yticks([])
+            ax.text(
+                0.5,
+                0.5,
+                "no full finetuning\nrow yet: times are\nrelative to it",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=9,
+                color="0.4",
+            )
+            continue
         for i, method in enumerate(methods):
             r = rows[rows["method"] == method]
             ax.errorbar(
@@ -99,10 +116,13 @@ def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> None:
             low, high = max(0.0, middle - 0.1), min(1.0, max(0.0, middle - 0.1) + 0.2)
             ax.set_ylim(low, high)
     axes[0][0].set_ylabel("test macro-F1 (each panel spans ≥ 0.2)")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    drawn = [ax.get_legend_handles_labels() for ax in axes[0] if ax.get_legend_handles_labels()[0]]
+    if drawn:  # the legend sits right of the last panel, even when that panel waits for its full row
+        axes[0][-1].legend(*drawn[0], fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return empty
 
 
 def budget_figure(agg, path: Path) -> None:

@@ -65,3 +65,26 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     readme.write_text("intro\n<!-- compare:start -->\nold\n<!-- compare:end -->\nafter\n")
     compare_report.update_readme(readme, table)
     assert "old" not in readme.read_text() and readme.read_text().endswith("after\n") and table in readme.read_text()
+
+
+def test_cost_figure_says_when_a_task_has_no_full_row(tmp_path):
+    """Times are relative to full finetuning: a task without its row gets a panel that says so, not empty axes."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare_figures
+
+    part = pd.DataFrame(
+        {
+            "task": ["a", "a", "b"],
+            "method": ["full", "adapt", "adapt"],
+            "time_vs_full": [1.0, 0.5, float("nan")],
+            "macro_f1_mean": [0.9, 0.88, 0.6],
+            "macro_f1_std": [0.01, 0.02, float("nan")],
+            "seeds": [3, 3, 1],
+        }
+    )
+    path = tmp_path / "cost.png"
+    assert compare_figures.trade_off(part, ["a", "b"], ["full", "adapt"], path) == ["b"]
+    assert path.stat().st_size > 0
+    assert compare_figures.trade_off(part[part["task"] == "a"], ["a"], ["full", "adapt"], path) == []
