@@ -122,18 +122,22 @@ def chosen_rates(
     """Per method of the `lr` sweep: the rate with the best mean dev macro-F1 (best checkpoint) over the sweep's
     tasks, from completed rows of `profile` on `hardware` (or on the hardware the profile's `lr_sweep_on` names;
     None: the rows must come from one hardware, else a ValueError: a GPU sweep never chooses for the CPU grid
-    unasked); a method missing a task or a rate is left out. Dev only: test never chooses."""
+    unasked); a method missing a task or a rate is left out. Dev only: test never chooses.
+
+    With `hardware`, a sweep cell the choosing hardware lacks (never run there, or its row superseded) is read from
+    another hardware's completed row of the same cell, if any: the same code, data and fp32 weights, so the same
+    measurement (`compare.py --sweep lr` on a machine other than the chooser runs exactly those cells)."""
     if sweep not in profile_sweeps(spec, profile):
         return {}
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile)]
+    found = {}
     if hardware is not None:
-        done = done[done["hardware"] == sweep_hardware(spec, profile, hardware)]
+        chooser = sweep_hardware(spec, profile, hardware)
+        found = _dev_scores(done[done["hardware"] != chooser])  # the gaps' stand-ins, overridden below
+        done = done[done["hardware"] == chooser]
     elif done["hardware"].nunique() > 1:
         raise ValueError(f"the {profile} rows come from {sorted(done['hardware'].unique())}: say which hardware")
-    found = {  # by seed too: the grid's later seeds of a swept setting must not change the choice
-        (t, m, s, int(seed)): float(v)
-        for t, m, s, seed, v in done[["task", "method", "setting", "seed", "best_dev_macro_f1"]].itertuples(index=False)
-    }
+    found |= _dev_scores(done)
     scores: dict[str, dict[float, list[float]]] = {}
     for cell in sweep_cells(spec, profile, sweep):
         value = dict(cell.overrides)["lr"]
@@ -144,6 +148,44 @@ def chosen_rates(
         if all(s is not None and s == s for values in by_rate.values() for s in values):
             rates[method] = max(by_rate, key=lambda r: sum(by_rate[r]) / len(by_rate[r]))
     return rates
+
+
+def _dev_scores(done: pd.DataFrame) -> dict[tuple, float]:
+    """(task, method, setting, seed) → best dev macro-F1 of completed rows; by seed too, so that the grid's later
+    seeds of a swept setting never change the choice."""
+    columns = ["task", "method", "setting", "seed", "best_dev_macro_f1"]
+    return {(t, m, s, int(seed)): float(v) for t, m, s, seed, v in done[columns].itertuples(index=False)}
+
+
+def sweep_gaps(spec: dict, profile: str, frame: pd.DataFrame, hardware: str, sweep: str = "lr") -> set[tuple]:
+    """(task, method, setting, model, seed) of the `sweep` cells that the hardware choosing the rates for `hardware`
+    (`sweep_hardware`) has not completed: what a run of that sweep on `hardware` should measure. Every cell when
+    `hardware` is the chooser itself."""
+    chooser = sweep_hardware(spec, profile, hardware)
+    done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == chooser)]
+    have = {
+        (t, m, s, mo, int(seed))
+        for t, m, s, mo, seed in done[["task", "method", "setting", "model", "seed"]].itertuples(index=False)
+    }
+    wanted = {
+        (c.task, c.method, setting_name(spec, profile, c), c.model, int(c.seed))
+        for c in sweep_cells(spec, profile, sweep)
+    }
+    return wanted - have
+
+
+def unrated_methods(spec: dict, profile: str, rates: dict[str, float]) -> set[str]:
+    """The grid's methods and variants whose learning rate the profile's lr sweep should choose (themselves or
+    through `RATE_FAMILY`) but has not yet: training them at their default rate would make cells nobody asked for,
+    so the grid leaves them out until the sweep is complete."""
+    swept = set(profile_sweeps(spec, profile).get("lr", {}).get("methods", {}))
+    out = set()
+    for section in ("methods", "variants"):
+        for name in spec.get(section, {}):
+            family = (name, *RATE_FAMILY.get(name, ()))
+            if any(n in swept for n in family) and not any(n in rates for n in family):
+                out.add(name)
+    return out
 
 
 # where a method without a swept rate of its own takes one: AdaPT's forms share a rate (the sweep ran on the

@@ -135,3 +135,42 @@ def mark_not_run(spec: dict, profile: str, results: Path, reason: str, **subset)
 def not_run_row(reason: str) -> dict:
     """The row of a cell that did not run, saying why (0 attempts: a later run of it is a new run, not a retry)."""
     return {"state": NOT_RUN, "attempts": 0, "error": reason, "date": datetime.date.today().isoformat()}
+
+
+def stopped_before_gain(curve: list, epochs: int) -> bool:
+    """Whether a dev curve ([[seconds, dev macro-F1], …], one evaluation per epoch) is one that early stopping ended
+    before its last epoch without any evaluation ever beating the first: what `patience` did before it waited for a
+    first gain (`train.py`). Such a run never left its starting plateau (often the majority class) and was stopped
+    there; the rule now trains it on."""
+    scores = [score for _, score in curve]
+    return 2 <= len(scores) < epochs and max(scores[1:]) <= scores[0]
+
+
+def supersede_plateau_stops(spec: dict, profile: str, results: Path) -> list[tuple]:
+    """Give every completed row of `profile` (any hardware) that early stopping ended before its first dev gain a
+    `not run` row saying so, with its old scores in the reason, so that the next invocation on that hardware runs it
+    again under the rule that waits for a first gain; returns the keys. The old row stays in the file's history."""
+    import json
+
+    from adapt_core.grid_spec import task_part
+
+    with _locked(results):
+        frame = read_results(results)
+        keys, stale, new = _keys(frame) if len(frame) else [], [], []
+        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+            if row.profile != profile or row.state != "completed" or not isinstance(row.dev_curve, str):
+                continue
+            epochs = {**spec.get("train", {}), **task_part(spec, profile, row.task, "train")}.get("epochs", 0)
+            curve = json.loads(row.dev_curve)
+            if stopped_before_gain(curve, epochs):
+                why = (
+                    f"superseded: early stopping ended it after {len(curve)} of {epochs} epochs with no dev gain over "
+                    f"its first evaluation ({curve[0][1]:.4f}; test macro-F1 {row.macro_f1:.4f}); patience now "
+                    "counts from the first gain, so it runs again"
+                )
+                stale.append(i)
+                new.append(dict(zip(KEY, keys[frame.index.get_loc(i)], strict=True)) | not_run_row(why))
+        if new:
+            frame = pd.concat([frame.drop(index=stale), pd.DataFrame(new)], ignore_index=True)
+            _write_results(results, frame.reindex(columns=COLUMNS))
+    return [tuple(row[k] for k in KEY) for row in new]

@@ -84,6 +84,7 @@ def run_grid(
     claims: Path | None = None,
     stop_file: Path | None = None,
     skip: Callable[[Cell], str | None] | None = None,
+    keep: Callable[[Cell], bool] | None = None,
     **subset,
 ) -> pd.DataFrame:
     """Run every missing cell (of this shard: every n-th cell from the i-th), recording one row per run in
@@ -96,11 +97,14 @@ def run_grid(
     `skip(cell)`, asked before each cell that has not completed, may give a reason not to run it (a knob that can no
     longer be chosen): the cell gets a `not run` row saying why, and is asked again by the next invocation.
 
+    `keep(cell)` (optional) leaves out, without a row, the cells this invocation is not meant to run (an lr sweep's
+    cells that the choosing hardware has measured; a method whose rate is not chosen yet).
+
     The results file is re-read before each cell, so a cell another process finished in the meantime is skipped."""
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: give i/n with 0 <= i < n")
-    todo = cells(spec, profile, **subset)[index::count]
+    todo = [c for c in cells(spec, profile, **subset) if keep is None or keep(c)][index::count]
     for i, cell in enumerate(todo, 1):
         if stop_at is not None and time.time() >= stop_at:
             log(f"time is up: {len(todo) - i + 1} cells left for another invocation")

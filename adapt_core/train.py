@@ -55,7 +55,9 @@ class TrainConfig:
     patience: int = field(
         default=0,
         metadata={
-            "help": "Stop when dev macro-F1 has not improved for this many evaluations in a row (0 = never stop early)."
+            "help": "Stop when dev macro-F1 has not improved for this many evaluations in a row (0 = never stop "
+            "early), counted only once it has risen above its first evaluation: a model still on its starting "
+            "plateau (e.g. predicting the majority class) has not begun to learn and is not stopped."
         },
     )
     group_by_length: bool = field(
@@ -299,7 +301,8 @@ def train_steps(
 
 def _loop(model, tokenizer, data, config, acc, loader, optimizer, scheduler, total, per_epoch, eval_progress=None):
     raw = acc.unwrap_model(model)
-    best = {"macro_f1": -1.0, "state": None, "stale": 0}  # stale: evaluations since the best one
+    # stale: evaluations since the best one, counted once dev has gained over its first evaluation (`gained`)
+    best = {"macro_f1": -1.0, "state": None, "stale": 0, "evals": 0, "gained": False}
     step, start, step_times = 0, time.perf_counter(), []
     model.train()
     while step < total:
@@ -354,15 +357,22 @@ def _check_finite(what: str, value, step: int) -> None:
 
 
 def _evaluate_and_track(model, tokenizer, data, config, best, progress=None) -> dict:
-    """Dev metrics; remember the trainable tensors of the best macro-F1 so far (frozen ones never change)."""
+    """Dev metrics; remember the trainable tensors of the best macro-F1 so far (frozen ones never change).
+
+    Evaluations without a new best count towards `patience` only after a first gain over the first evaluation:
+    a model still predicting what it predicted after one epoch (often the majority class, macro-F1 near 1 / K) may
+    be about to leave that plateau, and stopping it there would report the plateau as what the method reaches."""
     result = evaluate_split(
         model, tokenizer, data["dev"], data.label_names, config.eval_batch_size, config.max_length, progress
     )
     scores = result.scores()
-    best["stale"] += 1
+    best["evals"] += 1
     if scores["macro_f1"] > best["macro_f1"]:
+        best["gained"] = best["gained"] or best["evals"] > 1
         best["macro_f1"], best["stale"] = scores["macro_f1"], 0
         best["state"] = {n: copy.deepcopy(p.detach()) for n, p in model.named_parameters() if p.requires_grad}
+    elif best["gained"]:
+        best["stale"] += 1
     return scores
 
 

@@ -35,13 +35,15 @@ from adapt_core.grid_analysis import (  # noqa: E402
     chosen_rates,
     knob_pruner,
     summarise,
+    sweep_gaps,
     trained_spec,
+    unrated_methods,
     with_knob,
     with_rates,
 )
-from adapt_core.grid_results import mark_not_run, read_results  # noqa: E402
+from adapt_core.grid_results import mark_not_run, read_results, supersede_plateau_stops  # noqa: E402
 from adapt_core.grid_runner import run_grid  # noqa: E402
-from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
+from adapt_core.grid_spec import hardware, load_spec, setting_name, sweep_hardware  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
@@ -74,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="*", type=int), p.add_argument("--models", nargs="*")
     p.add_argument("--results", type=Path, default=RESULTS / "compare.csv")
     p.add_argument("--runs-root", type=Path, default=HERE / "runs")
+    p.add_argument(
+        "--rerun-plateau-stops",
+        action="store_true",
+        help="Mark the profile's rows that early stopping ended before a first dev gain as not run, to run again.",
+    )
     p.add_argument("--report-only", action="store_true", help="Only rebuild summary, README table and figures.")
     p.add_argument("--no-readme", action="store_true", help="Do not rewrite the README table.")
     p.add_argument("--no-report", action="store_true", help="Only run cells (processes sharing a results file).")
@@ -96,10 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         subset["sweep"] = args.sweep
     shard = tuple(int(x) for x in args.shard.split("/"))
+    keeps = []  # the cells this invocation leaves out, without a row
+    here = hardware(spec, args.profile)
+    if args.sweep == "lr" and sweep_hardware(spec, args.profile, here) != here:  # another machine's sweep chooses:
+        gaps = sweep_gaps(spec, args.profile, read_results(args.results), here)  # measure only the cells it lacks
+        print(f"lr sweep: {len(gaps)} cells the choosing hardware lacks: {sorted(gaps) or 'none'}")
+        keeps.append(lambda c, s=spec: (c.task, c.method, setting_name(s, args.profile, c), c.model, c.seed) in gaps)
     if args.use_swept_rates:
-        frame, hw = read_results(args.results), hardware(spec, args.profile)
+        frame, hw = read_results(args.results), here
         rates = chosen_rates(spec, args.profile, frame, hardware=hw)
         print(f"rates chosen on dev by the lr sweep: {rates or 'none yet (the sweep has not finished)'}")
+        if waiting := unrated_methods(spec, args.profile, rates):  # never at a rate the sweep did not choose
+            print(f"left out until the lr sweep chooses their rate: {sorted(waiting)}")
+            keeps.append(lambda c: c.method not in waiting)
         spec = with_rates(spec, rates)
         if args.sweep not in ("lr", "knobs"):  # the grid and the budget sweep: AdaPT as its knob sweep chose on dev
             knob = chosen_knob(spec, args.profile, frame, hw)
@@ -110,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         frame = read_results(args.results)
         rated = with_rates(spec, chosen_rates(spec, args.profile, frame, hardware="cpu"))
         print(estimate(trained_spec(spec, args.profile, frame, "cpu"), args.profile, frame, swept=rated))
+        return 0
+    if args.rerun_plateau_stops:
+        keys = supersede_plateau_stops(spec, args.profile, args.results)
+        print(f"{len(keys)} rows superseded (early stopping ended them before a first dev gain), to run again:")
+        print("\n".join(f"  {' · '.join(map(str, k))}" for k in keys))
         return 0
     if args.mark_not_run is not None:
         count = mark_not_run(spec, args.profile, args.results, args.mark_not_run, **subset)
@@ -127,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             skip=knob_pruner(spec, args.profile, args.results, hardware(spec, args.profile))
             if args.sweep == "knobs"
             else None,
+            keep=lambda cell: all(k(cell) for k in keeps),
             **subset,
         )
         if args.no_report:

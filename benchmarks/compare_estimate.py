@@ -8,8 +8,8 @@ tokenizers and data to count tokens, which the report never needs.
 
 from __future__ import annotations
 
-from adapt_core.grid_analysis import knob_ruled_out, knob_scores
-from adapt_core.grid_spec import cells, profile_sweeps, row_key, sweep_hardware, task_part
+from adapt_core.grid_analysis import knob_ruled_out, knob_scores, sweep_gaps
+from adapt_core.grid_spec import cells, profile_sweeps, row_key, setting_name, sweep_hardware, task_part
 
 
 def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
@@ -18,18 +18,24 @@ def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
     any was measured, from the `quick` profile's measured step time of the same task and method, scaled to this
     profile's steps (epochs × batches, early stopping ignored: an upper bound) and to the tokens per batch that its
     lengths and batching give (`padded_tokens`), plus 10 % for evaluation and setup. A knob-sweep cell the rule has
-    already ruled out (`knob_ruled_out`) is never run, so it costs nothing. `spec` names the grid's and the
+    already ruled out (`knob_ruled_out`) is never run, so it costs nothing. Where another machine's lr sweep chooses
+    the rates (`lr_sweep_on`), only the cells it lacks run here (`sweep_gaps`). `spec` names the grid's and the
     budget sweep's cells (`trained_spec`), `swept` the lr and knob sweeps' (the rates only, as they ran: `with_rates`;
     default `spec`)."""
     swept = spec if swept is None else swept
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == "cpu")]
     measured = done.groupby(["task", "method"])["total_seconds"].mean()
     have = {row_key_of(r) for r in done.itertuples(index=False)}
-    sweeps = [n for n in profile_sweeps(spec, profile) if n != "lr" or sweep_hardware(spec, profile, "cpu") == "cpu"]
     plan = {"grid": (spec, cells(spec, profile, methods=[*spec["methods"], *spec.get("variants", {})]))}
-    for name in sweeps:
+    for name in profile_sweeps(spec, profile):
         named = swept if name in ("lr", "knobs") else spec
-        plan[f"sweep {name}"] = (named, cells(named, profile, sweep=name))
+        todo = cells(named, profile, sweep=name)
+        if name == "lr" and sweep_hardware(spec, profile, "cpu") != "cpu":  # another machine's sweep: its gaps
+            gaps = sweep_gaps(named, profile, frame, "cpu")
+            todo = [c for c in todo if (c.task, c.method, setting_name(named, profile, c), c.model, c.seed) in gaps]
+            if not todo:
+                continue
+        plan[f"sweep {name}"] = (named, todo)
     prior = _prior(spec, profile, frame)
     knobs = knob_scores(swept, profile, frame[frame["hardware"] == "cpu"])
     lines = ["| part | cells | to run | CPU hours (all) | CPU hours left |", "|---|---|---|---|---|"]

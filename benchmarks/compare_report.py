@@ -22,7 +22,7 @@ from compare_convergence import plateau_line  # noqa: E402
 from compare_sweeps import init_line, knob_section, sweep_section  # noqa: E402
 from compare_table import grid_section  # noqa: E402
 
-from adapt_core.grid_analysis import chosen_rates, trained_spec, with_rates  # noqa: E402
+from adapt_core.grid_analysis import chosen_rates, sweep_gaps, trained_spec, with_rates  # noqa: E402
 from adapt_core.grid_spec import sweep_hardware  # noqa: E402
 
 
@@ -53,10 +53,35 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
             parts += ["", f"Learning rates: the {sweep_hardware(spec, profile, hw)} lr sweep's choice on dev: {shown}."]
         parts += init_line(trained, profile, rows)
         parts += knob_section(rated, profile, rows)
-        parts += sweep_section(rated, profile, rows, "lr")
+        parts += lr_sweep_part(spec, rated, profile, frame, hw)
         parts += sweep_section(trained, profile, rows, "budget")
     parts += ["", *accounting(frame, spec)]
     return "\n".join(parts)
+
+
+def lr_sweep_part(spec: dict, rated: dict, profile: str, frame: pd.DataFrame, hw: str) -> list[str]:
+    """The lr sweep's table under the hardware whose sweep chooses the rates: its own rows, and for a cell it lacks
+    (superseded, or never run there) the row another machine measured in its place, as `chosen_rates` reads them,
+    said under the table. Nothing under a hardware whose rates another machine's sweep chose."""
+    if sweep_hardware(spec, profile, hw) != hw:
+        return []
+    gaps = sweep_gaps(rated, profile, frame, hw)
+    done = frame[(frame["profile"] == profile) & (frame["state"] == "completed") & (frame["hardware"] != hw)]
+    keys = done[["task", "method", "setting", "model", "seed"]].itertuples(index=False)
+    stand_ins = done[[(t, m, s, mo, int(seed)) in gaps for t, m, s, mo, seed in keys]]
+    rows = frame[(frame["profile"] == profile) & (frame["hardware"] == hw)]
+    lines = sweep_section(rated, profile, pd.concat([rows, stand_ins], ignore_index=True), "lr")
+    if lines and not stand_ins.empty:
+        named = "; ".join(
+            f"{r.task} {r.method} {r.setting or 'default lr'} on {r.hardware}"
+            for r in stand_ins.sort_values(["task", "method", "setting"]).itertuples()
+        )
+        lines += [
+            "",
+            f"Measured on another machine in place of this one's superseded or missing cells (same code, data and "
+            f"fp32 weights; `chosen_rates` reads them the same way): {named}.",
+        ]
+    return lines
 
 
 def _device_names(rows) -> str:

@@ -107,8 +107,11 @@ def sweep_summary(spec: dict, profile: str, rows, name: str) -> pd.DataFrame:
     wanted = {}
     for cell in sweep_cells(spec, profile, name):
         wanted[(cell.task, cell.method, setting_name(spec, profile, cell))] = cell.overrides[0]
-    mask = [(t, m, s) in wanted for t, m, s in rows[["task", "method", "setting"]].itertuples(index=False)]
-    part = rows[mask]
+    # the sweep's own seeds only: a swept setting that is also the grid's has the grid's later seeds too, and they
+    # never enter the sweep's table (nor its choice, `chosen_rates`)
+    seeds = {int(s) for s in profile_sweeps(spec, profile)[name].get("seeds", [0])}
+    columns = rows[["task", "method", "setting", "seed"]].itertuples(index=False)
+    part = rows[[(t, m, s) in wanted and int(seed) in seeds for t, m, s, seed in columns]]
     agg = mean_over_seeds(
         part,
         ["task", "model", "method", "setting"],
@@ -137,20 +140,25 @@ def sweep_section(spec: dict, profile: str, rows, name: str) -> list[str]:
             "| method | lr | " + " | ".join(f"{t} dev / test" for t in sorted(agg["task"].unique())) + " | mean dev |",
             "|---|---|" + "---|" * (agg["task"].nunique() + 1),
         ]
+        tasks, swept = sorted(agg["task"].unique()), profile_sweeps(spec, profile)["lr"]["methods"]
         for (method, value), part in agg.groupby(["method", "value"]):
             by_task = part.set_index("task")
             cells = [
                 f"{by_task.loc[t, 'best_dev_macro_f1']:.4f} / {by_task.loc[t, 'macro_f1_mean']:.4f}"
                 if t in by_task.index
                 else "—"
-                for t in sorted(agg["task"].unique())
+                for t in tasks
             ]
-            mean = part["best_dev_macro_f1"].mean()
-            means = agg[agg["method"] == method].groupby("value")["best_dev_macro_f1"].mean().dropna()
-            best = not means.empty and means.idxmax() == value
-            lines.append(
-                f"| {method} | {value:g}{' **(chosen)**' if best else ''} | {' | '.join(cells)} | {mean:.4f} |"
+            # a mean, and a choice, only over every task at every rate (as `chosen_rates`): a gap is waited for
+            mine = agg[agg["method"] == method]
+            whole = (
+                mine["value"].nunique() == len(swept.get(method, {}).get("lr", []))
+                and (mine.groupby("value")["task"].nunique() == len(tasks)).all()
             )
+            means = mine.groupby("value")["best_dev_macro_f1"].mean()
+            best = whole and means.idxmax() == value
+            mean = f"{part['best_dev_macro_f1'].mean():.4f}" if whole else "— (a cell is missing)"
+            lines.append(f"| {method} | {value:g}{' **(chosen)**' if best else ''} | {' | '.join(cells)} | {mean} |")
         return lines
     lines = [
         "",

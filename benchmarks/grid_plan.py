@@ -14,9 +14,10 @@ invocation skips finished cells, so the plan resumes after any interruption. Wit
 that time (a machine lent for a while ends with whole cells). With `--carry` (a folder from `benchmarks/gpu.py
 --prepare-carry DIR --all-datasets`: MiniLM as fp16 and the five tasks), the model is widened back to fp32 and read
 from there, for a machine without the packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`)
-must travel along, since no scorer is needed then. A profile whose `lr_sweep_on` names other hardware skips the lr
-sweep here and trains at the rates that sweep chose (it must be in the results file). Rows are keyed by hardware, so
-a GPU row never stands in for a CPU one; `compare_env.json` names the machine. `touch LOGS/STOP` stops the plan
+must travel along, since no scorer is needed then. A profile whose `lr_sweep_on` names other hardware trains at the rates that
+sweep chose (it must be in the results file), and its lr-sweep phase here measures only the cells that sweep lacks
+(never run there, or superseded), which then stand in for them in the choice. Rows are keyed by hardware, so apart
+from those a GPU row never stands in for a CPU one; `compare_env.json` names the machine. `touch LOGS/STOP` stops the plan
 between cells: no cell starts once it exists (each running cell ends and is recorded); remove it before the next
 invocation. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
 working session; no finished cell may be lost).
@@ -137,9 +138,12 @@ def main(argv=None) -> int:
         spec["train"]["device"] = args.device
     here = hardware(spec, args.profile)
     chooser = sweep_hardware(spec, args.profile, here)
-    if "sweep-lr" in args.phases and chooser != here:
-        log(f"sweep-lr: skipped, the {args.profile} profile's rates are chosen by its {chooser} sweep (lr_sweep_on)")
-    elif "sweep-lr" in args.phases:
+    if "sweep-lr" in args.phases:  # where another machine's sweep chooses, only the cells it lacks (compare.py)
+        if chooser != here:
+            log(
+                f"sweep-lr: the {args.profile} profile's rates are chosen by its {chooser} sweep (lr_sweep_on): "
+                f"measuring here only the cells that sweep lacks"
+            )
         phase("sweep-lr", base, ["--sweep", "lr"], args, deadline, log)
     if "sweep-knobs" in args.phases:
         phase("sweep-knobs", base, ["--use-swept-rates", "--sweep", "knobs"], args, deadline, log)

@@ -289,3 +289,43 @@ def test_a_method_that_adds_no_tokens_cannot_take_token_settings():
     spec["methods"]["full"]["tokens"] = {"max_new_tokens": 20}
     with pytest.raises(ValueError, match="'full' uses no new tokens"):
         grid_spec.method_settings(spec, "converge", "full")
+
+
+def test_a_cell_the_choosing_sweep_lacks_is_read_from_the_machine_that_measured_it():
+    """lr_sweep_on cuda: a GPU row superseded (or never run) is filled by the CPU's row of the same cell, which the CPU
+    runs because `sweep_gaps` names it; the GPU's own row wins once it exists; until then the grid leaves the method
+    out rather than train it at a rate nobody chose (`unrated_methods`)."""
+    SPEC = own_sweeps(helpers_grid.SPEC)
+    one = {
+        **SPEC,
+        "profiles": {**SPEC["profiles"], "converge": {**SPEC["profiles"]["converge"], "lr_sweep_on": "cuda"}},
+    }
+    rows = []
+    for cell in grid_spec.cells(one, "converge", sweep="lr"):
+        dev = {1e-4: 0.8, 3e-4: 0.9}.get(dict(cell.overrides)["lr"], 0.5) if cell.method == "full" else 0.5
+        key = ("converge", "cuda", *grid_spec.row_key(one, "converge", cell)[2:])
+        rows.append(dict(zip(grid_results.KEY, key, strict=True)) | {"state": "completed", "best_dev_macro_f1": dev})
+    gpu = pd.DataFrame(rows)
+    assert grid_analysis.chosen_rates(one, "converge", gpu, hardware="cpu")["full"] == 3e-4
+    assert grid_analysis.sweep_gaps(one, "converge", gpu, "cpu") == set()
+    # the GPU's 3e-4 cell on the first task is superseded: the choice waits, and names the gap for the CPU
+    hole = (gpu["method"] == "full") & (gpu["setting"] == "lr=0.0003")
+    first = gpu[hole].index[0]
+    gapped = gpu.assign(state=gpu["state"].where(gpu.index != first, "not run"))
+    rates = grid_analysis.chosen_rates(one, "converge", gapped, hardware="cpu")
+    assert "full" not in rates
+    assert {"full", "full+tokens"} <= grid_analysis.unrated_methods(one, "converge", rates)
+    assert "lora" not in grid_analysis.unrated_methods(one, "converge", rates)
+    gaps = grid_analysis.sweep_gaps(one, "converge", gapped, "cpu")
+    assert gaps == {(gpu.at[first, "task"], "full", "lr=0.0003", gpu.at[first, "model"], 0)}
+    assert grid_analysis.sweep_gaps(one, "converge", gapped, "cuda") == gaps  # the chooser itself: its own gaps
+    # the CPU measures it (worse than 1e-4 there): the choice follows the measurement
+    cpu = gpu.loc[[first]].assign(hardware="cpu", best_dev_macro_f1=0.1)
+    filled = pd.concat([gapped, cpu], ignore_index=True)
+    assert grid_analysis.chosen_rates(one, "converge", filled, hardware="cpu")["full"] == 1e-4
+    assert grid_analysis.sweep_gaps(one, "converge", filled, "cpu") == gaps  # still the GPU's gap, measured here
+    # the GPU's own row, once rerun, is the one that chooses
+    back = pd.concat([gpu, cpu], ignore_index=True)
+    assert grid_analysis.chosen_rates(one, "converge", back, hardware="cpu")["full"] == 3e-4
+    assert grid_analysis.unrated_methods(one, "converge", {}) >= {"full", "lora", "adapt", "adapt-no-tokens"}
+    assert "stc" not in grid_analysis.unrated_methods(one, "converge", {})  # STC has no learning rate to sweep

@@ -100,6 +100,22 @@ def test_a_cell_the_runner_is_told_to_skip_gets_a_not_run_row_with_the_reason(tm
     assert frame["state"].tolist() == ["completed"]  # asked again, and run, once nothing says skip
 
 
+def test_cells_the_invocation_does_not_keep_are_left_out_without_a_row(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run(spec, profile, cell, root, log):
+        seen.append(cell.method)
+        return {"state": "completed", "error": "", "macro_f1": 0.5}
+
+    monkeypatch.setattr(grid_runner, "_run_cell", fake_run)
+    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    results = tmp_path / "compare.csv"
+    frame = grid_runner.run_grid(
+        spec, "smoke", results, tmp_path / "runs", seeds=[0], keep=lambda c: c.method != "lora", log=lambda _: None
+    )
+    assert "lora" not in seen and "lora" not in set(frame["method"]) and {"full", "adapt"} <= set(seen)
+
+
 def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
     seen = []
 

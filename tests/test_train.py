@@ -136,10 +136,39 @@ def test_group_by_length_trains_on_the_same_examples(toy_task):
     assert len(logs) == 16 and [x.step for x in logs if x.eval] == [8, 16]
 
 
-def test_patience_stops_when_dev_stops_improving(toy_task):
+@pytest.mark.parametrize(
+    "dev, steps",
+    [
+        ([0.5, 0.6, 0.55, 0.6, 0.58, 0.9, 0.9], 5),  # a gain at 2, then 3 evaluations without a new best
+        ([0.5, 0.5, 0.5, 0.6, 0.6, 0.6, 0.6, 0.7], 7),  # the plateau before the first gain does not count
+        ([0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 6),  # never gains: runs to the end, never stopped on its plateau
+        ([0.5, 0.4, 0.3, 0.2, 0.1], 5),  # its first evaluation stays the best: no gain, no stop
+    ],
+)
+def test_patience_counts_from_the_first_gain(toy_task, monkeypatch, dev, steps):
+    """The stopping rule on scripted dev scores (one evaluation per step, patience 3)."""
+    import adapt_core.train as train_module
+
+    scores = iter(dev)
+
+    class Scored:
+        def __init__(self):
+            self.value = next(scores)
+
+        def scores(self):
+            return {"macro_f1": self.value}
+
+    monkeypatch.setattr(train_module, "evaluate_split", lambda *args, **kwargs: Scored())
     model, tok = load_classifier("tiny-bert", 2, seed=0)
-    config = TrainConfig(max_steps=30, eval_every=1, patience=2, **{**FAST, "lr": 1e-12})  # dev F1 cannot move
+    logs = train(model, tok, toy_task, TrainConfig(max_steps=len(dev), eval_every=1, patience=3, **FAST))
+    assert len(logs) == steps and logs[-1].summary["steps"] == steps
+    assert logs[-1].summary["best_dev_macro_f1"] == max(dev[:steps])
+
+
+def test_patience_never_stops_a_model_that_has_not_begun_to_learn(toy_task):
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    config = TrainConfig(max_steps=6, eval_every=1, patience=2, **{**FAST, "lr": 1e-12})  # dev F1 cannot move
     logs = train(model, tok, toy_task, config)
-    assert len(logs) == 3 and logs[-1].summary["steps"] == 3 and logs[-1].total_steps == 3
+    assert len(logs) == 6 and logs[-1].summary["steps"] == 6 and logs[-1].total_steps == 6
     with pytest.raises(AdaptError, match="patience must be"):
         TrainConfig(patience=-1)
