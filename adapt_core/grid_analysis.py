@@ -174,6 +174,17 @@ def sweep_gaps(spec: dict, profile: str, frame: pd.DataFrame, hardware: str, swe
     return wanted - have
 
 
+def lr_stand_ins(spec: dict, profile: str, frame: pd.DataFrame, hardware: str) -> pd.DataFrame:
+    """The completed rows another machine measured in place of the lr sweep's cells that the choosing hardware lacks
+    (`sweep_gaps`): what `chosen_rates` reads for them. Once a cell has one, no machine measures it again, so the
+    choice does not move with a later rerun elsewhere."""
+    chooser = sweep_hardware(spec, profile, hardware)
+    gaps = sweep_gaps(spec, profile, frame, hardware)
+    done = frame[(frame["profile"] == profile) & (frame["state"] == "completed") & (frame["hardware"] != chooser)]
+    keys = done[["task", "method", "setting", "model", "seed"]].itertuples(index=False)
+    return done[[(t, m, s, mo, int(seed)) in gaps for t, m, s, mo, seed in keys]]
+
+
 def unrated_methods(spec: dict, profile: str, rates: dict[str, float]) -> set[str]:
     """The grid's methods and variants whose learning rate the profile's lr sweep should choose (themselves or
     through `RATE_FAMILY`) but has not yet: training them at their default rate would make cells nobody asked for,

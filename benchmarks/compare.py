@@ -34,6 +34,7 @@ from adapt_core.grid_analysis import (  # noqa: E402
     chosen_knob,
     chosen_rates,
     knob_pruner,
+    lr_stand_ins,
     summarise,
     sweep_gaps,
     trained_spec,
@@ -43,7 +44,7 @@ from adapt_core.grid_analysis import (  # noqa: E402
 )
 from adapt_core.grid_results import mark_not_run, read_results, supersede_plateau_stops  # noqa: E402
 from adapt_core.grid_runner import run_grid  # noqa: E402
-from adapt_core.grid_spec import hardware, load_spec, setting_name, sweep_hardware  # noqa: E402
+from adapt_core.grid_spec import hardware, load_spec, setting_name  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
@@ -105,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     shard = tuple(int(x) for x in args.shard.split("/"))
     keeps = []  # the cells this invocation leaves out, without a row
     here = hardware(spec, args.profile)
-    if args.sweep == "lr" and sweep_hardware(spec, args.profile, here) != here:  # another machine's sweep chooses:
-        gaps = sweep_gaps(spec, args.profile, read_results(args.results), here)  # measure only the cells it lacks
-        print(f"lr sweep: {len(gaps)} cells the choosing hardware lacks: {sorted(gaps) or 'none'}")
+    if args.sweep == "lr" and spec["profiles"][args.profile].get("lr_sweep_on"):  # one sweep for every machine:
+        frame = read_results(args.results)  # a cell is measured once, where it is missing (`lr_stand_ins`)
+        stand_ins = lr_stand_ins(spec, args.profile, frame, here)[["task", "method", "setting", "model", "seed"]]
+        gaps = sweep_gaps(spec, args.profile, frame, here) - {(*k[:4], int(k[4])) for k in stand_ins.values.tolist()}
+        print(f"lr sweep: {len(gaps)} cells still unmeasured: {sorted(gaps) or 'none'}")
         keeps.append(lambda c, s=spec: (c.task, c.method, setting_name(s, args.profile, c), c.model, c.seed) in gaps)
     if args.use_swept_rates:
         frame, hw = read_results(args.results), here

@@ -22,7 +22,7 @@ from compare_convergence import plateau_line  # noqa: E402
 from compare_sweeps import init_line, knob_section, sweep_section  # noqa: E402
 from compare_table import grid_section  # noqa: E402
 
-from adapt_core.grid_analysis import chosen_rates, sweep_gaps, trained_spec, with_rates  # noqa: E402
+from adapt_core.grid_analysis import chosen_rates, lr_stand_ins, trained_spec, with_rates  # noqa: E402
 from adapt_core.grid_spec import sweep_hardware  # noqa: E402
 
 
@@ -65,10 +65,7 @@ def lr_sweep_part(spec: dict, rated: dict, profile: str, frame: pd.DataFrame, hw
     said under the table. Nothing under a hardware whose rates another machine's sweep chose."""
     if sweep_hardware(spec, profile, hw) != hw:
         return []
-    gaps = sweep_gaps(rated, profile, frame, hw)
-    done = frame[(frame["profile"] == profile) & (frame["state"] == "completed") & (frame["hardware"] != hw)]
-    keys = done[["task", "method", "setting", "model", "seed"]].itertuples(index=False)
-    stand_ins = done[[(t, m, s, mo, int(seed)) in gaps for t, m, s, mo, seed in keys]]
+    stand_ins = lr_stand_ins(rated, profile, frame, hw)
     rows = frame[(frame["profile"] == profile) & (frame["hardware"] == hw)]
     lines = sweep_section(rated, profile, pd.concat([rows, stand_ins], ignore_index=True), "lr")
     if lines and not stand_ins.empty:

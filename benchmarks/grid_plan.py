@@ -7,20 +7,21 @@ then the budget sweep.
         --carry .carry/gpu --out OUT --seconds 480                              # a GPU machine, for a fixed time
     python benchmarks/compare.py --estimate                                     # what is left, in CPU hours
 
-Each phase runs `benchmarks/compare.py` in `--workers` processes (one torch thread each) that take the cells in
-turn, each the next one nobody has claimed (`--claims`, a fresh folder per phase: no process idles while another
-still has a queue), and waits for all of them, so the grid starts only once every rate is chosen; a second
-invocation skips finished cells, so the plan resumes after any interruption. With `--seconds`, no cell starts after
-that time (a machine lent for a while ends with whole cells). With `--carry` (a folder from `benchmarks/gpu.py
---prepare-carry DIR --all-datasets`: MiniLM as fp16 and the five tasks), the model is widened back to fp32 and read
-from there, for a machine without the packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`)
-must travel along, since no scorer is needed then. A profile whose `lr_sweep_on` names other hardware trains at the rates that
-sweep chose (it must be in the results file), and its lr-sweep phase here measures only the cells that sweep lacks
-(never run there, or superseded), which then stand in for them in the choice. Rows are keyed by hardware, so apart
-from those a GPU row never stands in for a CPU one; `compare_env.json` names the machine. `touch LOGS/STOP` stops the plan
-between cells: no cell starts once it exists (each running cell ends and is recorded); remove it before the next
-invocation. With `--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a
-working session; no finished cell may be lost).
+Each phase runs `benchmarks/compare.py` in `--workers` processes (one torch thread each) that take the cells in turn,
+each the next one nobody has claimed (`--claims`, a fresh folder per phase: no process idles while another still has a
+queue), and waits for all of them, so the grid starts only once every rate is chosen; a second invocation skips
+finished cells, so the plan resumes after any interruption. With `--seconds`, no cell starts after that time (a
+machine lent for a while ends with whole cells). With `--carry` (a folder from `benchmarks/gpu.py --prepare-carry DIR
+--all-datasets`: MiniLM as fp16 and the five tasks), the model is widened back to fp32 and read from there, for a
+machine without the packages; the token lists the CPU grid accepted (`benchmarks/runs/tokens/`) must travel along,
+since no scorer is needed then. A profile whose `lr_sweep_on` names other hardware trains at the rates that sweep
+chose (it must be in the results file), and its lr-sweep phase here measures only the cells that sweep lacks (never
+run there, or superseded) and no machine has measured in their place: they then stand in for them in the choice, and
+the choosing machine does not measure them again. Rows are keyed by hardware, so apart from those a GPU row never
+stands in for a CPU one; `compare_env.json` names the machine. `touch LOGS/STOP` stops the plan between cells: no cell
+starts once it exists (each running cell ends and is recorded); remove it before the next invocation. With
+`--commit-every MINUTES`, the results file is committed to git that often (the CPU plan outlives a working session; no
+finished cell may be lost).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
         spec["train"]["device"] = args.device
     here = hardware(spec, args.profile)
     chooser = sweep_hardware(spec, args.profile, here)
-    if "sweep-lr" in args.phases:  # where another machine's sweep chooses, only the cells it lacks (compare.py)
+    if "sweep-lr" in args.phases:  # with lr_sweep_on, only the cells no machine has measured (compare.py)
         if chooser != here:
             log(
                 f"sweep-lr: the {args.profile} profile's rates are chosen by its {chooser} sweep (lr_sweep_on): "

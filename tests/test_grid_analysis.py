@@ -324,6 +324,9 @@ def test_a_cell_the_choosing_sweep_lacks_is_read_from_the_machine_that_measured_
     filled = pd.concat([gapped, cpu], ignore_index=True)
     assert grid_analysis.chosen_rates(one, "converge", filled, hardware="cpu")["full"] == 1e-4
     assert grid_analysis.sweep_gaps(one, "converge", filled, "cpu") == gaps  # still the GPU's gap, measured here
+    stand_ins = grid_analysis.lr_stand_ins(one, "converge", filled, "cuda")  # what stands in, and is not rerun
+    assert stand_ins["hardware"].tolist() == ["cpu"] and stand_ins["best_dev_macro_f1"].tolist() == [0.1]
+    assert grid_analysis.lr_stand_ins(one, "converge", gpu, "cuda").empty
     # the GPU's own row, once rerun, is the one that chooses
     back = pd.concat([gpu, cpu], ignore_index=True)
     assert grid_analysis.chosen_rates(one, "converge", back, hardware="cpu")["full"] == 3e-4
