@@ -100,23 +100,8 @@ def test_a_cell_the_runner_is_told_to_skip_gets_a_not_run_row_with_the_reason(tm
     assert frame["state"].tolist() == ["completed"]  # asked again, and run, once nothing says skip
 
 
-def test_cells_the_invocation_does_not_keep_are_left_out_without_a_row(tmp_path, monkeypatch):
-    seen = []
-
-    def fake_run(spec, profile, cell, root, log):
-        seen.append(cell.method)
-        return {"state": "completed", "error": "", "macro_f1": 0.5}
-
-    monkeypatch.setattr(grid_runner, "_run_cell", fake_run)
-    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
-    results = tmp_path / "compare.csv"
-    frame = grid_runner.run_grid(
-        spec, "smoke", results, tmp_path / "runs", seeds=[0], keep=lambda c: c.method != "lora", log=lambda _: None
-    )
-    assert "lora" not in seen and "lora" not in set(frame["method"]) and {"full", "adapt"} <= set(seen)
-
-
-def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
+def _cells_run(monkeypatch) -> list:
+    """Replace running a cell with recording it (its key), so the runner's choice of cells is what is tested."""
     seen = []
 
     def fake_run(spec, profile, cell, root, log):
@@ -124,7 +109,26 @@ def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
         return {"state": "completed", "error": "", "macro_f1": 0.5}
 
     monkeypatch.setattr(grid_runner, "_run_cell", fake_run)
-    spec = {**SPEC, "tasks": [toy_file(tmp_path)]}
+    return seen
+
+
+def test_cells_the_invocation_does_not_keep_are_left_out_without_a_row(tmp_path, monkeypatch):
+    seen, spec = _cells_run(monkeypatch), {**SPEC, "tasks": [toy_file(tmp_path)]}
+    frame = grid_runner.run_grid(
+        spec,
+        "smoke",
+        tmp_path / "c.csv",
+        tmp_path / "runs",
+        seeds=[0],
+        keep=lambda c: c.method != "lora",
+        log=lambda _: None,
+    )
+    methods = {c.method for c in grid_spec.cells(spec, "smoke", seeds=[0]) if c.key in seen}
+    assert "lora" not in methods and "lora" not in set(frame["method"]) and {"full", "adapt"} <= methods
+
+
+def test_shards_split_the_cells_without_overlap(tmp_path, monkeypatch):
+    seen, spec = _cells_run(monkeypatch), {**SPEC, "tasks": [toy_file(tmp_path)]}
     results = tmp_path / "compare.csv"
     for i in range(3):
         grid_runner.run_grid(spec, "smoke", results, tmp_path / "runs", shard=(i, 3), log=lambda _: None)
