@@ -157,32 +157,41 @@ def _dev_scores(done: pd.DataFrame) -> dict[tuple, float]:
     return {(t, m, s, int(seed)): float(v) for t, m, s, seed, v in done[columns].itertuples(index=False)}
 
 
+ID = ["task", "method", "setting", "model", "seed"]  # a cell within one profile, on any hardware
+
+
+def cell_id(spec: dict, profile: str, cell) -> tuple:
+    """A cell's (task, method, setting, model, seed): its row key without profile and hardware."""
+    return (cell.task, cell.method, setting_name(spec, profile, cell), cell.model, int(cell.seed))
+
+
+def row_ids(rows: pd.DataFrame) -> list[tuple]:
+    """`cell_id` of each row."""
+    return [(t, m, s, mo, int(seed)) for t, m, s, mo, seed in rows[ID].itertuples(index=False)]
+
+
 def sweep_gaps(spec: dict, profile: str, frame: pd.DataFrame, hardware: str, sweep: str = "lr") -> set[tuple]:
-    """(task, method, setting, model, seed) of the `sweep` cells that the hardware choosing the rates for `hardware`
-    (`sweep_hardware`) has not completed: what a run of that sweep on `hardware` should measure. Every cell when
-    `hardware` is the chooser itself."""
+    """`cell_id`s of the `sweep` cells that the hardware choosing the rates for `hardware` (`sweep_hardware`) has not
+    completed. Every cell when `hardware` is the chooser itself and has measured none."""
     chooser = sweep_hardware(spec, profile, hardware)
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == chooser)]
-    have = {
-        (t, m, s, mo, int(seed))
-        for t, m, s, mo, seed in done[["task", "method", "setting", "model", "seed"]].itertuples(index=False)
-    }
-    wanted = {
-        (c.task, c.method, setting_name(spec, profile, c), c.model, int(c.seed))
-        for c in sweep_cells(spec, profile, sweep)
-    }
-    return wanted - have
+    return {cell_id(spec, profile, c) for c in sweep_cells(spec, profile, sweep)} - set(row_ids(done))
 
 
 def lr_stand_ins(spec: dict, profile: str, frame: pd.DataFrame, hardware: str) -> pd.DataFrame:
     """The completed rows another machine measured in place of the lr sweep's cells that the choosing hardware lacks
-    (`sweep_gaps`): what `chosen_rates` reads for them. Once a cell has one, no machine measures it again, so the
-    choice does not move with a later rerun elsewhere."""
+    (`sweep_gaps`): what `chosen_rates` reads for them."""
     chooser = sweep_hardware(spec, profile, hardware)
     gaps = sweep_gaps(spec, profile, frame, hardware)
     done = frame[(frame["profile"] == profile) & (frame["state"] == "completed") & (frame["hardware"] != chooser)]
-    keys = done[["task", "method", "setting", "model", "seed"]].itertuples(index=False)
-    return done[[(t, m, s, mo, int(seed)) in gaps for t, m, s, mo, seed in keys]]
+    return done[pd.Series([i in gaps for i in row_ids(done)], index=done.index, dtype=bool)]  # rows, even of none
+
+
+def lr_unmeasured(spec: dict, profile: str, frame: pd.DataFrame, hardware: str) -> set[tuple]:
+    """`cell_id`s of the lr sweep's cells that neither the choosing hardware nor a stand-in has measured: what a run
+    of the sweep on any machine measures. A cell is measured once, so the choice does not move with a later rerun
+    elsewhere."""
+    return sweep_gaps(spec, profile, frame, hardware) - set(row_ids(lr_stand_ins(spec, profile, frame, hardware)))
 
 
 def unrated_methods(spec: dict, profile: str, rates: dict[str, float]) -> set[str]:

@@ -157,7 +157,7 @@ def supersede_plateau_stops(spec: dict, profile: str, results: Path) -> list[tup
     with _locked(results):
         frame = read_results(results)
         keys, stale, new = _keys(frame) if len(frame) else [], [], []
-        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+        for i, row in enumerate(frame.itertuples(index=False)):  # read_results: a fresh 0..n-1 index
             if row.profile != profile or row.state != "completed" or not isinstance(row.dev_curve, str):
                 continue
             epochs = {**spec.get("train", {}), **task_part(spec, profile, row.task, "train")}.get("epochs", 0)
@@ -169,7 +169,7 @@ def supersede_plateau_stops(spec: dict, profile: str, results: Path) -> list[tup
                     "counts from the first gain, so it runs again"
                 )
                 stale.append(i)
-                new.append(dict(zip(KEY, keys[frame.index.get_loc(i)], strict=True)) | not_run_row(why))
+                new.append(dict(zip(KEY, keys[i], strict=True)) | not_run_row(why))
         if new:
             frame = pd.concat([frame.drop(index=stale), pd.DataFrame(new)], ignore_index=True)
             _write_results(results, frame.reindex(columns=COLUMNS))

@@ -31,12 +31,12 @@ from compare_sweeps import sweep_summary  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
 from adapt_core.grid_analysis import (  # noqa: E402
+    cell_id,
     chosen_knob,
     chosen_rates,
     knob_pruner,
-    lr_stand_ins,
+    lr_unmeasured,
     summarise,
-    sweep_gaps,
     trained_spec,
     unrated_methods,
     with_knob,
@@ -44,7 +44,7 @@ from adapt_core.grid_analysis import (  # noqa: E402
 )
 from adapt_core.grid_results import mark_not_run, read_results, supersede_plateau_stops  # noqa: E402
 from adapt_core.grid_runner import run_grid  # noqa: E402
-from adapt_core.grid_spec import hardware, load_spec, setting_name  # noqa: E402
+from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"
@@ -107,11 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     keeps = []  # the cells this invocation leaves out, without a row
     here = hardware(spec, args.profile)
     if args.sweep == "lr" and spec["profiles"][args.profile].get("lr_sweep_on"):  # one sweep for every machine:
-        frame = read_results(args.results)  # a cell is measured once, where it is missing (`lr_stand_ins`)
-        stand_ins = lr_stand_ins(spec, args.profile, frame, here)[["task", "method", "setting", "model", "seed"]]
-        gaps = sweep_gaps(spec, args.profile, frame, here) - {(*k[:4], int(k[4])) for k in stand_ins.values.tolist()}
+        gaps = lr_unmeasured(spec, args.profile, read_results(args.results), here)  # measured once, where missing
         print(f"lr sweep: {len(gaps)} cells still unmeasured: {sorted(gaps) or 'none'}")
-        keeps.append(lambda c, s=spec: (c.task, c.method, setting_name(s, args.profile, c), c.model, c.seed) in gaps)
+        keeps.append(lambda c, s=spec: cell_id(s, args.profile, c) in gaps)
     if args.use_swept_rates:
         frame, hw = read_results(args.results), here
         rates = chosen_rates(spec, args.profile, frame, hardware=hw)

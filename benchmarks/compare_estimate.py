@@ -8,8 +8,8 @@ tokenizers and data to count tokens, which the report never needs.
 
 from __future__ import annotations
 
-from adapt_core.grid_analysis import knob_ruled_out, knob_scores, sweep_gaps
-from adapt_core.grid_spec import cells, profile_sweeps, row_key, setting_name, sweep_hardware, task_part
+from adapt_core.grid_analysis import cell_id, knob_ruled_out, knob_scores, sweep_gaps
+from adapt_core.grid_spec import cells, profile_sweeps, row_key, sweep_hardware, task_part
 
 
 def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
@@ -32,7 +32,7 @@ def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:
         todo = cells(named, profile, sweep=name)
         if name == "lr" and sweep_hardware(spec, profile, "cpu") != "cpu":  # another machine's sweep: its gaps
             gaps = sweep_gaps(named, profile, frame, "cpu")
-            todo = [c for c in todo if (c.task, c.method, setting_name(named, profile, c), c.model, c.seed) in gaps]
+            todo = [c for c in todo if cell_id(named, profile, c) in gaps]
             if not todo:
                 continue
         plan[f"sweep {name}"] = (named, todo)

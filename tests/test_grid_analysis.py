@@ -327,6 +327,8 @@ def test_a_cell_the_choosing_sweep_lacks_is_read_from_the_machine_that_measured_
     stand_ins = grid_analysis.lr_stand_ins(one, "converge", filled, "cuda")  # what stands in, and is not rerun
     assert stand_ins["hardware"].tolist() == ["cpu"] and stand_ins["best_dev_macro_f1"].tolist() == [0.1]
     assert grid_analysis.lr_stand_ins(one, "converge", gpu, "cuda").empty
+    assert grid_analysis.lr_unmeasured(one, "converge", gapped, "cuda") == gaps  # nobody has measured it yet
+    assert grid_analysis.lr_unmeasured(one, "converge", filled, "cuda") == set()  # measured once: the GPU skips it
     # the GPU's own row, once rerun, is the one that chooses
     back = pd.concat([gpu, cpu], ignore_index=True)
     assert grid_analysis.chosen_rates(one, "converge", back, hardware="cpu")["full"] == 3e-4
