@@ -69,6 +69,17 @@ def trained_spec(spec: dict, profile: str, rows: pd.DataFrame, hardware: str) ->
     return with_knob(rated, profile, chosen_knob(rated, profile, rows, hardware))
 
 
+def plan_ids(trained: dict, profile: str, tasks=None) -> set[tuple]:
+    """`cell_id`s of what a profile trains as its comparison under `trained` (`trained_spec`): the grid's cells,
+    variants included, on `tasks` (default the profile's), and the budget sweep's on its own tasks. The lr and knob
+    sweeps only choose settings, so they are not in it."""
+    methods = [*trained["methods"], *trained.get("variants", {})]
+    todo = cells(trained, profile, tasks, methods)
+    if "budget" in profile_sweeps(trained, profile):
+        todo += cells(trained, profile, sweep="budget")
+    return {cell_id(trained, profile, c) for c in todo}
+
+
 def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows that are what each profile and hardware trained as its comparison: the grid's cells (variants
     included) and the budget sweep's, at the rates that hardware's lr sweep chose on dev. The lr sweep's other
@@ -80,13 +91,7 @@ def trained_rows(spec: dict, frame: pd.DataFrame) -> pd.DataFrame:
             continue
         trained = trained_spec(spec, profile, frame, hw)  # the whole frame: the sweep may have run elsewhere
         tasks = sorted(rows["task"].dropna().unique())
-        methods = [*trained["methods"], *trained.get("variants", {})]
-        wanted = {
-            (c.task, c.method, setting_name(trained, profile, c)) for c in cells(trained, profile, tasks, methods)
-        }
-        if "budget" in profile_sweeps(trained, profile):
-            budget = cells(trained, profile, sweep="budget")
-            wanted |= {(c.task, c.method, setting_name(trained, profile, c)) for c in budget}
+        wanted = {(t, m, s) for t, m, s, _, _ in plan_ids(trained, profile, tasks)}
         settings = rows.reindex(columns=["task", "method", "setting"]).fillna("")
         keep[rows.index] = [tuple(r) in wanted for r in settings.itertuples(index=False)]
     return frame[keep]
@@ -172,7 +177,10 @@ def row_ids(rows: pd.DataFrame) -> list[tuple]:
 
 def sweep_gaps(spec: dict, profile: str, frame: pd.DataFrame, hardware: str, sweep: str = "lr") -> set[tuple]:
     """`cell_id`s of the `sweep` cells that the hardware choosing the rates for `hardware` (`sweep_hardware`) has not
-    completed. Every cell when `hardware` is the chooser itself and has measured none."""
+    completed. Every cell when `hardware` is the chooser itself and has measured none; none when the profile has no
+    such sweep."""
+    if sweep not in profile_sweeps(spec, profile):
+        return set()
     chooser = sweep_hardware(spec, profile, hardware)
     done = frame[(frame["state"] == "completed") & (frame["profile"] == profile) & (frame["hardware"] == chooser)]
     return {cell_id(spec, profile, c) for c in sweep_cells(spec, profile, sweep)} - set(row_ids(done))

@@ -80,8 +80,10 @@ def cells(
 
 def profile_sweeps(spec: dict, profile: str) -> dict:
     """The sweeps a profile runs: the spec's `sweeps`, where the profile's own `sweeps` replace those of the same
-    name (a profile that ran other values keeps them, so its rows stay its cells)."""
-    return {**spec.get("sweeps", {}), **spec["profiles"][profile].get("sweeps", {})}
+    name (a profile that ran other values keeps them, so its rows stay its cells) and a `null` one removes it (a
+    profile that never ran that sweep: none of its cells is in that profile's plan)."""
+    merged = {**spec.get("sweeps", {}), **spec["profiles"][profile].get("sweeps", {})}
+    return {name: sweep for name, sweep in merged.items() if sweep is not None}
 
 
 def sweep_cells(spec: dict, profile: str, name: str, tasks=None, methods=None, seeds=None, models=None) -> list[Cell]:

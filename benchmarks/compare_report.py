@@ -22,8 +22,16 @@ from compare_convergence import plateau_line  # noqa: E402
 from compare_sweeps import init_line, knob_section, sweep_section  # noqa: E402
 from compare_table import grid_section  # noqa: E402
 
-from adapt_core.grid_analysis import chosen_rates, lr_stand_ins, trained_spec, with_rates  # noqa: E402
-from adapt_core.grid_spec import sweep_hardware  # noqa: E402
+from adapt_core.grid_analysis import (  # noqa: E402
+    cell_id,
+    chosen_rates,
+    lr_stand_ins,
+    plan_ids,
+    row_ids,
+    trained_spec,
+    with_rates,
+)
+from adapt_core.grid_spec import cells, profile_sweeps, sweep_hardware  # noqa: E402
 
 
 def report(spec: dict, frame: pd.DataFrame) -> str:
@@ -55,7 +63,8 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
         parts += knob_section(rated, profile, rows)
         parts += lr_sweep_part(spec, rated, profile, frame, hw)
         parts += sweep_section(trained, profile, rows, "budget")
-    parts += ["", *accounting(frame, spec)]
+    first, *rest = accounting(frame, spec)
+    parts += ["", first, "", *(f"- {line}" for line in rest)]
     return "\n".join(parts)
 
 
@@ -94,16 +103,76 @@ def _device_names(rows) -> str:
 
 
 def accounting(frame, spec: dict) -> list[str]:
-    """Which cells did not run or failed, grouped by reason, so the table accounts for the whole grid."""
-    lines = []
-    for state, label in (("not run", "Not run"), ("failed", "Failed")):
-        part = frame[frame["state"] == state]
-        for (profile, hw, reason), rows in part.groupby(["profile", "hardware", "error"], dropna=False):
-            cells = "; ".join(f"{task} {_seeds(g)} ({_methods(g, spec)})" for task, g in rows.groupby("task"))
-            lines.append(f"{label} ({len(rows)} cells, `{profile}` on {str(hw).upper()}): {cells}. Why: {reason}")
+    """Per profile and hardware, how much of its comparison (the grid and the budget sweep, at the settings chosen
+    on dev: `plan_ids`) is done, which cells are left and why, the sweeps' cells that did not run and why, and the
+    rows that are no longer cells of the plan (a rate or setting since chosen otherwise), so the tables account for
+    the whole grid and never list a cell that will not run as one that will."""
     done = (frame["state"] == "completed").sum()
-    lines.insert(0, f"{done} of {len(frame)} cells in `benchmarks/results/compare.csv` completed.")
+    lines = [f"{done} of {len(frame)} rows in `benchmarks/results/compare.csv` completed."]
+    order = {"converge": 0, "converge-8ep": 1, "quick": 2}
+    groups = sorted(frame.groupby(["profile", "hardware"]), key=lambda g: (order.get(g[0][0], 9), g[0][1]))
+    for (profile, hw), rows in groups:
+        if profile in spec["profiles"]:
+            lines += _plan_lines(spec, profile, frame, rows, hw)
     return lines
+
+
+def _plan_lines(spec: dict, profile: str, frame, rows, hw: str) -> list[str]:
+    rated = with_rates(spec, chosen_rates(spec, profile, frame, hardware=hw))
+    tasks = sorted({*spec["profiles"][profile].get("tasks", spec["tasks"]), *rows["task"].dropna()})  # as the table
+    plan = plan_ids(trained_spec(spec, profile, frame, hw), profile, tasks)
+    sweeps = {cell_id(rated, profile, c) for name in ("lr", "knobs") for c in _sweep(rated, profile, name)}
+    stood_in = (
+        set(row_ids(lr_stand_ins(rated, profile, frame, hw))) if sweep_hardware(spec, profile, hw) == hw else set()
+    )
+    rows = rows.assign(setting=rows["setting"].fillna("").astype(str), id=row_ids(rows))
+    finished = set(rows.loc[rows["state"] == "completed", "id"])
+    where = f"`{profile}` on {str(hw).upper()}"
+    hours = rows.loc[rows["state"] == "completed", "total_seconds"].sum() / 3600
+    ran = f"; its completed rows, sweeps included, ran {hours:.1f} hours (the sum of their wall times)" if hours else ""
+    lines = [f"{where}: {len(plan & finished)} of {len(plan)} cells of its comparison completed{ran}."]
+    why = {i: r for i, r in zip(rows["id"], rows["error"], strict=True) if i not in finished}
+    for i in stood_in & why.keys():  # a row of its own that did not finish, measured elsewhere instead
+        why[i] = "superseded; another machine measured the cell in its place (named under the lr table)"
+    left = [(i, why.get(i, "no row yet: the plan resumes where it stopped (`grid_plan.py`)")) for i in plan - finished]
+    left += [(i, why[i]) for i in sweeps - plan - finished if i in why]
+    for (reason, label), ids in _by_reason(left, rows).items():
+        lines.append(f"{label} ({len(ids)} cells, {where}): {_cells(ids, spec)}. Why: {reason}")
+    stale = rows[[i not in plan and i not in sweeps for i in rows["id"]]]
+    if len(stale):
+        n_done = int((stale["state"] == "completed").sum())
+        lines.append(
+            f"No longer cells of the plan ({len(stale)} rows, {n_done} of them completed, {where}): "
+            f"{_cells(list(stale['id']), spec)}. Why: measured or planned at a rate or setting the sweeps have since "
+            "chosen otherwise; kept in the file as history, out of every table."
+        )
+    return lines
+
+
+def _sweep(spec: dict, profile: str, name: str) -> list:
+    return cells(spec, profile, sweep=name) if name in profile_sweeps(spec, profile) else []
+
+
+def _by_reason(left: list[tuple], rows) -> dict:
+    """(reason, Failed / Not run) → the cell ids left for it, in a stable order."""
+    failed = set(rows.loc[rows["state"] == "failed", "id"])
+    out: dict = {}
+    for i, reason in sorted(left, key=lambda x: (str(x[1]), x[0])):
+        out.setdefault((reason, "Failed" if i in failed else "Not run"), []).append(i)
+    return out
+
+
+def _cells(ids: list[tuple], spec: dict) -> str:
+    """Cell ids, as task → seeds (methods [settings]); seeds with the same methods left share one group."""
+    frame = pd.DataFrame(ids, columns=["task", "method", "setting", "model", "seed"])
+    parts = []
+    for task, g in frame.groupby("task"):
+        by_methods: dict[str, list] = {}
+        for _, s in g.groupby("seed"):
+            by_methods.setdefault(_methods(s, spec), []).append(s)
+        groups = [f"{_seeds(pd.concat(s))} ({names})" for names, s in by_methods.items()]
+        parts.append(f"{task} {' and '.join(groups)}")
+    return "; ".join(parts)
 
 
 def _seeds(rows) -> str:

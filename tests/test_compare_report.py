@@ -55,9 +55,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     table = (tmp_path / "compare_summary.md").read_text()
     assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | — | 0.50 |" in table
     assert "| t | full | 0.5050 ± 0.0071 | 2 | — | 1.00 |" in table
-    assert (
-        "4 of 5 cells" in table and "Not run (1 cells, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
-    )
+    assert "4 of 5 rows" in table and "Not run (1 cells, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
     assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
     assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
     assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
@@ -88,3 +86,46 @@ def test_cost_figure_says_when_a_task_has_no_full_row(tmp_path):
     assert compare_figures.trade_off(part, ["a", "b"], ["full", "adapt"], path) == ["b"]
     assert path.stat().st_size > 0
     assert compare_figures.trade_off(part[part["task"] == "a"], ["a"], ["full", "adapt"], path) == []
+
+
+def test_accounting_counts_the_plan_as_it_stands_and_sets_stale_rows_apart():
+    """Per profile and hardware: cells of the plan done, left with their recorded reason (or none yet), a superseded
+    lr-sweep cell another machine measured, and a row at a setting no longer chosen, which is no cell of the plan."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare_report
+    from helpers_grid import SPEC
+
+    def row(hw, task, method, setting, state, error=""):
+        key = ("converge", hw, task, method, setting, "minilm-l6", 0)
+        return dict(zip(grid_results.KEY, key, strict=True)) | {"state": state, "error": error, "total_seconds": 1800}
+
+    frame = pd.DataFrame(
+        [
+            row("cpu", "banking77", "full", "", "completed"),
+            row("cpu", "scierc", "stc", "", "failed", "out of memory"),
+            row("cpu", "chemprot", "lora", "lr=0.003", "not run", "planned at the old rate"),  # now at lr 1e-3
+            row("cuda", "scierc", "lora", "lr=0.01", "not run", "superseded"),
+            row("cpu", "scierc", "lora", "lr=0.01", "completed"),  # stands in for the cuda sweep's cell
+        ]
+    ).reindex(columns=grid_results.COLUMNS)
+    lines = compare_report.accounting(frame, SPEC)
+    conv, budget = SPEC["profiles"]["converge"], SPEC["sweeps"]["budget"]
+    grid = len(conv.get("tasks", SPEC["tasks"])) * len([*SPEC["methods"], *SPEC["variants"]]) * len(SPEC["seeds"])
+    extra = sum(len(v) - 1 for varied in budget["methods"].values() for v in varied.values())  # top_k 10, r 8: grid's
+    plan = grid + len(budget["tasks"]) * len(budget["seeds"]) * extra
+    assert lines[0] == "2 of 5 rows in `benchmarks/results/compare.csv` completed."
+    cpu = [line for line in lines if "on CPU" in line]
+    assert cpu[0].startswith(f"`converge` on CPU: 1 of {plan} cells of its comparison completed; ")
+    assert cpu[0].endswith("ran 1.0 hours (the sum of their wall times).")
+    assert "Failed (1 cells, `converge` on CPU): scierc seed 0 (stc). Why: out of memory" in cpu
+    assert any(line.startswith(f"Not run ({plan - 2} cells, `converge` on CPU)") for line in cpu)
+    assert any(line.endswith("Why: no row yet: the plan resumes where it stopped (`grid_plan.py`)") for line in cpu)
+    assert cpu[-1].startswith(
+        "No longer cells of the plan (1 rows, 0 of them completed, `converge` on CPU): chemprot seed 0 (lora [lr=0.003])"
+    )
+    assert (
+        "Not run (1 cells, `converge` on CUDA): scierc seed 0 (lora [lr=0.01]). Why: superseded; another machine"
+        in (" ".join(lines))
+    )

@@ -103,3 +103,11 @@ def test_a_profile_keeps_the_sweep_it_ran():
         "converge-8ep": [3e-4] * 2 + [1e-3] * 2 + [3e-3] * 2,
     }
     assert grid_spec.profile_sweeps(SPEC, "converge-8ep")["budget"] == SPEC["sweeps"]["budget"]  # the rest is shared
+
+
+def test_a_profile_that_ran_no_sweeps_has_none():
+    """quick ran at the defaults without sweeps: a null sweep removes the spec's, so none of its cells is planned."""
+    assert grid_spec.profile_sweeps(SPEC, "quick") == {}
+    with pytest.raises(ValueError, match="unknown sweep 'budget': choose from none"):
+        grid_spec.cells(SPEC, "quick", sweep="budget")
+    assert set(grid_spec.profile_sweeps(SPEC, "converge")) == {"lr", "knobs", "budget"}
