@@ -91,7 +91,7 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
         others = part[part.index.isin(COMPETITORS)].sort_values("macro_f1_mean", ascending=False)
         best = others.index[0]
         gap_best, gap_full = a.macro_f1_mean - others.iloc[0].macro_f1_mean, a.macro_f1_mean - f.macro_f1_mean
-        verdict = "wins" if gap_best > 0 else "loses"
+        verdict = "wins against" if gap_best > 0 else "loses against" if gap_best < 0 else "ties with"
         if a.seeds >= 2 and f.seeds >= 2:
             spread = f"its seed spread is {'smaller' if a.macro_f1_std < f.macro_f1_std else 'not smaller'} than full finetuning's"
         else:
@@ -114,8 +114,8 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
             if m in part.index
         ]
         out.append(
-            f"**{task}**: AdaPT {score(a)} {verdict} against the best competing method "
-            f"({best}, {others.iloc[0].macro_f1_mean:.4f}) by {gap_best:+.4f}, and is {gap_full:+.4f} against full "
+            f"**{task}**: AdaPT {score(a)} {verdict} the best competing method "
+            f"({best}, {others.iloc[0].macro_f1_mean:.4f}) by {abs(gap_best):.4f}, and is {gap_full:+.4f} against full "
             f"finetuning ({score(f)}); {spread}. {time_text}."
             + (f" Ablations: {', '.join(ablations)}." if ablations else "")
         )

@@ -25,10 +25,13 @@ def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_abl
     )
     seconds, measured = {("t", "adapt"): 30.0, ("t", "full"): 60.0}, {("t", "adapt"): 3, ("t", "full"): 3}
     (text, _) = paragraphs(summary, seconds, measured)
-    assert "wins against the best competing method (stc, 0.5800) by +0.0200" in text
+    assert "wins against the best competing method (stc, 0.5800) by 0.0200" in text
     assert "+0.1000 against full finetuning (0.5000 ± 0.0500)" in text and "spread is smaller" in text
     assert "in 30 s (mean over the seeds that did) against 60 s (0.50×)" in text
     assert "Ablations: adapt-random-init 0.7000, full+tokens 0.6500." in text
+    ahead = summary.assign(macro_f1_mean=summary["macro_f1_mean"].where(summary["method"] != "stc", 0.62))
+    (text, _) = paragraphs(ahead, seconds, measured)
+    assert "loses against the best competing method (stc, 0.6200) by 0.0200" in text  # a gap, never "by -0.02"
     one = summary.assign(seeds=1)
     (text, _) = paragraphs(one, seconds, measured)
     assert "AdaPT 0.6000 (1 seed)" in text and "too few seeds to compare spreads" in text
