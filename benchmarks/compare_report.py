@@ -137,16 +137,20 @@ def _plan_lines(spec: dict, profile: str, frame, rows, hw: str) -> list[str]:
     left = [(i, why.get(i, "no row yet: the plan resumes where it stopped (`grid_plan.py`)")) for i in plan - finished]
     left += [(i, why[i]) for i in sweeps - plan - finished if i in why]
     for (reason, label), ids in _by_reason(left, rows).items():
-        lines.append(f"{label} ({len(ids)} cells, {where}): {_cells(ids, spec)}. Why: {reason}")
+        lines.append(f"{label} ({_count(len(ids), 'cell')}, {where}): {_cells(ids, spec)}. Why: {reason}")
     stale = rows[[i not in plan and i not in sweeps for i in rows["id"]]]
     if len(stale):
         n_done = int((stale["state"] == "completed").sum())
         lines.append(
-            f"No longer cells of the plan ({len(stale)} rows, {n_done} of them completed, {where}): "
+            f"No longer cells of the plan ({_count(len(stale), 'row')}, {n_done} of them completed, {where}): "
             f"{_cells(list(stale['id']), spec)}. Why: measured or planned at a rate or setting the sweeps have since "
             "chosen otherwise; kept in the file as history, out of every table."
         )
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _sweep(spec: dict, profile: str, name: str) -> list:

@@ -55,7 +55,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     table = (tmp_path / "compare_summary.md").read_text()
     assert "| t | adapt **(best)** | 0.6050 ± 0.0071 | 2 | — | 0.50 |" in table
     assert "| t | full | 0.5050 ± 0.0071 | 2 | — | 1.00 |" in table
-    assert "4 of 5 rows" in table and "Not run (1 cells, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
+    assert "4 of 5 rows" in table and "Not run (1 cell, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
     assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
     assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
     assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
@@ -119,13 +119,12 @@ def test_accounting_counts_the_plan_as_it_stands_and_sets_stale_rows_apart():
     cpu = [line for line in lines if "on CPU" in line]
     assert cpu[0].startswith(f"`converge` on CPU: 1 of {plan} cells of its comparison completed; ")
     assert cpu[0].endswith("ran 1.0 hours (the sum of their wall times).")
-    assert "Failed (1 cells, `converge` on CPU): scierc seed 0 (stc). Why: out of memory" in cpu
+    assert "Failed (1 cell, `converge` on CPU): scierc seed 0 (stc). Why: out of memory" in cpu
     assert any(line.startswith(f"Not run ({plan - 2} cells, `converge` on CPU)") for line in cpu)
     assert any(line.endswith("Why: no row yet: the plan resumes where it stopped (`grid_plan.py`)") for line in cpu)
     assert cpu[-1].startswith(
-        "No longer cells of the plan (1 rows, 0 of them completed, `converge` on CPU): chemprot seed 0 (lora [lr=0.003])"
+        "No longer cells of the plan (1 row, 0 of them completed, `converge` on CPU): chemprot seed 0 (lora [lr=0.003])"
     )
-    assert (
-        "Not run (1 cells, `converge` on CUDA): scierc seed 0 (lora [lr=0.01]). Why: superseded; another machine"
-        in (" ".join(lines))
+    assert "Not run (1 cell, `converge` on CUDA): scierc seed 0 (lora [lr=0.01]). Why: superseded; another machine" in (
+        " ".join(lines)
     )
