@@ -44,9 +44,7 @@ def report(spec: dict, frame: pd.DataFrame) -> str:
     parts = [
         f"torch {env['torch']}, transformers {env['transformers']}; tables generated from the CSV on {env['date']}."
     ]
-    order = {"converge": 0, "converge-8ep": 1, "quick": 2}
-    groups = sorted(frame.groupby(["profile", "hardware"]), key=lambda g: (order.get(g[0][0], 9), g[0][1]))
-    for (profile, hw), rows in groups:
+    for (profile, hw), rows in _newest_first(frame):
         if profile not in spec["profiles"] or not (rows["state"] == "completed").any():
             continue
         rates = chosen_rates(spec, profile, frame, hardware=hw)
@@ -109,12 +107,16 @@ def accounting(frame, spec: dict) -> list[str]:
     the whole grid and never list a cell that will not run as one that will."""
     done = (frame["state"] == "completed").sum()
     lines = [f"{done} of {len(frame)} rows in `benchmarks/results/compare.csv` completed."]
-    order = {"converge": 0, "converge-8ep": 1, "quick": 2}
-    groups = sorted(frame.groupby(["profile", "hardware"]), key=lambda g: (order.get(g[0][0], 9), g[0][1]))
-    for (profile, hw), rows in groups:
+    for (profile, hw), rows in _newest_first(frame):
         if profile in spec["profiles"]:
             lines += _plan_lines(spec, profile, frame, rows, hw)
     return lines
+
+
+def _newest_first(frame) -> list:
+    """The rows grouped by (profile, hardware), newest profile first (converge before quick)."""
+    order = {"converge": 0, "converge-8ep": 1, "quick": 2}
+    return sorted(frame.groupby(["profile", "hardware"]), key=lambda g: (order.get(g[0][0], 9), g[0][1]))
 
 
 def _plan_lines(spec: dict, profile: str, frame, rows, hw: str) -> list[str]:
