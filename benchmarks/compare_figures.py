@@ -190,8 +190,10 @@ def dev_curves_figure(spec: dict, profile: str, rows, path: Path, methods=("full
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][0].set_ylabel("dev macro-F1 (a line per seed)")
     axes[0][-1].legend(fontsize=7, loc="lower right")
+    patience = {**spec.get("train", {}), **spec["profiles"][profile].get("train", {})}.get("patience")
     fig.suptitle(
-        f"Dev curves, {profile}: early stopping ends a line after 3 evaluations without a new best", fontsize=9
+        f"Dev curves, {profile}: early stopping ends a line after {patience} evaluations without a new best",
+        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
