@@ -38,14 +38,19 @@ def dev_curves_of(rows, method: str) -> pd.DataFrame:
     return part[part["curve"].map(len) > 0]
 
 
+def _and(items: list[str]) -> str:
+    """'13', '13 and 16', '13, 14 and 16': the evaluations each seed ran, as a sentence lists them."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def _plateaus(spec: dict, profile: str, rows, method: str) -> list[tuple]:
-    """Per task: (task, seeds whose dev curve plateaued, seeds, their evaluations as 'a/b', the epochs)."""
+    """Per task: (task, seeds whose dev curve plateaued, seeds, their evaluations as 'a and b', the epochs)."""
     curves = dev_curves_of(grid_part(spec, profile, rows), method)
     by_task = []
     for task, part in curves.groupby("task"):
         epochs = int(task_part(spec, profile, task, "train").get("epochs", spec["train"].get("epochs", 1)))
         done = [plateaued(c, epochs) for c in part["curve"]]
-        lengths = "/".join(str(len(c)) for c in part["curve"])
+        lengths = _and([str(len(c)) for c in part["curve"]])
         by_task.append((task, sum(done), len(done), lengths, epochs))
     return by_task
 

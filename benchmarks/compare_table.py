@@ -113,10 +113,15 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
             for m in ("adapt-no-tokens", "adapt-random-init", "full+tokens")
             if m in part.index
         ]
+        if best == "full":  # one comparison, not the same gap twice
+            against = f"{verdict} the best competing method, full finetuning ({score(f)}), by {abs(gap_best):.4f}"
+        else:
+            against = (
+                f"{verdict} the best competing method ({best}, {others.iloc[0].macro_f1_mean:.4f}) by "
+                f"{abs(gap_best):.4f}, and is {gap_full:+.4f} against full finetuning ({score(f)})"
+            )
         out.append(
-            f"**{task}**: AdaPT {score(a)} {verdict} the best competing method "
-            f"({best}, {others.iloc[0].macro_f1_mean:.4f}) by {abs(gap_best):.4f}, and is {gap_full:+.4f} against full "
-            f"finetuning ({score(f)}); {spread}. {time_text}."
+            f"**{task}**: AdaPT {score(a)} {against}; {spread}. {time_text}."
             + (f" Ablations: {', '.join(ablations)}." if ablations else "")
         )
         out.append("")

@@ -40,8 +40,18 @@ def test_the_plateau_lines_say_where_full_finetuning_and_adapt_still_rose():
             ("banking77", "adapt", flat),
             ("scierc", "adapt", rising),
         )
+    ] + [
+        dict(
+            zip(
+                grid_results.KEY,
+                grid_spec.row_key(SPEC, "converge", grid_spec.Cell("banking77", "adapt", "minilm-l6", 1)),
+                strict=True,
+            )
+        )
+        | {"state": "completed", "dev_curve": json.dumps(rising)}
     ]
     full, adapt = (line for line in plateau_line(SPEC, "converge", pd.DataFrame(rows)) if line)
     assert full.startswith("End-to-end finetuning's") and "**converged on every task measured**" in full
     assert "scierc 0 of 1 seeds (16 of 16 evaluations)" in adapt and "not its ceiling" in adapt
+    assert "banking77 1 of 2 seeds (3 and 16 of 16 evaluations)" in adapt  # each seed's evaluations, as a list
     assert plateau_line(SPEC, "quick", pd.DataFrame(rows)) == []  # a fixed step budget claims no convergence

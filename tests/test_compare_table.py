@@ -35,3 +35,7 @@ def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_abl
     one = summary.assign(seeds=1)
     (text, _) = paragraphs(one, seconds, measured)
     assert "AdaPT 0.6000 (1 seed)" in text and "too few seeds to compare spreads" in text
+    full_best = summary.assign(macro_f1_mean=summary["macro_f1_mean"].where(summary["method"] != "full", 0.64))
+    (text, _) = paragraphs(full_best, seconds, measured)
+    assert "loses against the best competing method, full finetuning (0.6400 ± 0.0500), by 0.0400;" in text
+    assert "against full finetuning (" not in text  # the same gap is not said twice
