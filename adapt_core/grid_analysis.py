@@ -42,7 +42,26 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     names = {"train_seconds": "time", "step_seconds": "step", "peak_memory_bytes": "memory"}
     agg = agg.rename(columns={f"{c}_vs_full": f"{names.get(c, c.split('_')[0])}_vs_full" for c in RATIOS})
     agg["winner"] = winners(agg, keys)
-    return agg
+    return timed_beside_other_work(frame, agg, keys)
+
+
+# A CPU cell whose 1-minute load average ended above this shared the machine's two cores with more than the grid's
+# two one-thread processes (a test run, a helper): its times are inflated, and so is every ratio to it.
+LOADED = 3.0
+
+
+def timed_beside_other_work(frame: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`cpu_load_max` (the highest load average any of a method's CPU rows ended at) and `timing_loaded` (its times
+    or full finetuning's, which its ratios divide by, were measured beside other work: above `LOADED`), so the table
+    and the cost figure can mark what they cannot trust rather than show it as measured."""
+    group = [*keys, "method", "setting"]
+    done = frame[(frame["state"] == "completed") & (frame["hardware"] == "cpu")]
+    peak = done.reindex(columns=[*group, "cpu_load"]).groupby(group, dropna=False)["cpu_load"].max()
+    agg = agg.join(peak.rename("cpu_load_max"), on=group)
+    own = agg["cpu_load_max"] > LOADED
+    full = agg[agg["method"] == "full"].groupby(keys)["cpu_load_max"].max() > LOADED
+    base = agg.join(full.rename("full_loaded"), on=keys)["full_loaded"].eq(True)
+    return agg.assign(timing_loaded=own | base)
 
 
 EXTRAS = ("test_examples_per_second", "setup_seconds", "total_seconds")

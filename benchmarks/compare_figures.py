@@ -78,9 +78,10 @@ def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> list[st
     A task without a `full` row has no time ratio to draw: its panel says so instead of showing empty axes,
     and the tasks left empty are returned."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 1, 3.4), squeeze=False)
-    empty = []
+    empty, any_loaded, shown = [], False, set()
     for ax, task in zip(axes[0], tasks, strict=True):
         rows = part[(part["task"] == task) & part["time_vs_full"].notna()]
         if rows.empty:  # no full finetuning yet: every ratio is undefined
@@ -99,15 +100,21 @@ def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> list[st
             continue
         for i, method in enumerate(methods):
             r = rows[rows["method"] == method]
-            ax.errorbar(
-                r["time_vs_full"],
-                r["macro_f1_mean"],
-                yerr=r["macro_f1_std"].where(r["seeds"] >= 2),
-                fmt="o",
-                color=f"C{i}",
-                label=method,
-                capsize=2,
-            )
+            loaded = r.reindex(columns=["timing_loaded"])["timing_loaded"].eq(True)
+            for part_, hollow in ((r[~loaded], False), (r[loaded], True)):  # hollow: its time, or full's, is inflated
+                if part_.empty:
+                    continue
+                ax.errorbar(
+                    part_["time_vs_full"],
+                    part_["macro_f1_mean"],
+                    yerr=part_["macro_f1_std"].where(part_["seeds"] >= 2),
+                    fmt="o",
+                    color=f"C{i}",
+                    markerfacecolor="none" if hollow else f"C{i}",
+                    capsize=2,
+                )
+            any_loaded = any_loaded or bool(loaded.any())
+            shown = shown | ({i} if len(r) else set())
         ax.set_title(task), ax.set_xlabel("train time / full")
         ax.grid(alpha=0.3)
         low, high = ax.get_ylim()
@@ -116,9 +123,19 @@ def trade_off(part, tasks: list[str], methods: list[str], path: Path) -> list[st
             low, high = max(0.0, middle - 0.1), min(1.0, max(0.0, middle - 0.1) + 0.2)
             ax.set_ylim(low, high)
     axes[0][0].set_ylabel("test macro-F1 (each panel spans ≥ 0.2)")
-    drawn = [ax.get_legend_handles_labels() for ax in axes[0] if ax.get_legend_handles_labels()[0]]
-    if drawn:  # the legend sits right of the last panel, even when that panel waits for its full row
-        axes[0][-1].legend(*drawn[0], fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    if any_loaded:  # the table's †: say it in the figure too, or a hollow point reads as measured
+        fig.suptitle(
+            "hollow: its time or full finetuning's was measured beside other work: the ratio is unreliable", fontsize=8
+        )
+    # One solid entry per method drawn in any panel (a panel's own handles would show a method hollow in the
+    # legend where that panel's point was), and a hollow one saying what hollow means.
+    handles = [Line2D([], [], marker="o", ls="", color=f"C{i}", label=methods[i]) for i in sorted(shown)]
+    if any_loaded:
+        handles.append(
+            Line2D([], [], marker="o", ls="", color="0.4", markerfacecolor="none", label="timed beside other work")
+        )
+    if handles:  # the legend sits right of the last panel, even when that panel waits for its full row
+        axes[0][-1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -14,7 +14,7 @@ import json
 
 import pandas as pd
 
-from adapt_core.grid_analysis import grid_rows, summarise, time_to_quality
+from adapt_core.grid_analysis import LOADED, grid_rows, summarise, time_to_quality
 from adapt_core.grid_spec import method_settings, task_part
 
 
@@ -54,13 +54,32 @@ def grid_section(spec: dict, profile: str, rows) -> list[str]:
             ttq_text = "—"
         else:
             ttq_text = "never" if hit == 0 else f"{seconds[key]:.0f} ({hit}/{measured[key]})"
+        mark = " †" if r.timing_loaded else ""  # its times, or full's, were measured beside other work
         lines.append(
-            f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | {ttq_text} | "
-            f"{_ratio(r.time_vs_full)} | {_ratio(r.step_vs_full)} | {_ratio(r.memory_vs_full)} | "
+            f"| {name} | {r.method}{star} | {r.macro_f1_mean:.4f} ± {std} | {r.seeds} | {ttq_text}{mark if hit else ''} | "
+            f"{_ratio(r.time_vs_full)}{mark} | {_ratio(r.step_vs_full)}{mark} | {_ratio(r.memory_vs_full)} | "
             f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} | {_number(r.test_examples_per_second)} |"
         )
-    lines += ["", *reference(floors), *paragraphs(summary, seconds, measured)]
+    lines += ["", *loaded_note(mine), *reference(floors), *paragraphs(summary, seconds, measured)]
     return lines
+
+
+def loaded_note(rows) -> list[str]:
+    """The footnote behind the table's †: which CPU cells ended above `LOADED` (shared their cores with more than
+    the grid's processes), so their times, and every ratio to them, are inflated: time columns to read with care
+    until other seeds, timed alone, join them."""
+    done = rows[(rows["state"] == "completed") & (rows["hardware"] == "cpu")]
+    done = done[done.reindex(columns=["cpu_load"])["cpu_load"] > LOADED].sort_values(["task", "method", "seed"])
+    if done.empty:
+        return []
+    cells = ", ".join(f"{r.task} {r.method} seed {r.seed} ({r.cpu_load:.1f})" for r in done.itertuples())
+    return [
+        f"† Timed beside other work: these cells ended at a load average above {LOADED:g} on the two cores, more "
+        f"than the grid's two processes: {cells}. Their times are inflated, so a method's ratio to full finetuning "
+        "reads too high where its own cell is one of them and too low where full finetuning's is; their scores are "
+        "not affected.",
+        "",
+    ]
 
 
 def _number(value) -> str:
@@ -107,7 +126,7 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
             time_text = (
                 f"AdaPT reached full finetuning's best dev score in {ta:.0f} s (mean over the seeds that did) "
                 f"against {tf:.0f} s ({ta / tf:.2f}×)"
-            )
+            ) + (" †, timed beside other work" if a.get("timing_loaded", False) else "")
         ablations = [
             f"{m} {part.loc[m].macro_f1_mean:.4f}"
             for m in ("adapt-no-tokens", "adapt-random-init", "full+tokens")

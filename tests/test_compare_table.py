@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the benchmark scripts' modules
-from compare_table import paragraphs  # noqa: E402
+from compare_table import loaded_note, paragraphs  # noqa: E402
 
 
 def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_ablations():
@@ -39,3 +39,19 @@ def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_abl
     (text, _) = paragraphs(full_best, seconds, measured)
     assert "loses against the best competing method, full finetuning (0.6400 ± 0.0500), by 0.0400;" in text
     assert "against full finetuning (" not in text  # the same gap is not said twice
+    loaded = summary.assign(timing_loaded=summary["method"] == "adapt")
+    (text, _) = paragraphs(loaded, seconds, measured)
+    assert "(0.50×) †, timed beside other work." in text  # the ratio is shown, and said to be unreliable
+
+
+def test_the_footnote_names_each_cpu_cell_timed_beside_other_work():
+    rows = pd.DataFrame(
+        [
+            {"task": "t", "method": m, "seed": s, "state": "completed", "hardware": hw, "cpu_load": load}
+            for m, s, hw, load in (("adapt", 1, "cpu", 3.36), ("full", 0, "cpu", 2.1), ("lora", 0, "cuda", 9.0))
+        ]
+    )
+    (note, _) = loaded_note(rows)
+    assert note.startswith("† Timed beside other work") and "t adapt seed 1 (3.4)" in note
+    assert "t full" not in note and "t lora" not in note  # unloaded and GPU cells are not named
+    assert loaded_note(rows[rows["method"] != "adapt"]) == []

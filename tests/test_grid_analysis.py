@@ -49,6 +49,32 @@ def test_summary_means_stds_and_ratios():
     assert summary.loc["adapt", "winner"] and not summary.loc["full", "winner"]
 
 
+def test_a_cpu_cell_timed_beside_other_work_marks_its_ratios_and_full_finetunings_marks_every_ratio():
+    def row(task, method, seed, load, hardware="cpu"):
+        return {"task": task, "model": "m", "method": method, "seed": seed, "macro_f1": 0.5, "train_seconds": 9.0} | {
+            "state": "completed",
+            "hardware": hardware,
+            "cpu_load": load,
+        }
+
+    frame = pd.DataFrame(
+        [
+            row("a", "full", 0, 2.1),
+            row("a", "adapt", 0, 2.0),
+            row("a", "adapt", 1, grid_analysis.LOADED + 0.4),  # one loaded seed taints the mean's times
+            row("a", "lora", 0, 2.2),
+            row("b", "full", 0, grid_analysis.LOADED + 1),  # full's time is every ratio's denominator
+            row("b", "adapt", 0, 1.0),
+            row("c", "full", 0, 9.0, "cuda"),  # a GPU machine's load says nothing of the card's sharing
+            row("c", "adapt", 0, 9.0, "cuda"),
+        ]
+    )
+    marked = grid_analysis.summarise(frame).set_index(["hardware", "task", "method"])["timing_loaded"]
+    assert marked[("cpu", "a", "adapt")] and not marked[("cpu", "a", "lora")] and not marked[("cpu", "a", "full")]
+    assert marked[("cpu", "b", "adapt")] and marked[("cpu", "b", "full")]
+    assert not marked[("cuda", "c", "adapt")] and not marked[("cuda", "c", "full")]
+
+
 def test_time_to_quality_reads_the_dev_curves_against_full_finetunings_best():
     def row(method, seed, best, curve, setup=0.0):
         return {
