@@ -36,7 +36,8 @@ TIMES = (  # measured around the run: setup = load + tokens + sensitivity, befor
     "best_dev_macro_f1",
     "test_examples_per_second",
     "dev_curve",  # JSON [[seconds into training, dev macro-F1], …]: time-to-quality is read from it
-    "cpu_load",  # the machine's 1-minute load average when the cell ended: above the cores, its times are inflated
+    "cpu_load",  # the 1-minute load average, mean while the cell ran (`grid_runner.LoadDuring`): above the cores, its
+    # times are inflated
 )
 KEY = ["profile", "hardware", "task", "method", "setting", "model", "seed"]
 COLUMNS = [

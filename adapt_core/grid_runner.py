@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -183,6 +184,34 @@ def dev_curve(run_dir: Path, report: dict | None = None) -> list[list[float]]:
     return [[round(float(seconds), 2), round(float(best), 5)]] if seconds is not None and best is not None else []
 
 
+class LoadDuring:
+    """The machine's 1-minute load average, sampled every `every` seconds while a cell trains and once at its end:
+    `mean` says what shared the cores over the whole run, where one reading at the end (what rows before 2026-12-06
+    hold) saw only its last minute. Above the cores, the cell's times are inflated (`grid_analysis.LOADED`)."""
+
+    def __init__(self, every: float = 30.0):
+        self.every, self.samples = every, []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadDuring:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    @property
+    def mean(self) -> float:
+        return sum(self.samples) / len(self.samples)
+
+
 def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
     folder = cell.folder(root, profile, setting_name(spec, profile, cell))
     base = {"date": datetime.date.today().isoformat(), "run_dir": _shown(folder)}
@@ -190,7 +219,8 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
         tokens = ensure_tokens(spec, profile, cell, root, log) if uses_tokens(spec, cell.method) else None
         started = time.perf_counter()
         # a cell's folder is the grid's own: a retry replaces the failed attempt in it
-        report = run_training(run_config(spec, profile, cell, tokens), folder, progress=False, overwrite=True)
+        with LoadDuring() as load:
+            report = run_training(run_config(spec, profile, cell, tokens), folder, progress=False, overwrite=True)
         total = time.perf_counter() - started
     except Cancelled:
         raise  # a stopped grid is not a failed cell: nothing is recorded, the next invocation runs it again
@@ -212,5 +242,5 @@ def _run_cell(spec: dict, profile: str, cell: Cell, root: Path, log) -> dict:
         "best_dev_macro_f1": report.get("best_dev_macro_f1", report.get("dev", {}).get("macro_f1")),
         "test_examples_per_second": report.get("test_examples_per_second"),
         "dev_curve": json.dumps(curve),
-        "cpu_load": round(os.getloadavg()[0], 2),
+        "cpu_load": round(load.mean, 2),
     }

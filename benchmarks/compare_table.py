@@ -65,7 +65,7 @@ def grid_section(spec: dict, profile: str, rows) -> list[str]:
 
 
 def loaded_note(rows) -> list[str]:
-    """The footnote behind the table's †: which CPU cells ended above `LOADED` (shared their cores with more than
+    """The footnote behind the table's †: which CPU cells ran above `LOADED` (shared their cores with more than
     the grid's processes), so their times, and every ratio to them, are inflated: time columns to read with care
     until other seeds, timed alone, join them."""
     done = rows[(rows["state"] == "completed") & (rows["hardware"] == "cpu")]
@@ -74,8 +74,8 @@ def loaded_note(rows) -> list[str]:
         return []
     cells = ", ".join(f"{r.task} {r.method} seed {r.seed} ({r.cpu_load:.1f})" for r in done.itertuples())
     return [
-        f"† Timed beside other work: these cells ended at a load average above {LOADED:g} on the two cores, more "
-        f"than the grid's two processes: {cells}. Their times are inflated, so a method's ratio to full finetuning "
+        f"† Timed beside other work: these cells' load average (`cpu_load`) was above {LOADED:g} on the two cores, "
+        f"more than the grid's two processes: {cells}. Their times are inflated, so a method's ratio to full finetuning "
         "reads too high where its own cell is one of them and too low where full finetuning's is; their scores are "
         "not affected.",
         "",

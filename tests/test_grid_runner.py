@@ -190,3 +190,13 @@ def test_dev_curve_of_a_step_loop_and_of_a_method_that_logs_no_time(tmp_path):
     assert grid_runner.dev_curve(stc, {"train_seconds": 12.345, "best_dev_macro_f1": 0.5}) == [[12.35, 0.5]]
     assert grid_runner.dev_curve(tmp_path / "none", {"train_seconds": 3.0, "dev": {"macro_f1": 0.25}}) == [[3.0, 0.25]]
     assert grid_runner.dev_curve(tmp_path / "none") == []
+
+
+def test_the_load_recorded_is_the_mean_over_the_run_not_one_reading_at_its_end(monkeypatch):
+    readings = iter([5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0] + [1.0] * 1000)  # loaded, then quiet
+    monkeypatch.setattr(grid_runner.os, "getloadavg", lambda: (next(readings), 0.0, 0.0))
+    with grid_runner.LoadDuring(every=0.005) as load:
+        while len(load.samples) < 10:  # the run's busy first part
+            time.sleep(0.005)
+    assert len(load.samples) >= 11 and load.samples[-1] == 1.0  # sampled throughout, and once at the end
+    assert load.mean == pytest.approx(sum(load.samples) / len(load.samples)) and load.mean > 2.0  # not the last 1.0
