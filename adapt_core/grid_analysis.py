@@ -45,13 +45,13 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     return timed_beside_other_work(frame, agg, keys)
 
 
-# A CPU cell whose 1-minute load average ended above this shared the machine's two cores with more than the grid's
+# A CPU cell whose recorded load average (`cpu_load`) was above this shared the machine's two cores with more than the grid's
 # two one-thread processes (a test run, a helper): its times are inflated, and so is every ratio to it.
 LOADED = 3.0
 
 
 def timed_beside_other_work(frame: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """`cpu_load_max` (the highest load average any of a method's CPU rows ended at) and `timing_loaded` (its times
+    """`cpu_load_max` (the highest load average any of a method's CPU rows recorded) and `timing_loaded` (its times
     or full finetuning's, which its ratios divide by, were measured beside other work: above `LOADED`), so the table
     and the cost figure can mark what they cannot trust rather than show it as measured."""
     group = [*keys, "method", "setting"]
