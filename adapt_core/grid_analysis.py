@@ -45,22 +45,27 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     return timed_beside_other_work(frame, agg, keys)
 
 
-# A CPU cell whose recorded load average (`cpu_load`) was above this shared the machine's two cores with more than the grid's
-# two one-thread processes (a test run, a helper): its times are inflated, and so is every ratio to it.
+# A CPU cell whose recorded load average (`cpu_load`) was above this shared the machine's two cores with more than
+# the grid's two one-thread processes (a test run, a helper): its times are inflated, and so is every ratio to it.
 LOADED = 3.0
 
 
-def timed_beside_other_work(frame: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """`cpu_load_max` (the highest load average any of a method's CPU rows recorded) and `timing_loaded` (its times
-    or full finetuning's, which its ratios divide by, were measured beside other work: above `LOADED`), so the table
-    and the cost figure can mark what they cannot trust rather than show it as measured."""
-    group = [*keys, "method", "setting"]
+def loaded_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The completed CPU rows whose recorded load average (`cpu_load`) was above `LOADED`: timed beside other work."""
     done = frame[(frame["state"] == "completed") & (frame["hardware"] == "cpu")]
-    peak = done.reindex(columns=[*group, "cpu_load"]).groupby(group, dropna=False)["cpu_load"].max()
-    agg = agg.join(peak.rename("cpu_load_max"), on=group)
-    own = agg["cpu_load_max"] > LOADED
-    full = agg[agg["method"] == "full"].groupby(keys)["cpu_load_max"].max() > LOADED
-    base = agg.join(full.rename("full_loaded"), on=keys)["full_loaded"].eq(True)
+    return done[done.reindex(columns=["cpu_load"])["cpu_load"] > LOADED]
+
+
+def timed_beside_other_work(frame: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`timing_loaded`: a method's times, or full finetuning's (which its ratios divide by), include a row timed
+    beside other work (`loaded_rows`), so the table and the cost figure can mark what they cannot trust rather than
+    show it as measured."""
+    group = [*keys, "method", "setting"]
+    loaded = loaded_rows(frame).reindex(columns=group).drop_duplicates().assign(own=True)
+    agg = agg.merge(loaded, on=group, how="left")
+    own = agg.pop("own").eq(True)
+    full = agg.loc[own & (agg["method"] == "full"), keys].drop_duplicates().assign(full_loaded=True)
+    base = agg.merge(full, on=keys, how="left")["full_loaded"].eq(True)
     return agg.assign(timing_loaded=own | base)
 
 

@@ -14,7 +14,7 @@ import json
 
 import pandas as pd
 
-from adapt_core.grid_analysis import LOADED, grid_rows, summarise, time_to_quality
+from adapt_core.grid_analysis import LOADED, grid_rows, loaded_rows, summarise, time_to_quality
 from adapt_core.grid_spec import method_settings, task_part
 
 
@@ -68,8 +68,7 @@ def loaded_note(rows) -> list[str]:
     """The footnote behind the table's †: which CPU cells ran above `LOADED` (shared their cores with more than
     the grid's processes), so their times, and every ratio to them, are inflated: time columns to read with care
     until other seeds, timed alone, join them."""
-    done = rows[(rows["state"] == "completed") & (rows["hardware"] == "cpu")]
-    done = done[done.reindex(columns=["cpu_load"])["cpu_load"] > LOADED].sort_values(["task", "method", "seed"])
+    done = loaded_rows(rows).sort_values(["task", "method", "seed"])
     if done.empty:
         return []
     cells = ", ".join(f"{r.task} {r.method} seed {r.seed} ({r.cpu_load:.1f})" for r in done.itertuples())
