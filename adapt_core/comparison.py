@@ -92,10 +92,13 @@ def read_grid(path, spec: dict | None = None) -> pd.DataFrame:
     missing = [c for c in GRID_COLUMNS if c not in frame]
     if missing:
         raise AdaptError(f"{path} lacks the column(s) {', '.join(missing)}; rerun benchmarks/compare.py")
-    if spec is not None and {"profile", "hardware"} <= set(frame.columns):
-        from adapt_core.grid_analysis import trained_rows
+    from adapt_core.grid_analysis import loaded_rows, trained_rows
 
+    if spec is not None and {"profile", "hardware"} <= set(frame.columns):
         frame = trained_rows(spec, frame)  # the grid's and the budget sweep's cells, not every rate tried
+    # a step time measured while other work shared the cores is no measurement of the method: marked, not hidden
+    timed = frame.index.isin(loaded_rows(frame).index) if "hardware" in frame else False
+    frame = frame.assign(timed_loaded=timed)
     setting = frame["setting"].fillna("").astype(str) if "setting" in frame else ""
     # one source per profile and hardware: a 96-step cell and a converged one (or a GPU twin) are never averaged
     source = "grid"
@@ -108,9 +111,12 @@ def read_grid(path, spec: dict | None = None) -> pd.DataFrame:
 
 
 def frontier(points: pd.DataFrame) -> pd.DataFrame:
-    """Per source, dataset, model, method and budget setting: macro-F1 mean ± std over seeds and the mean trainable
-    parameters and seconds per step (the one aggregation, `mean_over_seeds`)."""
-    points = points.assign(setting=points["setting"].fillna("").astype(str))
+    """Per source, dataset, model, method and budget setting: macro-F1 mean ± std over seeds, the mean trainable
+    parameters and seconds per step (the one aggregation, `mean_over_seeds`), and `timed_loaded`: a seed's step time
+    was measured beside other work (`grid_analysis.loaded_rows`; a studio run is never marked)."""
+    loaded = points["timed_loaded"] if "timed_loaded" in points else pd.Series(False, index=points.index)
+    points = points.assign(setting=points["setting"].fillna("").astype(str), timed_loaded=loaded.eq(True).astype(float))
     for column in ["macro_f1", *FRONTIER_COSTS]:  # a run without a step time has None there, not NaN
         points[column] = pd.to_numeric(points[column], errors="coerce")
-    return mean_over_seeds(points, FRONTIER_GROUP, "macro_f1", FRONTIER_COSTS)
+    agg = mean_over_seeds(points, FRONTIER_GROUP, "macro_f1", [*FRONTIER_COSTS, "timed_loaded"])
+    return agg.assign(timed_loaded=agg["timed_loaded"].astype(float) > 0)  # any seed loaded marks the mean

@@ -29,6 +29,7 @@ COLUMNS = {
     "peak_memory_mib": number("peak MiB", format="%.0f"),
     "trainable_params": number("trainable", format="localized"),
     "tokens_per_example": number("tokens / example", format="%.1f"),
+    "timed_loaded": st.column_config.CheckboxColumn("timed beside other work"),
 }
 
 st.title("Compare")

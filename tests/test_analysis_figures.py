@@ -69,3 +69,28 @@ def test_frontier_has_a_series_per_method_and_source_sorted_by_cost():
     by_time = plots.frontier_figure(agg, "step_seconds")
     assert [t.name for t in by_time.data] == ["adapt", "full"]  # the grid point without a step time is left out
     assert by_time.layout.xaxis.type is None
+
+
+def test_a_step_time_measured_beside_other_work_is_hollow_only_against_step_time():
+    agg = pd.DataFrame(
+        {
+            "source": ["grid", "grid"],
+            "method": ["adapt", "adapt"],
+            "setting": ["top_k=5", "top_k=20"],
+            "seeds": [3, 3],
+            "macro_f1_mean": [0.6, 0.7],
+            "macro_f1_std": [0.01, 0.02],
+            "trainable_params": [1000, 4000],
+            "step_seconds": [0.9, 0.5],
+            "timed_loaded": [True, False],
+        }
+    )
+    by_time = plots.frontier_figure(agg, "step_seconds")
+    points = by_time.data[0]
+    assert list(points.x) == [0.5, 0.9] and list(points.marker.symbol) == ["diamond", "diamond-open"]
+    assert [c[2] for c in points.customdata] == ["", " · timed beside other work"]
+    assert "hollow: timed beside other work" in by_time.layout.title.text
+    by_size = plots.frontier_figure(agg, "trainable_params")  # the parameter count is no timing: nothing to mark
+    assert list(by_size.data[0].marker.symbol) == ["diamond", "diamond"] and "hollow" not in by_size.layout.title.text
+    unmarked = plots.frontier_figure(agg.assign(timed_loaded=False), "step_seconds")
+    assert "hollow" not in unmarked.layout.title.text

@@ -70,6 +70,28 @@ def test_grid_points_of_two_profiles_or_hardwares_are_never_averaged(tmp_path):
     assert agg.loc["grid quick cpu", "macro_f1_mean"] == pytest.approx(0.40) and set(agg["seeds"]) == {1}
 
 
+def test_a_grid_step_time_measured_beside_other_work_marks_its_point_and_a_run_never_is(tmp_path):
+    path = tmp_path / "compare.csv"
+    path.write_text(
+        GRID_HEADER
+        + ",setting,hardware,cpu_load\n"
+        + "bank,adapt,m,0,0.50,1000,0.2,completed,top_k=5,cpu,2.1\n"
+        + "bank,adapt,m,1,0.60,1000,0.9,completed,top_k=5,cpu,4.5\n"  # one loaded seed marks the mean
+        + "bank,adapt,m,0,0.70,4000,0.5,completed,top_k=20,cpu,2.0\n"
+        + "bank,lora,m,0,0.70,4000,0.5,failed,lora_r=8,cpu,9.0\n"  # not completed: neither a point nor a mark
+        + "bank,full,m,0,0.80,90000,0.1,completed,,cuda,9.0\n"  # a GPU's step time is not shared with the CPU load
+    )
+    runs = pd.DataFrame({"dataset": ["bank"], "model": ["m"], "method": ["full"], "seed": [0], "macro_f1": [0.8]})
+    runs = runs.assign(trainable_params=90000, step_seconds=1.0, state="completed", source="runs", setting="")
+    agg = frontier(pd.concat([read_grid(path), runs])).set_index(["source", "method", "setting"])["timed_loaded"]
+    assert agg.to_dict() == {
+        ("grid cpu", "adapt", "top_k=5"): True,
+        ("grid cpu", "adapt", "top_k=20"): False,
+        ("grid cuda", "full", ""): False,
+        ("runs", "full", ""): False,
+    }
+
+
 def test_a_grid_csv_without_its_columns_is_refused(tmp_path):
     path = tmp_path / "compare.csv"
     path.write_text("task,method\nbank,full\n")

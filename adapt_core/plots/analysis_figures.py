@@ -113,13 +113,18 @@ GRID_SYMBOLS = ("diamond", "square", "triangle-up", "x")
 
 def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     """Macro-F1 mean ± std over seeds against `x` (a key of FRONTIER_AXES), one series per method (and source: the
-    benchmark grid's dashed), budgets as points joined along the cost axis; the hover names setting and seeds."""
+    benchmark grid's dashed), budgets as points joined along the cost axis; the hover names setting and seeds. Against step time, a point whose
+    time was measured beside other work (`timed_loaded`) is hollow and the title says so."""
     methods = sorted(agg["method"].unique())
     grids = sorted(s for s in agg["source"].unique() if s != "runs")  # one marker per profile and hardware
     symbols = {"runs": "circle"} | {s: GRID_SYMBOLS[i % len(GRID_SYMBOLS)] for i, s in enumerate(grids)}
     traces = []  # plain lists, one Figure built at the end: plotly validates a pandas column or an added trace slowly
+    # a step time measured beside other work (`comparison.frontier`'s timed_loaded) is drawn hollow, as in the
+    # benchmark report's cost figure: shown, but not as a measurement of the method
+    marked = x == "step_seconds" and "timed_loaded" in agg
     for (source, method), rows in agg.dropna(subset=[x]).groupby(["source", "method"], sort=True):
         rows = rows.sort_values(x)
+        hollow = rows["timed_loaded"].eq(True).tolist() if marked else [False] * len(rows)
         traces.append(
             go.Scatter(
                 x=rows[x].tolist(),
@@ -127,12 +132,16 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
                 error_y=dict(type="data", array=rows["macro_f1_std"].tolist(), visible=True),
                 name=method if source == "runs" else f"{method} ({source})",
                 mode="lines+markers",
-                marker=dict(size=9, symbol=symbols[source]),
+                marker=dict(size=9, symbol=[symbols[source] + ("-open" if h else "") for h in hollow]),
                 line=dict(
                     color=PALETTE[methods.index(method) % len(PALETTE)], dash="solid" if source == "runs" else "dot"
                 ),
-                customdata=rows[["setting", "seeds"]].values.tolist(),
-                hovertemplate="%{customdata[0]} · n=%{customdata[1]}<br>macro-F1 %{y:.3f}<br>%{x:,.4g}<extra>"
+                customdata=[
+                    [setting, seeds, " · timed beside other work" if h else ""]
+                    for setting, seeds, h in zip(rows["setting"], rows["seeds"], hollow, strict=True)
+                ],
+                hovertemplate="%{customdata[0]} · n=%{customdata[1]}<br>macro-F1 %{y:.3f}<br>%{x:,.4g}%{customdata[2]}"
+                + "<extra>"
                 + html.escape(str(method))
                 + "</extra>",
             )
@@ -142,6 +151,9 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     score_axis(fig)  # the whole scale: a chance-level point must not look like a result
     if x == "trainable_params":  # from a thousand (STC, LoRA) to the whole model: powers of ten
         fig.update_xaxes(type="log", tickformat="~s")
-    styled(fig, height=380 + 18 * (len(fig.data) // 2), title=f"By {FRONTIER_AXES[x]}")  # the legend below grows
+    title = f"By {FRONTIER_AXES[x]}"
+    if marked and agg.dropna(subset=[x])["timed_loaded"].eq(True).any():
+        title += " · hollow: timed beside other work"
+    styled(fig, height=380 + 18 * (len(fig.data) // 2), title=title)  # the legend below grows
     fig.update_layout(legend=dict(y=-0.3))  # clear of the axis title
     return fig
