@@ -113,8 +113,9 @@ GRID_SYMBOLS = ("diamond", "square", "triangle-up", "x")
 
 def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     """Macro-F1 mean ± std over seeds against `x` (a key of FRONTIER_AXES), one series per method (and source: the
-    benchmark grid's dashed), budgets as points joined along the cost axis; the hover names setting and seeds. Against step time, a point whose
-    time was measured beside other work (`timed_loaded`) is hollow and the title says so."""
+    benchmark grid's dotted), budgets as points joined along the cost axis; the hover names setting and seeds.
+    Against step time, a point whose time was measured beside other work (`timed_loaded`) is hollow and the title
+    says so."""
     methods = sorted(agg["method"].unique())
     grids = sorted(s for s in agg["source"].unique() if s != "runs")  # one marker per profile and hardware
     symbols = {"runs": "circle"} | {s: GRID_SYMBOLS[i % len(GRID_SYMBOLS)] for i, s in enumerate(grids)}
