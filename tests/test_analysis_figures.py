@@ -89,8 +89,9 @@ def test_a_step_time_measured_beside_other_work_is_hollow_only_against_step_time
     points = by_time.data[0]
     assert list(points.x) == [0.5, 0.9] and list(points.marker.symbol) == ["diamond", "diamond-open"]
     assert [c[2] for c in points.customdata] == ["", " · timed beside other work"]
-    assert "hollow: timed beside other work" in by_time.layout.title.text
+    assert "hollow: timed beside other work" in by_time.layout.xaxis.title.text
     by_size = plots.frontier_figure(agg, "trainable_params")  # the parameter count is no timing: nothing to mark
-    assert list(by_size.data[0].marker.symbol) == ["diamond", "diamond"] and "hollow" not in by_size.layout.title.text
+    assert list(by_size.data[0].marker.symbol) == ["diamond", "diamond"]
+    assert "hollow" not in by_size.layout.xaxis.title.text
     unmarked = plots.frontier_figure(agg.assign(timed_loaded=False), "step_seconds")
-    assert "hollow" not in unmarked.layout.title.text
+    assert "hollow" not in unmarked.layout.xaxis.title.text

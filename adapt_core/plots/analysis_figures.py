@@ -114,8 +114,8 @@ GRID_SYMBOLS = ("diamond", "square", "triangle-up", "x")
 def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
     """Macro-F1 mean ± std over seeds against `x` (a key of FRONTIER_AXES), one series per method (and source: the
     benchmark grid's dotted), budgets as points joined along the cost axis; the hover names setting and seeds.
-    Against step time, a point whose time was measured beside other work (`timed_loaded`) is hollow and the title
-    says so."""
+    Against step time, a point whose time was measured beside other work (`timed_loaded`) is hollow and the axis
+    title says so."""
     methods = sorted(agg["method"].unique())
     grids = sorted(s for s in agg["source"].unique() if s != "runs")  # one marker per profile and hardware
     symbols = {"runs": "circle"} | {s: GRID_SYMBOLS[i % len(GRID_SYMBOLS)] for i, s in enumerate(grids)}
@@ -148,13 +148,13 @@ def frontier_figure(agg: pd.DataFrame, x: str) -> go.Figure:
             )
         )
     fig = go.Figure(data=traces)
-    fig.update_layout(xaxis_title=FRONTIER_AXES[x], yaxis_title="test macro-F1 (mean ± std, 0–1)")
+    axis = FRONTIER_AXES[x]  # the hollow marks' meaning under the axis: a longer title runs under the toolbar
+    if marked and agg.dropna(subset=[x])["timed_loaded"].eq(True).any():
+        axis += " (hollow: timed beside other work)"
+    fig.update_layout(xaxis_title=axis, yaxis_title="test macro-F1 (mean ± std, 0–1)")
     score_axis(fig)  # the whole scale: a chance-level point must not look like a result
     if x == "trainable_params":  # from a thousand (STC, LoRA) to the whole model: powers of ten
         fig.update_xaxes(type="log", tickformat="~s")
-    title = f"By {FRONTIER_AXES[x]}"
-    if marked and agg.dropna(subset=[x])["timed_loaded"].eq(True).any():
-        title += " · hollow: timed beside other work"
-    styled(fig, height=380 + 18 * (len(fig.data) // 2), title=title)  # the legend below grows
+    styled(fig, height=380 + 18 * (len(fig.data) // 2), title=f"By {FRONTIER_AXES[x]}")  # the legend below grows
     fig.update_layout(legend=dict(y=-0.3))  # clear of the axis title
     return fig
