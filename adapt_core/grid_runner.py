@@ -186,8 +186,8 @@ def dev_curve(run_dir: Path, report: dict | None = None) -> list[list[float]]:
 
 class LoadDuring:
     """The machine's 1-minute load average, sampled every `every` seconds while a cell trains and once at its end:
-    `mean` says what shared the cores over the whole run, where one reading at the end (what rows dated 2026-12-07
-    or earlier hold) saw only its last minute. Above the cores, the cell's times are inflated (`grid_analysis.LOADED`)."""
+    `mean` says what shared the cores over the whole run, where one reading at the end (what rows up to ACL-ARC
+    seed 1's STC, AdaPT and layers cells of 2026-12-07 hold) saw only its last minute. Above the cores, the cell's times are inflated (`grid_analysis.LOADED`)."""
 
     def __init__(self, every: float = 30.0):
         self.every, self.samples = every, []
