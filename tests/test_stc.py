@@ -289,6 +289,22 @@ def test_choices_are_made_on_dev_only(tmp_path, monkeypatch):
     assert spy.read and "test" in report  # and test is read afterwards, to report
 
 
+def test_the_training_seed_does_not_enter_a_fit_on_a_pretrained_model(tmp_path):
+    """On pretrained weights STC has no training randomness (frozen features, a deterministic solver, choices on
+    dev): the grid's seeds repeat one computation, so their spread is not a seed spread. (A tiny model's weights
+    are drawn from the seed, so this needs the packaged MiniLM.)"""
+    config = StcConfig(**{**SMALL, "poolings": ("mean",), "timing_examples": 0}, max_layers=2)
+    heads = []
+    for seed in (0, 1):
+        run = FakeRun(tmp_path / f"seed{seed}")
+        report = fit_run(run, toy_task(), "minilm-l6", config, seed=seed)
+        heads.append((report["dev"], load_predictor(run.model_dir).head))
+    (dev0, head0), (dev1, head1) = heads
+    assert dev0 == dev1
+    np.testing.assert_array_equal(head0.coef, head1.coef)
+    np.testing.assert_array_equal(head0.neurons, head1.neurons)
+
+
 # -------------------------------------------------------------------------------------------- bad input
 
 
