@@ -16,6 +16,7 @@ import pandas as pd
 
 from adapt_core.grid_analysis import LOADED, grid_rows, loaded_rows, summarise, time_to_quality
 from adapt_core.grid_spec import method_settings, task_part
+from adapt_core.methods import REGISTRY
 
 
 def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:
@@ -46,7 +47,7 @@ def grid_section(spec: dict, profile: str, rows) -> list[str]:
     order = summary.sort_values(["task", "model", "macro_f1_mean"], ascending=[True, True, False])
     for r in order.itertuples():
         star = " **(best)**" if r.winner else ""
-        std = "—" if r.seeds < 2 else f"{r.macro_f1_std:.4f}"
+        std = "—" if r.seeds < 2 else f"{r.macro_f1_std:.4f}" + (" ‡" if not trains_by_seed(r.method) else "")
         name = r.task if summary["model"].nunique() == 1 else f"{r.task} ({r.model})"
         key = (r.task, r.method)
         hit = reached.get(key, 0)
@@ -60,7 +61,13 @@ def grid_section(spec: dict, profile: str, rows) -> list[str]:
             f"{_ratio(r.time_vs_full)}{mark} | {_ratio(r.step_vs_full)}{mark} | {_ratio(r.memory_vs_full)} | "
             f"{_ratio(r.optimizer_vs_full)} | {r.trainable_params:,.0f} | {_number(r.test_examples_per_second)} |"
         )
-    lines += ["", *loaded_note(mine), *reference(floors), *paragraphs(summary, seconds, measured)]
+    lines += [
+        "",
+        *loaded_note(mine),
+        *seedless_note(summary),
+        *reference(floors),
+        *paragraphs(summary, seconds, measured),
+    ]
     return lines
 
 
@@ -77,6 +84,29 @@ def loaded_note(rows) -> list[str]:
         f"more than the grid's two processes: {cells}. Their times are inflated, so a method's ratio to full finetuning "
         "reads too high where its own cell is one of them and too low where full finetuning's is; their scores are "
         "not affected.",
+        "",
+    ]
+
+
+def trains_by_seed(method: str) -> bool:
+    """Whether the training seed enters the method's result: every gradient method's (its head, data order and
+    dropout). A method outside the training loop (STC) fits frozen features deterministically on a pretrained model
+    (`tests/test_stc.py`), so its seeds repeat one computation."""
+    spec = REGISTRY.get(method)
+    return spec is None or spec.trains
+
+
+def seedless_note(summary) -> list[str]:
+    """The footnote behind ‡: a seedless method's ± is floating-point rounding through its search, not a seed
+    spread, so it is not to be set against the gradient methods'."""
+    names = sorted(
+        {m for m, n in zip(summary["method"], summary["seeds"], strict=True) if n >= 2 and not trains_by_seed(m)}
+    )
+    if not names:
+        return []
+    return [
+        f"‡ No training seed enters {', '.join(names)} on a pretrained model: its seeds repeat one computation, so its "
+        "± is the spread of floating-point rounding (thread count) through its choices, not a seed spread.",
         "",
     ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the benchmark scripts' modules
-from compare_table import loaded_note, paragraphs  # noqa: E402
+from compare_table import loaded_note, paragraphs, seedless_note, trains_by_seed  # noqa: E402
 
 
 def test_the_task_paragraph_compares_adapt_with_competitors_not_with_its_own_ablations():
@@ -55,3 +55,11 @@ def test_the_footnote_names_each_cpu_cell_timed_beside_other_work():
     assert note.startswith("† Timed beside other work") and "t adapt seed 1 (3.4)" in note
     assert "t full" not in note and "t lora" not in note  # unloaded and GPU cells are not named
     assert loaded_note(rows[rows["method"] != "adapt"]) == []
+
+
+def test_a_method_no_seed_enters_has_its_spread_footnoted_as_rounding_not_seeds():
+    assert not trains_by_seed("stc") and trains_by_seed("adapt") and trains_by_seed("adapt-random-init")
+    summary = pd.DataFrame([{"task": "t", "method": m, "seeds": n} for m, n in (("stc", 2), ("adapt", 3), ("full", 1))])
+    (note, _) = seedless_note(summary)
+    assert note.startswith("‡ No training seed enters stc on a pretrained model") and "not a seed spread" in note
+    assert seedless_note(summary.assign(seeds=1)) == []  # one seed shows no ± to explain
