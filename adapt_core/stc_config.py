@@ -113,7 +113,10 @@ class StcConfig(BaseMethodConfig):
     )
     timing_examples: int = field(
         default=256,
-        metadata={"help": "Dev texts used to time inference with early exit against the full model (0 = skip)."},
+        metadata={
+            "help": "Dev texts used to time inference with early exit against the full model; the saved run is "
+            "then timed over the test set too (0 = skip both)."
+        },
     )
 
     def __post_init__(self):

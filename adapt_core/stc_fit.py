@@ -145,7 +145,7 @@ def fit_run(run, data: TaskData, model_name: str, config: StcConfig, seed: int =
         train_seconds,
         count_parameters(backbone).total,
         info,
-        _time_inference(run, backbone, tokenizer, head, texts["dev"], config),
+        _time_inference(run, backbone, tokenizer, head, texts, config),
         tokenizer,
         device,
     )
@@ -242,13 +242,17 @@ def _save(run, head: StcHead, backbone, tokenizer, search: dict) -> None:
     atomic_write_json(model_dir / "stc_search.json", {**search, "kept": kept})
 
 
-def _time_inference(run, backbone, tokenizer, head: StcHead, texts: list[str], config: StcConfig) -> dict:
-    """Examples per second of the saved early-exit run against the same head on the full-depth model."""
+def _time_inference(run, backbone, tokenizer, head: StcHead, texts: dict[str, list[str]], config: StcConfig) -> dict:
+    """Examples per second of the saved early-exit run against the same head on the full-depth model (a dev sample),
+    and of the saved run over the whole test set, as the gradient methods' saved models are timed."""
     out = {"layers_run": head.k, "layers_total": len(model_layers(backbone))}
-    sample = texts[: config.timing_examples]
+    sample = texts["dev"][: config.timing_examples]
     if not sample:
         return out
     early = load_predictor(run.model_dir, device=config.device)
+    t0 = time.perf_counter()
+    early.predict_proba(texts["test"])
+    out["test_examples_per_second"] = len(texts["test"]) / max(time.perf_counter() - t0, 1e-9)
     full = StcPredictor(backbone, tokenizer, head, early_exit=False)
     best = {"early_exit": float("inf"), "full_depth": float("inf")}
     for _ in range(2):  # alternate, keep the fastest of each: the machine is shared and noisy
@@ -285,6 +289,7 @@ def _report(run, data, head, evaluation, train_seconds, total_params, info, infe
         "total_params": int(total_params),
         "method_info": {"method": "stc", **info},
         "inference": inference,
+        "test_examples_per_second": inference.get("test_examples_per_second"),
         "peak_memory_bytes": peak_memory_bytes(device),
         "tokens_per_example": float(np.mean(lengths)),
         "data_notes": data.notes,

@@ -201,6 +201,9 @@ def test_end_to_end_report_and_metrics(tiny_run):
     assert report["trainable_params"] == np.count_nonzero(head.coef) + 3
     assert report["total_params"] > report["trainable_params"]
     assert report["inference"]["layers_run"] == 1 and report["inference"]["max_abs_difference"] < 1e-5
+    assert (
+        report["test_examples_per_second"] == report["inference"]["test_examples_per_second"] > 0
+    )  # as the grid reads it
     steps = [line["step"] for line in run.lines]
     assert all("loss" in line for line in run.lines) and steps == sorted(set(steps))
     assert {line["phase"] for line in run.lines} == {"probe", "head"}
