@@ -91,7 +91,8 @@ def loaded_note(rows) -> list[str]:
 def trains_by_seed(method: str) -> bool:
     """Whether the training seed enters the method's result: every gradient method's (its head, data order and
     dropout). A method outside the training loop (STC) fits frozen features deterministically on a pretrained model
-    (`tests/test_stc.py`), so its seeds repeat one computation."""
+    with its default solver (`tests/test_stc.py`; only the `sklearn` solver takes the seed, as saga's random_state),
+    so the grid's seeds of it repeat one computation."""
     spec = REGISTRY.get(method)
     return spec is None or spec.trains
 
