@@ -112,11 +112,17 @@ def read_grid(path, spec: dict | None = None) -> pd.DataFrame:
 
 def frontier(points: pd.DataFrame) -> pd.DataFrame:
     """Per source, dataset, model, method and budget setting: macro-F1 mean ± std over seeds, the mean trainable
-    parameters and seconds per step (the one aggregation, `mean_over_seeds`), and `timed_loaded`: a seed's step time
-    was measured beside other work (`grid_analysis.loaded_rows`; a studio run is never marked)."""
+    parameters and seconds per step (the one aggregation, `mean_over_seeds`), `timed_loaded`: a seed's step time
+    was measured beside other work (`grid_analysis.loaded_rows`; a studio run is never marked), and `seeds_repeat`:
+    no training seed enters the method (`methods.trains_by_seed`), so its ± is rounding, not a seed spread."""
     loaded = points["timed_loaded"] if "timed_loaded" in points else pd.Series(False, index=points.index)
     points = points.assign(setting=points["setting"].fillna("").astype(str), timed_loaded=loaded.eq(True).astype(float))
     for column in ["macro_f1", *FRONTIER_COSTS]:  # a run without a step time has None there, not NaN
         points[column] = pd.to_numeric(points[column], errors="coerce")
     agg = mean_over_seeds(points, FRONTIER_GROUP, "macro_f1", [*FRONTIER_COSTS, "timed_loaded"])
-    return agg.assign(timed_loaded=agg["timed_loaded"].astype(float) > 0)  # any seed loaded marks the mean
+    from adapt_core.methods import trains_by_seed
+
+    return agg.assign(
+        timed_loaded=agg["timed_loaded"].astype(float) > 0,  # any seed loaded marks the mean
+        seeds_repeat=~agg["method"].map(trains_by_seed).astype(bool),
+    )

@@ -30,6 +30,7 @@ COLUMNS = {
     "trainable_params": number("trainable", format="localized"),
     "tokens_per_example": number("tokens / example", format="%.1f"),
     "timed_loaded": st.column_config.CheckboxColumn("timed beside other work"),
+    "seeds_repeat": st.column_config.CheckboxColumn("no seed enters (± is rounding)"),
 }
 
 st.title("Compare")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from adapt_core.grid_analysis import LOADED, grid_rows, loaded_rows, summarise, time_to_quality
 from adapt_core.grid_spec import method_settings, task_part
-from adapt_core.methods import REGISTRY
+from adapt_core.methods import trains_by_seed
 
 
 def grid_part(spec: dict, profile: str, rows) -> pd.DataFrame:
@@ -86,15 +86,6 @@ def loaded_note(rows) -> list[str]:
         "not affected.",
         "",
     ]
-
-
-def trains_by_seed(method: str) -> bool:
-    """Whether the training seed enters the method's result: every gradient method's (its head, data order and
-    dropout). A method outside the training loop (STC) fits frozen features deterministically on a pretrained model
-    with its default solver (`tests/test_stc.py`; only the `sklearn` solver takes the seed, as saga's random_state),
-    so the grid's seeds of it repeat one computation."""
-    spec = REGISTRY.get(method)
-    return spec is None or spec.trains
 
 
 def seedless_note(summary) -> list[str]:

@@ -92,6 +92,17 @@ def test_a_grid_step_time_measured_beside_other_work_marks_its_point_and_a_run_n
     }
 
 
+def test_a_method_no_training_seed_enters_is_marked_on_the_frontier():
+    points = pd.DataFrame(
+        {"source": "runs", "dataset": "bank", "model": "m", "method": ["stc", "stc", "adapt"], "seed": [0, 1, 0]}
+    )
+    points = points.assign(
+        macro_f1=[0.5, 0.52, 0.6], trainable_params=1000, step_seconds=None, setting="", state="completed"
+    )
+    agg = frontier(points).set_index("method")
+    assert agg.loc["stc", "seeds_repeat"] and not agg.loc["adapt", "seeds_repeat"]
+
+
 def test_a_grid_csv_without_its_columns_is_refused(tmp_path):
     path = tmp_path / "compare.csv"
     path.write_text("task,method\nbank,full\n")

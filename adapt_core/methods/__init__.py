@@ -30,6 +30,7 @@ from adapt_core.methods.registry import (
     prepare,
     register_method,
     spec_for,
+    trains_by_seed,
     unregister_method,
 )
 from adapt_core.methods.stc import StcConfig  # noqa: E402
@@ -58,5 +59,6 @@ __all__ = [
     "register_method",
     "save_trained",
     "spec_for",
+    "trains_by_seed",
     "unregister_method",
 ]

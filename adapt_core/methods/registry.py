@@ -113,6 +113,16 @@ def method_config(name: str, **values):
     return get_method(name).make(values)
 
 
+def trains_by_seed(name: str) -> bool:
+    """Whether the training seed enters method `name`'s result: every gradient method's (its head, data order,
+    dropout). A method outside the training loop (STC) fits frozen features deterministically on a pretrained model
+    with its default solver (`tests/test_stc.py`; only the `sklearn` solver takes the seed, as saga's random_state),
+    so seeds of it repeat one computation and their spread is floating-point rounding. A name not registered here
+    (a grid's own cell name) counts as training."""
+    spec = REGISTRY.get(name)
+    return spec is None or spec.trains
+
+
 def spec_for(config) -> MethodSpec:
     """The first registration of `config`'s class (the base method; variants share its prepare)."""
     for spec in REGISTRY.values():
