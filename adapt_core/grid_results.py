@@ -60,6 +60,19 @@ COLUMNS = [
 ]
 
 
+ID = KEY[2:]  # a cell within one profile, on any hardware: (task, method, setting, model, seed)
+
+
+def cell_id(spec: dict, profile: str, cell) -> tuple:
+    """A cell's (task, method, setting, model, seed): its row key without profile and hardware."""
+    return row_key(spec, profile, cell)[2:]
+
+
+def row_ids(rows: pd.DataFrame) -> list[tuple]:
+    """`cell_id` of each row."""
+    return [(t, m, s, mo, int(seed)) for t, m, s, mo, seed in rows[ID].itertuples(index=False)]
+
+
 NOT_RUN = "not run"  # a row that accounts for a cell of the grid that did not fit on the machine (error says why)
 
 

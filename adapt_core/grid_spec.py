@@ -12,7 +12,7 @@ setting, model and seed: a GPU run never stands in for a CPU one. The methods ar
 included) are the config's, so the spec only says what differs; `validate_spec` builds them all before a cell runs.
 
 Nothing here runs a cell or touches the results file: running the grid is grid_runner.py, the results file is
-grid_results.py, and what the results say is grid_analysis.py.
+grid_results.py, what the sweeps chose is grid_sweeps.py, and what the results say is grid_analysis.py.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def validate_spec(spec: dict, profile: str) -> None:
 def method_settings(spec: dict, profile: str, name: str, overrides: tuple = ()):
     """The config of grid method `name`: its registered defaults with the spec's `method` settings, then a sweep's
     `overrides`; a token-using method's policy is the grid's (`token_policy`) with the method's own `tokens` settings
-    (the knob sweep's choice, `grid_analysis.with_knob`), then the sweep's `tokens.…` ones."""
+    (the knob sweep's choice, `grid_sweeps.with_knob`), then the sweep's `tokens.…` ones."""
     from dataclasses import replace
 
     from adapt_core.methods import get_method

@@ -30,21 +30,25 @@ from compare_report import report, update_readme  # noqa: E402
 from compare_sweeps import sweep_summary  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid_analysis import (  # noqa: E402
+from adapt_core.grid_analysis import summarise  # noqa: E402
+from adapt_core.grid_results import (  # noqa: E402
     cell_id,
+    mark_not_run,
+    read_results,
+    supersede_plateau_stops,
+)
+from adapt_core.grid_runner import run_grid  # noqa: E402
+from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
+from adapt_core.grid_sweeps import (  # noqa: E402
     chosen_knob,
     chosen_rates,
     knob_pruner,
     lr_unmeasured,
-    summarise,
     trained_spec,
     unrated_methods,
     with_knob,
     with_rates,
 )
-from adapt_core.grid_results import mark_not_run, read_results, supersede_plateau_stops  # noqa: E402
-from adapt_core.grid_runner import run_grid  # noqa: E402
-from adapt_core.grid_spec import hardware, load_spec  # noqa: E402
 
 RESULTS = HERE / "results"
 README = HERE.parent / "README.md"

@@ -8,8 +8,9 @@ tokenizers and data to count tokens, which the report never needs.
 
 from __future__ import annotations
 
-from adapt_core.grid_analysis import cell_id, knob_ruled_out, knob_scores, sweep_gaps
+from adapt_core.grid_results import cell_id
 from adapt_core.grid_spec import cells, profile_sweeps, row_key, sweep_hardware, task_part
+from adapt_core.grid_sweeps import knob_ruled_out, knob_scores, sweep_gaps
 
 
 def estimate(spec: dict, profile: str, frame, swept: dict | None = None) -> str:

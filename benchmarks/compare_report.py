@@ -5,7 +5,8 @@ between the README's `compare:start` / `compare:end` markers.
 its settings and a paragraph per task (`compare_table.py`), whether the runs converged (`compare_convergence.py`),
 the learning rates, knob and budget sweeps (`compare_sweeps.py`), then what did not run (here). The plan's CPU hours
 are `compare_estimate.py`'s, the figures `compare_figures.py`'s. Kept apart from the command line so the report can
-be read, tested and rebuilt from a CSV on its own; the numbers come from `adapt_core.grid_analysis`, never typed.
+be read, tested and rebuilt from a CSV on its own; the numbers come from `adapt_core.grid_analysis` and
+`adapt_core.grid_sweeps`, never typed.
 """
 
 from __future__ import annotations
@@ -22,16 +23,10 @@ from compare_convergence import plateau_line  # noqa: E402
 from compare_sweeps import init_line, knob_section, sweep_section  # noqa: E402
 from compare_table import grid_section  # noqa: E402
 
-from adapt_core.grid_analysis import (  # noqa: E402
-    cell_id,
-    chosen_rates,
-    lr_stand_ins,
-    plan_ids,
-    row_ids,
-    trained_spec,
-    with_rates,
-)
+from adapt_core.grid_analysis import plan_ids  # noqa: E402
+from adapt_core.grid_results import cell_id, row_ids  # noqa: E402
 from adapt_core.grid_spec import cells, profile_sweeps, sweep_hardware  # noqa: E402
+from adapt_core.grid_sweeps import chosen_rates, lr_stand_ins, trained_spec, with_rates  # noqa: E402
 
 
 def report(spec: dict, frame: pd.DataFrame) -> str:

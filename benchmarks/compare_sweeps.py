@@ -3,7 +3,7 @@ the budget sweep (what more trainable parameters buy), AdaPT's knob sweep (one s
 its defaults) and its new-token initialisation (mean against the paper's random) on the lr sweep's tasks.
 
 Kept apart from the grid's table because these sections show the settings the grid trains at and why, not the
-grid's results; the choices themselves are made in `adapt_core.grid_analysis`, and this module only shows them.
+grid's results; the choices themselves are made in `adapt_core.grid_sweeps`, and this module only shows them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ sys.path.insert(0, str(HERE))
 import pandas as pd  # noqa: E402
 from compare_table import grid_part  # noqa: E402
 
-from adapt_core.grid_analysis import knob_choice, knob_choices, knob_progress, knob_scores  # noqa: E402
 from adapt_core.grid_spec import profile_sweeps, setting_name, sweep_cells  # noqa: E402
+from adapt_core.grid_sweeps import knob_choice, knob_choices, knob_progress, knob_scores  # noqa: E402
 
 
 def init_line(spec: dict, profile: str, rows) -> list[str]:

@@ -1,6 +1,7 @@
 """Shared by the grid's tests (test_grid_spec.py, test_grid_results.py, test_grid_runner.py, test_grid_analysis.py,
-the benchmark report's test_compare_*.py): the benchmark grid's spec, benchmarks/grid.json, as the tests read it (a
-dict, never written back), a partly measured knob sweep and a toy task file to run cells on."""
+test_grid_sweeps.py, the benchmark report's test_compare_*.py): the benchmark grid's spec, benchmarks/grid.json, as
+the tests read it (a dict, never written back), the spec with each hardware sweeping its own rates, a partly measured
+knob sweep and a toy task file to run cells on."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ def knob_sweep_rows() -> tuple[dict, list[dict]]:
     row per measured cell. Dev macro-F1: the default 0.60, positions=tokens 0.55, grouping=block 0.70 (not run on
     banking77 yet), tokens.max_new_tokens=20 0.61, each 0.1 higher on banking77; test never decides: it is highest
     where dev is lowest."""
-    from adapt_core import grid_analysis, grid_results, grid_spec
+    from adapt_core import grid_results, grid_spec, grid_sweeps
 
-    spec = grid_analysis.with_rates(SPEC, {"adapt-random-init": 1e-3})
+    spec = grid_sweeps.with_rates(SPEC, {"adapt-random-init": 1e-3})
     dev = {"": 0.60, "positions=tokens": 0.55, "grouping=block": 0.70, "tokens.max_new_tokens=20": 0.61}
     rows = []
     for cell in grid_spec.cells(spec, "converge", sweep="knobs"):
@@ -63,3 +64,13 @@ def finished_knob_sweep_rows() -> tuple[dict, list[dict]]:
             rows.append(row | {"state": "completed", "best_dev_macro_f1": 0.65, "macro_f1": 0.9})
         done.add((cell.task, row["setting"]))
     return spec, rows
+
+
+def own_sweeps(spec: dict) -> dict:
+    """The spec with every profile sweeping its learning rates on each hardware itself (no `lr_sweep_on`)."""
+    import copy
+
+    out = copy.deepcopy(spec)
+    for prof in out["profiles"].values():
+        prof.pop("lr_sweep_on", None)
+    return out

@@ -33,7 +33,7 @@ def test_the_lr_table_reads_what_the_choice_reads_and_names_stand_ins():
     under the GPU's table (lr_sweep_on cuda, as `converge`)."""
     from compare_report import lr_sweep_part
 
-    from adapt_core import grid_analysis, grid_results, grid_spec
+    from adapt_core import grid_results, grid_spec, grid_sweeps
 
     spec, rows = helpers_grid.SPEC, []
     for cell in grid_spec.cells(spec, "converge", sweep="lr"):
@@ -59,4 +59,4 @@ def test_the_lr_table_reads_what_the_choice_reads_and_names_stand_ins():
     table = "\n".join(lr_sweep_part(spec, spec, "converge", pd.concat([frame, cpu], ignore_index=True), "cuda"))
     assert "| lora | 0.01 **(chosen)** | 0.5000 / 0.5000 | 0.7000 / 0.6000 | 0.6000 |" in table
     assert "in place of this one's superseded or missing cells" in table and "scierc lora lr=0.01 on cpu" in table
-    assert grid_analysis.chosen_rates(spec, "converge", pd.concat([frame, cpu]), hardware="cpu")["lora"] == 0.01
+    assert grid_sweeps.chosen_rates(spec, "converge", pd.concat([frame, cpu]), hardware="cpu")["lora"] == 0.01
