@@ -86,7 +86,8 @@ def read_results(path: Path) -> pd.DataFrame:
             frame[column] = None
     frame["setting"] = frame["setting"].fillna("").astype(str)
     device = frame["device"].fillna("").astype(str)
-    frame["hardware"] = frame["hardware"].where(frame["hardware"].notna(), device.str.split(":").str[0])
+    kind = device.str.split(":").str[0].str.split(" ").str[0]  # `cuda:0`, `cpu (AMD EPYC, AVX512)` → cuda, cpu
+    frame["hardware"] = frame["hardware"].where(frame["hardware"].notna(), kind)
     frame.loc[frame["hardware"].isin(["", "nan"]), "hardware"] = "cpu"
     return frame
 

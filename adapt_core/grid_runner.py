@@ -155,13 +155,17 @@ def _shown(path: Path) -> str:
 
 
 def device_name(device: str) -> str:
-    """The device a cell ran on, as the table names it: `cpu`, or `cuda (NVIDIA H100 80GB HBM3)` (the card's name,
-    so a GPU row says which GPU)."""
+    """The device a cell ran on, as the table names it: `cpu (AMD EPYC, AVX512)` or `cuda (NVIDIA H100 80GB HBM3)`
+    (the processor, so a row says which one: rounding, and so STC's choices, can differ between two CPUs)."""
     if device.startswith("cuda"):
         import torch
 
         if torch.cuda.is_available():
             return f"cuda ({torch.cuda.get_device_name(torch.device(device))})"
+    if device == "cpu":
+        from adapt_core.models import cpu_name
+
+        return f"cpu ({cpu_name()})"
     return device
 
 

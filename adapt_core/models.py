@@ -209,6 +209,24 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
+def cpu_name() -> str:
+    """The CPU and the kernel level torch dispatches to on it, e.g. `AMD EPYC, AVX512`. Two machines with the same
+    code and lock can round differently (MKL and torch pick kernels by CPU), and a search over near-ties (STC's)
+    can then choose differently, so a result on the CPU records which one it came from."""
+    import platform
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:  # not Linux
+        pass
+    model = model or platform.processor() or "unknown CPU"
+    return f"{model}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def pick_dtype(device: torch.device, preference: str = "auto") -> torch.dtype | None:
     """Autocast dtype for training: bf16 on CUDA when `auto`, none (fp32) elsewhere."""
     table = {

@@ -11,10 +11,13 @@ def environment() -> dict:
     import torch
     import transformers
 
+    from adapt_core.models import cpu_name
+
     env = {
         "date": datetime.date.today().isoformat(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,

@@ -86,7 +86,10 @@ def lr_sweep_part(spec: dict, rated: dict, profile: str, frame: pd.DataFrame, hw
 def _device_names(rows) -> str:
     devices = sorted({d for d in rows["device"].dropna().astype(str) if d})
     hw = rows["hardware"].iloc[0]
-    if hw == "cpu" or not devices:
+    if hw == "cpu":  # a row names its processor (`cpu (AMD EPYC, AVX512)`) since grid_runner.device_name does
+        named = [d[len("cpu (") : -1] for d in devices if d.startswith("cpu (")]
+        return f"CPU ({'; '.join(named)} where a row names it)" if named else "CPU"
+    if not devices:
         return hw.upper()
     shared = (
         "; the cells ran side by side on the one card (`grid_plan.py --workers`), so its times are throughput "

@@ -98,7 +98,7 @@ def seedless_note(summary) -> list[str]:
         return []
     return [
         f"‡ No training seed enters {', '.join(names)} on a pretrained model: its seeds repeat one computation, so its "
-        "± is the spread of floating-point rounding (thread count) through its choices, not a seed spread.",
+        "± is the spread of floating-point rounding (thread count, processor) through its choices, not a seed spread.",
         "",
     ]
 

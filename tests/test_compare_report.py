@@ -33,6 +33,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
             "trainable_params": 10,
             "profile": "quick",
             "attempts": 1,
+            "device": "cpu (Test CPU, AVX2)" if m == "adapt" else "cpu",  # rows before the processor was named: `cpu`
         }
         for m, f, t in (("full", 0.5, 10.0), ("adapt", 0.6, 5.0))
         for s in (0, 1)
@@ -57,6 +58,7 @@ def test_compare_report_is_generated_from_the_csv(tmp_path):
     assert "| t | full | 0.5050 ± 0.0071 | 2 | — | 1.00 |" in table
     assert "4 of 5 rows" in table and "Not run (1 cell, `quick` on CPU): t seed 0 (lora). Why: the CPU budget" in table
     assert "`adapt` lr 0.0003, top_k 10, beta 1.0" in table  # the settings come from the spec
+    assert "#### Profile `quick` on CPU (Test CPU, AVX2 where a row names it)" in table
     assert (tmp_path / "compare-minilm-l6.png").stat().st_size > 0
     assert (tmp_path / "compare-cost-minilm-l6.png").stat().st_size > 0
     readme = tmp_path / "README.md"

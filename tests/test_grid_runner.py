@@ -200,3 +200,12 @@ def test_the_load_recorded_is_the_mean_over_the_run_not_one_reading_at_its_end(m
             time.sleep(0.005)
     assert len(load.samples) >= 11 and load.samples[-1] == 1.0  # sampled throughout, and once at the end
     assert load.mean == pytest.approx(sum(load.samples) / len(load.samples)) and load.mean > 2.0  # not the last 1.0
+
+
+def test_a_row_names_the_processor_it_ran_on():
+    """Rounding (and so STC's choices among near-ties) can differ between two CPUs, so a CPU row says which one;
+    the table's hardware (the row key) stays `cpu`."""
+    from adapt_core.models import cpu_name
+
+    assert grid_runner.device_name("cpu") == f"cpu ({cpu_name()})"
+    assert grid_runner.device_name("mps") == "mps"

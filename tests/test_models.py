@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from adapt_core.errors import AdaptError
-from adapt_core.models import count_parameters, load_classifier, pick_device, pick_dtype
+from adapt_core.models import count_parameters, cpu_name, load_classifier, pick_device, pick_dtype
 
 
 @pytest.mark.parametrize("name", ["tiny-bert", "tiny-llama"])
@@ -53,6 +53,8 @@ def test_unknown_model_offline_says_what_to_do():
 
 def test_devices_and_dtypes():
     assert pick_device("cpu").type == "cpu"
+    model, capability = cpu_name().rsplit(", ", 1)  # a result on the CPU records which processor and kernels
+    assert model and capability == torch.backends.cpu.get_cpu_capability()
     assert pick_device("auto").type in ("cpu", "cuda", "mps")
     assert pick_dtype(torch.device("cpu")) is None
     assert pick_dtype(torch.device("cuda")) is torch.bfloat16
