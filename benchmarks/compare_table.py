@@ -81,7 +81,7 @@ def loaded_note(rows) -> list[str]:
     cells = ", ".join(f"{r.task} {r.method} seed {r.seed} ({r.cpu_load:.1f})" for r in done.itertuples())
     return [
         f"† Timed beside other work: these cells' load average (`cpu_load`) was above {LOADED:g} on the two cores, "
-        f"more than the grid's two processes: {cells}. Their times are inflated, so a method's ratio to full finetuning "
+        f"where the grid's two processes hold about 2, so other work shared the cores: {cells}. Their times are inflated, so a method's ratio to full finetuning "
         "reads too high where its own cell is one of them and too low where full finetuning's is; their scores are "
         "not affected.",
         "",
