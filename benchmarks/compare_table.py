@@ -78,7 +78,7 @@ def loaded_note(rows) -> list[str]:
     done = loaded_rows(rows).sort_values(["task", "method", "seed"])
     if done.empty:
         return []
-    cells = ", ".join(f"{r.task} {r.method} seed {r.seed} ({r.cpu_load:.1f})" for r in done.itertuples())
+    cells = ", ".join(f"{r.task} {r.method} seed {r.seed} ({r.cpu_load:.2f})" for r in done.itertuples())
     return [
         f"† Timed beside other work: these cells' load average (`cpu_load`) was above {LOADED:g} on the two cores, "
         f"where the grid's two processes hold about 2, so other work shared the cores: {cells}. Their times are inflated, so a method's ratio to full finetuning "

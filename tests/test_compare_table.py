@@ -48,13 +48,19 @@ def test_the_footnote_names_each_cpu_cell_timed_beside_other_work():
     rows = pd.DataFrame(
         [
             {"task": "t", "method": m, "seed": s, "state": "completed", "hardware": hw, "cpu_load": load}
-            for m, s, hw, load in (("adapt", 1, "cpu", 3.36), ("full", 0, "cpu", 2.1), ("lora", 0, "cuda", 9.0))
+            for m, s, hw, load in (
+                ("adapt", 1, "cpu", 3.36),
+                ("prefix", 0, "cpu", 2.86),  # one process beside the grid's two for most of the cell
+                ("full", 0, "cpu", 2.1),  # the grid's own load
+                ("lora", 0, "cuda", 9.0),
+            )
         ]
     )
     (note, _) = loaded_note(rows)
-    assert note.startswith("† Timed beside other work") and "t adapt seed 1 (3.4)" in note
+    assert note.startswith("† Timed beside other work") and "t adapt seed 1 (3.36)" in note
+    assert "t prefix seed 0 (2.86)" in note
     assert "t full" not in note and "t lora" not in note  # unloaded and GPU cells are not named
-    assert loaded_note(rows[rows["method"] != "adapt"]) == []
+    assert loaded_note(rows[~rows["method"].isin(["adapt", "prefix"])]) == []
 
 
 def test_a_method_no_seed_enters_has_its_spread_footnoted_as_rounding_not_seeds():
