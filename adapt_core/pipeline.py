@@ -112,6 +112,31 @@ def _nested(cls, values: dict) -> dict:
     return out
 
 
+def _check_known_fields(payload: dict) -> None:
+    """A file given to `train --config` runs as written or not at all: a field RunConfig does not read (a typo, a
+    setting at the wrong level, the shape before the method registry) would otherwise be dropped without a word and
+    the run would train with the default in its place. (A run folder's own config.json reads leniently:
+    `RunConfig.from_dict`.)"""
+    if isinstance(payload.get("method"), dict):
+        raise Unreadable(
+            "config.json: 'method' is an object (the shape before the method registry): name the method "
+            '("method": "stc") and put its settings in "settings"'
+        )
+    for where, values, kind in (
+        ("", payload, RunConfig),
+        ("data", payload.get("data") or {}, DataConfig),
+        ("train", payload.get("train") or {}, TrainConfig),
+    ):
+        known = sorted(f.name for f in fields(kind))
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            name = f"{where}.{unknown[0]}" if where else unknown[0]
+            raise Unreadable(
+                f"config.json: unknown field '{name}' ({where or 'the top level'} takes {', '.join(known)}); "
+                'a method\'s own settings go in "settings"'
+            )
+
+
 class Cancelled(BaseException):  # not an Exception: no `except Exception` on the way may swallow a cancel
     """Raised in the main thread on SIGTERM so the run can record `cancelled` and exit cleanly."""
 
@@ -131,6 +156,7 @@ def read_config_file(path: Path | str) -> RunConfig:
         raise AdaptError(f"config file {path} is unusable: {err}") from err
     try:
         check_config_shape(payload)
+        _check_known_fields(payload)
         return RunConfig.from_dict(payload)
     except Unreadable as err:
         raise AdaptError(f"config file {path} is unusable: {err}") from err

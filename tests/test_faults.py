@@ -190,7 +190,16 @@ def test_bad_input_is_one_line_before_anything_is_created(extra, message, corpus
     assert not run_dir.exists()
 
 
-@pytest.mark.parametrize("content, message", [('{"dataset": "x', "not valid JSON"), ("[]", "a JSON list")])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"dataset": "x', "not valid JSON"),
+        ("[]", "a JSON list"),
+        ('{"method": "stc", "stc": {"etas": [0.5]}}', "unknown field 'stc' (the top level takes data, dataset, "),
+        ('{"train": {"epochs": 1, "lr_rate": 0.1}}', "unknown field 'train.lr_rate' (train takes batch_size, "),
+        ('{"method": {"method": "stc"}}', "'method' is an object (the shape before the method registry)"),
+    ],
+)
 def test_a_bad_config_file_is_refused(content, message, corpus, tmp_path, capsys):
     bad = tmp_path / "config.json"
     bad.write_text(content)

@@ -279,3 +279,30 @@ def test_adapt_budget_below_smallest_module(task):
     model, tokenizer = load_classifier("tiny-bert", 2, seed=0)
     with pytest.raises(AdaptError, match="smaller than the smallest linear module"):
         prepare(model, tokenizer, method_config("adapt", top_k=1), task)
+
+
+def test_the_readme_example_method_registers_and_trains_what_it_says(monkeypatch):
+    """README's example method (BitFit, "a method is one file and one registry line"), run as written: it imports,
+    registers, and its prepare leaves exactly the biases (no LayerNorm's) and the head trainable."""
+    import re
+    import sys
+    import types
+    from pathlib import Path
+
+    from adapt_core.anatomy import head_parameter_names
+    from adapt_core.methods.registry import unregister_method
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n# adapt_core/methods/bitfit.py\n(.*?)```", readme, re.S).group(1)
+    module = types.ModuleType("readme_bitfit")  # a module of its own, as the file would be (dataclasses look it up)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    try:
+        exec(compile(code, "README.md", "exec"), module.__dict__)
+        model, tokenizer = tiny_model("tiny-bert")
+        prepare(model, tokenizer, method_config("bitfit"), toy_task())
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        biases = {n for n, _ in model.named_parameters() if n.endswith(".bias") and "norm" not in n.lower()}
+        assert biases and trainable == biases | set(head_parameter_names(model))
+    finally:
+        unregister_method("bitfit")
+    assert "bitfit" not in REGISTRY

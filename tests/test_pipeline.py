@@ -211,3 +211,17 @@ def test_a_real_run_records_each_phase_in_order_with_its_progress(tmp_path, monk
     assert status["phase_done"] is None or status["phase"] == "save"
     assert evals[0][0] == 0 and evals[-1][0] == evals[-1][1]  # dev evaluations between steps, batch by batch
     assert status.get("eval_done") is None  # and none is left running
+
+
+def test_the_packaged_config_files_read_as_written():
+    """benchmarks/configs/*.json are run with `train --config` from the README: each must read strictly (no field
+    dropped), with its method's own settings in place of the defaults."""
+    from adapt_core.pipeline import read_config_file
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
+    for path in sorted(folder.glob("*.json")):
+        config = read_config_file(path)
+        settings = json.loads(path.read_text()).get("settings", {})
+        assert all(
+            getattr(config.settings, k) in (v, tuple(v) if isinstance(v, list) else v) for k, v in settings.items()
+        )
