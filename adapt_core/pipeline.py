@@ -172,6 +172,12 @@ def check_run_request(config: RunConfig, run_dir: Path | str | None = None, over
     pick_device(config.train.device)  # AdaptError when the device is absent
     _check_file(config.tokens, "token list (--tokens)")
     _check_file(config.sensitivity, "sensitivity report (--sensitivity)")
+    if config.tokens:  # its content too: a bad list must not fail the run after an --overwrite cleared the folder
+        from adapt_core.token_record import load_accepted
+
+        load_accepted(config.tokens)
+    if config.sensitivity:
+        _check_measured_alike(_given_sensitivity(config), config)
     if config.spec.check_model is not None:
         config.spec.check_model(config.model)  # e.g. prefix tuning on a model that cannot take a prefix
     if config.dataset not in BENCHMARKS and not config.dataset.startswith("hf:"):
@@ -181,6 +187,31 @@ def check_run_request(config: RunConfig, run_dir: Path | str | None = None, over
     check_local_weights(config.model)
     if run_dir is not None:
         check_run_dir(run_dir, overwrite)
+
+
+# The settings that change a sensitivity measurement (batch size, device and grouping do not: D and G are per
+# nn.Linear, a grouping is applied on the fly)
+MEASURED_WITH = ("calibration_size", "positions", "head_warmup_steps", "head_warmup_lr", "max_length", "seed")
+
+
+def _check_measured_alike(report, config: RunConfig) -> None:
+    """A given report is used in place of measuring, so it must be what this run would measure: the same AdaPT
+    settings, the run's max_length and seed. A report from before reports recorded their settings is taken as is."""
+    measured = report.meta.get("config")
+    if not measured or not hasattr(config.settings, "sensitivity_config"):
+        return
+    wanted = asdict(config.settings.sensitivity_config(config.train.max_length, config.train.seed))
+    used = report.meta.get("calibration_examples")  # what an empty calibration_size resolved to on these data
+
+    def resolved(key, value):
+        return used if key == "calibration_size" and value is None else value
+
+    for key in MEASURED_WITH:
+        if key in measured and resolved(key, measured[key]) != resolved(key, wanted[key]):
+            raise AdaptError(
+                f"sensitivity report {config.sensitivity} was measured with {key} {measured[key]}, this run has "
+                f"{wanted[key]}: measure again with the run's settings (`sensitivity --save-report`) or drop it"
+            )
 
 
 def _check_finite(payload, where: str = "") -> None:

@@ -63,6 +63,17 @@ class TokenRecord:
         return {"source": self.source, "augment": self.augment, "fires": fires, "candidates": candidates}
 
 
+def load_accepted(vetted_path):
+    """The vetted list a run is given, refused (one line) when it accepts no token: `pipeline.check_run_request`
+    reads it so before the run's folder is touched, and the run reads it again here."""
+    from adapt_core.vetting import load_vetted
+
+    vetted = load_vetted(vetted_path)
+    if not vetted.accepted():
+        raise AdaptError(f"{vetted_path} has no accepted token: accept some (or `mine --accept auto`)")
+    return vetted
+
+
 def _drop_dead(vetted, task_data, tokenizer, min_fires: int) -> None:
     """Reject (IN PLACE, with the count) the accepted tokens of a vetted list that fire in fewer than `min_fires`
     training texts once added: a person's choice is never added silently when it cannot match the text."""
@@ -91,13 +102,10 @@ def run_tokens(
     import copy
 
     from adapt_core.tokens import augment
-    from adapt_core.vetting import load_vetted
 
     base = copy.deepcopy(tokenizer)  # the tokenizer before augmentation: added tokens are looked up through it
     if vetted_path:
-        vetted = load_vetted(vetted_path)
-        if not vetted.accepted():
-            raise AdaptError(f"{vetted_path} has no accepted token: accept some (or `mine --accept auto`)")
+        vetted = load_accepted(vetted_path)
         _drop_dead(vetted, task_data, tokenizer, policy.min_fires or 1)
         if not vetted.accepted():
             raise AdaptError(f"no accepted token of {vetted_path} occurs in the training texts: check their spelling")

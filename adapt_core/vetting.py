@@ -112,6 +112,23 @@ def _field_names() -> tuple[str, ...]:
     return tuple(f.name for f in fields(VettedCandidate))
 
 
+def _field_spelling(names: Iterable[str], where: str) -> dict[str, str]:
+    """{name as written: field} for a hand-made file's column or key names. Case and spaces around a name do not
+    matter ("Decision"); a name close to a field's but not it ("decison") is refused, since the field would
+    otherwise be missed without a word (a misspelt decision column reads as "all accepted"). Other names are
+    extra columns, which a hand-made list may have, and are ignored."""
+    import difflib
+
+    known, out = _field_names(), {}
+    for name in names:
+        plain = str(name).strip().lower()
+        if plain in known:
+            out[name] = plain
+        elif close := difflib.get_close_matches(plain, known, n=1, cutoff=0.85):
+            raise AdaptError(f"{where} {name!r} is not a vetted-list field: did you mean {close[0]!r}? Rename it")
+    return out
+
+
 def _row(c: VettedCandidate, names: tuple[str, ...]) -> dict:
     """A candidate's fields as a dict: `asdict` without its deep copy (the fields are strings, numbers and
     tuples of them), which the table and the file need on every decision."""
@@ -242,6 +259,8 @@ def _candidate(row, index: int, default_decision: str = "pending") -> VettedCand
     """A candidate from a JSON entry: a string (accepted) or an object with at least a "text"."""
     if isinstance(row, str):
         return VettedCandidate(row, decision="accepted")
+    if isinstance(row, dict):
+        row = {field: row[name] for name, field in _field_spelling(row, f"entry {index + 1}: field").items()}
     if not isinstance(row, dict) or "text" not in row:
         raise AdaptError(f"entry {index + 1} is neither a string nor an object with a 'text': fix the file")
     try:
@@ -335,6 +354,8 @@ def _read_csv(path: Path) -> VettedList:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise AdaptError(f"cannot read {path} as CSV ({err}): save it as UTF-8 CSV with a header row") from None
+    named = [c for c in df.columns if not c.startswith(_CLASS_PREFIX)]
+    df = df.rename(columns=_field_spelling(named, f"{path}: column"))
     if "text" not in df.columns:
         raise AdaptError(f"{path} has no 'text' column (columns: {', '.join(df.columns) or 'none'}): add one")
     default = "pending" if "decision" in df.columns else "accepted"  # a hand-made list of tokens: all accepted

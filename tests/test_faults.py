@@ -209,6 +209,32 @@ def test_a_bad_config_file_is_refused(content, message, corpus, tmp_path, capsys
     assert not run_dir.exists()
 
 
+def test_a_flag_beside_a_config_file_is_refused_not_ignored(corpus, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    train = {"max_steps": 1, "batch_size": 8, "device": "cpu"}
+    config.write_text(json.dumps({"dataset": str(corpus), "model": "tiny-bert", "method": "full", "train": train}))
+    run_dir = tmp_path / "new-run"
+    for extra, flag in ((["--method", "lora"], "--method"), (["--lr", "0.5"], "--lr"), (["--top-k", "5"], "--top-k")):
+        code, _, err = cli(capsys, "train", "--config", config, "--run-dir", run_dir, *extra)
+        assert code == 2 and err.startswith(f"error: {flag} is not read with --config") and err.count("\n") == 1
+        assert not run_dir.exists()
+    code, _, err = cli(capsys, "train", "--config", config, "--run-dir", run_dir, "--quiet", "--overwrite")
+    assert code == 0, err
+
+
+def test_a_token_list_that_accepts_nothing_is_refused_before_an_overwrite_clears_the_earlier_run(
+    corpus, runs_dir, tmp_path, capsys
+):
+    earlier = make_run(runs_dir, "earlier")
+    before = sorted(p.name for p in earlier.iterdir())
+    rejected = tmp_path / "rejected.json"
+    rejected.write_text('[{"text": "card", "decision": "rejected"}]')
+    extra = ["--method", "adapt", "--tokens", rejected, "--overwrite"]
+    code, _, err = cli(capsys, *train_args(corpus, earlier, *extra))
+    assert code == 2 and "has no accepted token" in err and err.count("\n") == 1
+    assert sorted(p.name for p in earlier.iterdir()) == before  # the earlier run is whole
+
+
 def test_a_folder_that_is_not_a_run_is_never_written_into(corpus, tmp_path, capsys):
     folder = tmp_path / "my-documents"
     folder.mkdir()

@@ -145,6 +145,31 @@ def test_a_given_sensitivity_report_is_what_the_run_selects_from(tmp_path):
     assert selection["trainable_modules"] == list(expected.modules)
 
 
+def test_a_report_measured_with_other_settings_is_refused_before_the_run_starts(tmp_path, capsys):
+    """A given report stands in for the run's own measurement, so one measured with another max_length, seed or
+    calibration sample would select for a different run: refused in one line, nothing created."""
+    data = write_toy_jsonl(tmp_path / "toy.jsonl", n=120)
+    saved = tmp_path / "sensitivity.json"
+    common = ["--dataset", str(data), "--model", "tiny-bert", "--quiet"]
+    assert main(["sensitivity", *common, "--max-length", "32", "--save-report", str(saved)]) == 0
+    train = ["train", "--method", "adapt-no-tokens", "--sensitivity", str(saved), *common, "--max-steps", "1"]
+    for extra, said in (
+        (["--max-length", "64"], "was measured with max_length 32, this run has 64"),
+        (["--max-length", "32", "--seed", "3"], "was measured with seed 0, this run has 3"),
+        (
+            ["--max-length", "32", "--calibration-size", "16"],
+            "was measured with calibration_size None, this run has 16",
+        ),
+    ):
+        run_dir = tmp_path / "run"
+        assert main([*train, *extra, "--run-dir", str(run_dir)]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1 and not run_dir.exists()
+    used = json.loads(saved.read_text())["meta"]["calibration_examples"]  # what the empty size resolved to
+    ok = [*train, "--max-length", "32", "--calibration-size", str(used), "--run-dir", str(tmp_path / "ok")]
+    assert main(ok) == 0, capsys.readouterr().err
+
+
 def test_what_the_page_shows_is_what_prepare_trains():
     """The library calls behind the Sensitivity page (measure → select) and the run's prepare agree."""
     task = toy_task()

@@ -195,6 +195,42 @@ def test_mine_command_dataset_form(tmp_path):
     assert main(["mine", "--sequences", str(data), "--model", "tiny-bert", "--out", str(out)]) == 2
 
 
+def test_mining_again_into_a_vetted_list_keeps_every_decision_in_it(tmp_path, capsys):
+    from adapt_core.cli import main
+
+    task = corpus()
+    data = tmp_path / "toy.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"text": t, "label": task.label_names[y]}) + "\n"
+            for t, y in zip(task["train"].texts, task["train"].labels, strict=True)
+        )
+    )
+    out = tmp_path / "candidates.csv"
+    common = ["mine", "--dataset", str(data), "--model", "tiny-bert", "--min-support", "10", "--scorer", "none"]
+    assert main(common + ["--out", str(out)]) == 0
+    vetted = load_vetted(out)
+    first = vetted.candidates[0].text
+    vetted.decide(first, "rejected", reason="too generic", by="Ana")
+    vetted.save(out)
+    assert main(common + ["--out", str(out)]) == 0  # mined again, as after changing a setting
+    again = load_vetted(out)
+    assert len(again) == len(vetted) and again.get(first).decision == "rejected"
+    assert again.get(first).decided_by == "Ana" and "keeping the 1 decision already in it" in capsys.readouterr().out
+    before = out.read_bytes()
+    assert main(common + ["--accept", "auto", "--out", str(out)]) == 2  # the policy would decide over Ana's call
+    assert "holds 1 decision, which the policy would replace" in capsys.readouterr().err
+    assert main(common + ["--max-new-tokens", "0", "--out", str(out)]) == 2
+    assert out.read_bytes() == before
+    (tmp_path / "notes.csv").write_text("no text column here\n1\n")
+    assert main(common + ["--out", str(tmp_path / "notes.csv")]) == 2  # not a list: not overwritten either
+    assert (tmp_path / "notes.csv").read_text() == "no text column here\n1\n"
+    sequences = tmp_path / "seq.txt"
+    sequences.write_text("1 2 3\n1 2 3\n")
+    assert main(["mine", "--sequences", str(sequences), "--scorer", "none", "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert "--scorer goes with --dataset" in capsys.readouterr().err
+
+
 def test_each_decision_records_who_and_when_and_the_files_keep_it(tmp_path):
     v = sample()
     assert v.decide("credit card", "accepted", by="Ana") == 1
@@ -255,3 +291,25 @@ def test_undo_takes_back_decisions_several_levels_deep():
     for i in range(5):  # bounded: the oldest steps go first
         undo.record(v, ["top up"], f"step {i}")
     assert [what for what, _ in undo.steps] == ["step 2", "step 3", "step 4"]
+
+
+def test_a_hand_made_list_reads_its_decisions_whatever_their_case(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("Text, Decision ,notes\ncard,rejected,too generic\ntop up,accepted,\n")
+    vetted = load_vetted(path)  # an extra column (notes) is a spreadsheet's own and is ignored
+    assert vetted.accepted() == ["top up"] and vetted.get("card").decision == "rejected"
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("typo.csv", "text,decison\ncard,rejected\n"),
+        ("typo.json", '[{"text": "card", "decison": "rejected"}]'),
+        ("typo-saved.json", '{"candidates": [{"text": "card", "Decisions": "rejected"}]}'),
+    ],
+)
+def test_a_misspelt_decision_field_is_refused_not_read_as_all_accepted(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(AdaptError, match="is not a vetted-list field: did you mean 'decision'"):
+        load_vetted(path)

@@ -35,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--sequences", type=Path, help="Text file: one sequence of space-separated token ids a line.")
     source.add_argument("--dataset", help="Benchmark name or data file: mine vocabulary candidates for --model.")
     add_mining_options(parser)
+    before = len(parser._actions)
     add_candidate_options(parser)
+    # the flags of the --dataset form, each with its default: --sequences refuses any of them given
+    only = [(a.dest, a.option_strings[0], a.default) for a in parser._actions[before:]]
+    parser.set_defaults(dataset_only=only)
     parser.add_argument(
         "--out",
         type=Path,
@@ -157,11 +161,15 @@ def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
     from adapt_core.data import DataConfig, load_dataset
     from adapt_core.models import DEFAULT_MODEL
     from adapt_core.perplexity import PerplexityConfig
+    from adapt_core.vetting import merge_decisions
 
     if config.mode != "contiguous":
         raise AdaptError("vocabulary candidates are contiguous n-grams: drop --mode gapped with --dataset")
     if args.out.suffix.lower() not in (".csv", ".json"):
         raise AdaptError(f"--out {args.out.name}: candidates are written as a .csv or .json vetted list")
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise AdaptError(f"--max-new-tokens must be at least 1 (got {args.max_new_tokens}); omit it for no cap")
+    existing = _existing_list(args.out, args.accept)
     data = load_dataset(
         args.dataset, DataConfig(text_col=args.text_col, label_col=args.label_col, max_train=args.max_train)
     )
@@ -183,12 +191,41 @@ def run_dataset(args: argparse.Namespace, config: MiningConfig) -> int:
         vetted = find_candidates(data, args.model or DEFAULT_MODEL, config, scoring, progress)
     if scoring is None and args.max_new_tokens is not None:
         vetted.candidates = vetted.candidates[: args.max_new_tokens]
+    kept = ""
+    if existing is not None:  # mined again into a list being vetted: its decisions stay (vetting.merge_decisions)
+        vetted = merge_decisions(existing, vetted)
+        kept = f", keeping the {_decisions(existing)} already in it"
     vetted.save(args.out)
     print(
         f"{len(vetted)} candidates from {len(data['train'])} train texts "
-        f"({'by PPLu, ' + args.scorer if scoring else 'most frequent first, unscored'}) -> {args.out}"
+        f"({'by PPLu, ' + args.scorer if scoring else 'most frequent first, unscored'}) -> {args.out}{kept}"
     )
     return 0
+
+
+def _existing_list(out: Path, accept: str):
+    """The vetted list already at `out` (None when there is none), read before anything is mined: mining again
+    into it keeps its decisions, and the policy (`--accept auto`), which decides every candidate, does not
+    overwrite a list that holds any."""
+    from adapt_core.vetting import load_vetted
+
+    if not out.exists():
+        return None
+    try:
+        existing = load_vetted(out)
+    except AdaptError as err:
+        raise AdaptError(f"--out {out} exists and is not a vetted list ({err}): give another --out") from None
+    if accept == "auto" and len(existing) > existing.counts()["pending"]:
+        raise AdaptError(
+            f"--out {out} holds {_decisions(existing)}, which the policy would replace: give another --out "
+            "(or mine without --accept auto to keep them)"
+        )
+    return existing
+
+
+def _decisions(vetted) -> str:
+    n = len(vetted) - vetted.counts()["pending"]
+    return f"{n} decision{'' if n == 1 else 's'}"
 
 
 def _accept_auto(args, data, config: MiningConfig, scoring, progress) -> int:
@@ -220,8 +257,12 @@ def _accept_auto(args, data, config: MiningConfig, scoring, progress) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.sequences is not None and args.model is not None:
-        raise AdaptError("--model goes with --dataset (mining a model's vocabulary candidates), not --sequences")
+    if args.sequences is not None:
+        given = [flag for dest, flag, default in args.dataset_only if getattr(args, dest) != default]
+        if given:
+            raise AdaptError(
+                f"{given[0]} goes with --dataset (mining a model's vocabulary candidates), not --sequences"
+            )
     config = MiningConfig(
         mode=args.mode,
         min_support=args.min_support,

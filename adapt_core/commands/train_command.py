@@ -36,7 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adapt_core.train import TrainConfig
 
     add_data_arguments(parser)
-    parser.add_argument("--config", type=Path, default=None, help="A config.json to run as is (flags below ignored).")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="A config.json to run as is (only --run-dir, --overwrite and --quiet go beside it).",
+    )
     parser.add_argument("--model", default=DEFAULT_MODEL, help=_help("model"))
     parser.add_argument("--method", default="full", choices=method_names(), help="How to adapt the model.")
     parser.add_argument("--tokens", default=None, help=_help("tokens"))
@@ -48,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="No progress bar.")
     taken = {action.dest for action in parser._actions}  # a method's field never shadows a run or training flag
     parser.set_defaults(_train_flags=train, _method_flags=add_method_arguments(parser, taken))
+    # the flags a config file replaces, each with its default (a method flag's is SUPPRESS: absent unless given)
+    replaced = [a for a in parser._actions if a.option_strings and a.dest not in _BESIDE_CONFIG]
+    parser.set_defaults(_config_replaces=[(a.dest, a.option_strings[0], a.default) for a in replaced])
+
+
+_BESIDE_CONFIG = {"config", "run_dir", "overwrite", "quiet", "help"}  # what --config leaves to the flags
 
 
 def add_method_arguments(parser: argparse.ArgumentParser, taken: set[str]) -> dict:
@@ -117,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
 
     # every input is checked before the run folder exists or anything loads: a bad request is one line, exit 2
     config = read_config_file(args.config) if args.config else build_config(args)
+    if args.config:  # the file is the whole request: a flag beside it would be ignored, so it is refused
+        given = [f for dest, f, default in args._config_replaces if dest in vars(args) and vars(args)[dest] != default]
+        if given:
+            raise AdaptError(f"{given[0]} is not read with --config (the file sets everything): set it in the file")
     run_dir = args.run_dir or new_run_dir(label=f"{config.method}-{Path(config.dataset).stem}")
     # under `accelerate launch` only rank 0 writes the folder: another rank could find rank 0's run already there
     main_rank = int(os.environ.get("RANK", "0")) == 0
