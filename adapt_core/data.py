@@ -190,19 +190,72 @@ def _hub_frames(dataset_id: str) -> dict[str, pd.DataFrame]:
 
 def _file_frames(path: Path, config: DataConfig) -> tuple[dict[str, pd.DataFrame], None, list[str]]:
     if path.is_dir():
-        frames = {}
-        for split in SPLITS:
-            hits = [
-                p
-                for p in sorted(path.glob(f"{split}.*"))
-                if p.suffix in (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
-            ]
-            if hits:
-                frames[split] = read_table(hits[0])
-        if "train" not in frames:
-            raise AdaptError(f"folder {path} has no train file: name the files train.csv / dev.csv / test.csv")
-        return frames, None, []
+        return _folder_frames(path)
     return split_frame(read_table(path)), None, []
+
+
+def _folder_frames(path: Path) -> tuple[dict[str, pd.DataFrame], None, list[str]]:
+    files, others = _split_files(path)
+    if "train" not in files:
+        raise AdaptError(f"folder {path} has no train file: name the files train.csv / dev.csv / test.csv")
+    notes = [f"not read (not a split's name): {', '.join(p.name for p in others)}"] if others else []
+    return {split: read_table(file) for split, file in files.items()}, None, notes
+
+
+def _split_files(path: Path) -> tuple[dict[str, Path], list[Path]]:
+    """({split: its data file}, the other data files) of a folder: a file is named by its split or an alias
+    (`validation.csv`, `val.jsonl` are dev, as in a split column: `readers.SPLIT_ALIASES`); two files for one split
+    are refused."""
+    from adapt_core.readers import SPLIT_ALIASES
+
+    found: dict[str, list[Path]] = {}
+    others = []
+    for p in sorted(path.iterdir()):
+        if p.is_file() and p.suffix.lower() in FORMATS:
+            split = SPLIT_ALIASES.get(p.stem.lower())
+            (found.setdefault(split, []) if split else others).append(p)
+    for split, files in found.items():
+        if len(files) > 1:
+            names = ", ".join(f.name for f in files)
+            raise AdaptError(f"folder {path} has {len(files)} {split} files ({names}): keep one")
+    return {split: files[0] for split, files in found.items()}, others
+
+
+def load_held_out(source: str, label_names: list[str], text_col=None, label_col=None) -> tuple[str, dict[str, Split]]:
+    """(name, {split: Split}) of data to score a trained model on: its splits as given (a file without a split
+    column is one split, `all`), nothing cut, sliced or required (one class, or a test file alone, is a held-out
+    set), labels as indices into `label_names`; a label outside them is an error that names it."""
+    from adapt_core.readers import SPLIT_ALIASES, pick_columns
+
+    path = Path(source)
+    if source in BENCHMARKS:
+        frames = _benchmark_frames(source)[0]
+    elif source.startswith("hf:"):
+        frames = _hub_frames(source[3:])
+    elif path.is_dir():
+        frames = {split: read_table(file) for split, file in _split_files(path)[0].items()}
+    else:
+        frame = read_table(path)
+        col = next((c for c in frame.columns if str(c).lower() == "split"), None)
+        names = frame[col].astype(str).str.strip().str.lower().map(SPLIT_ALIASES) if col else None
+        if names is not None and names.isna().any():
+            bad = sorted(set(frame.loc[names.isna(), col].astype(str)))[:5]
+            raise AdaptError(f"column '{col}' has values {bad}: use train, dev (or validation) and test")
+        frames = {"all": frame} if col is None else {s: f.drop(columns=[col]) for s, f in frame.groupby(names)}
+    if not frames:
+        raise AdaptError(f"{source} holds no data file: name them train / dev / test (.csv, .jsonl, …)")
+    text_col, label_col = pick_columns(next(iter(frames.values())), text_col, label_col)
+    index = {name: i for i, name in enumerate(label_names)}
+    splits = {}
+    for split, frame in frames.items():
+        clean = _clean(frame, text_col, label_col, split)
+        labels = clean["label"].astype(str).tolist()
+        unknown = sorted(set(labels) - set(index))
+        if unknown:
+            raise AdaptError(f"{source} has labels the model never learned ({', '.join(unknown[:5])}): drop those rows")
+        splits[split] = Split(clean["text"].tolist(), [index[v] for v in labels])
+    name = source if source in BENCHMARKS else path.stem or source
+    return name, splits
 
 
 def _to_task(name: str, frames: dict[str, pd.DataFrame], label_order, config: DataConfig, notes) -> TaskData:

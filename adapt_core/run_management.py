@@ -147,8 +147,9 @@ def loads_plainly(run_dir: Path | str) -> bool:
 
 
 def export_zip(run_dir: Path | str, dest: Path | str | None = None) -> Path:
-    """The run folder as a zip (`<run id>/…` inside), written atomically to `dest` (default `<root>/.exports/<id>.zip`);
-    its lock and temporary files stay out. A running or queued run is refused: its files are still changing."""
+    """The run folder as a zip (`<run id>/…` inside), written atomically to `dest` (default `<root>/.exports/<id>.zip`;
+    a folder: `<id>.zip` in it); its lock and temporary files stay out. A running or queued run is refused: its files
+    are still changing."""
     import zipfile
 
     from adapt_core.fileio import atomic_target
@@ -156,6 +157,8 @@ def export_zip(run_dir: Path | str, dest: Path | str | None = None) -> Path:
     run_dir = find_run(run_dir)
     _refuse_busy(run_dir, "export")
     dest = Path(dest or run_dir.parent / ".exports" / f"{run_dir.name}.zip")
+    if dest.is_dir():
+        dest = dest / f"{run_dir.name}.zip"
     with atomic_target(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for path in sorted(run_dir.rglob("*")):
             if path.is_file() and path.name != LOCK_NAME and not path.name.endswith(".tmp"):

@@ -97,6 +97,39 @@ def test_label_in_test_that_train_lacks(tmp_path):
         load_dataset(str(folder))
 
 
+def test_a_folder_split_may_be_named_by_an_alias_and_other_files_are_named_in_a_note(tmp_path):
+    folder = tmp_path / "task"
+    folder.mkdir()
+    rows = "\n".join(f"t{i},{'ab'[i % 2]}" for i in range(20))
+    (folder / "train.csv").write_text("text,label\n" + rows)
+    (folder / "Validation.csv").write_text("text,label\nv1,a\nv2,b\nv3,a\n")
+    (folder / "test.csv").write_text("text,label\nu1,a\nu2,b\n")
+    (folder / "labels.txt").write_text("a\nb\n")
+    task = load_dataset(str(folder))
+    assert task["dev"].texts == ["v1", "v2", "v3"] and len(task["train"]) == 20  # not cut from train
+    assert task.notes == ["not read (not a split's name): labels.txt"]
+    (folder / "dev.jsonl").write_text('{"text": "w", "label": "a"}\n')
+    with pytest.raises(AdaptError, match=r"has 2 dev files \(Validation.csv, dev.jsonl\): keep one"):
+        load_dataset(str(folder))
+
+
+def test_a_held_out_set_is_read_as_given_in_the_model_s_label_order(tmp_path):
+    from adapt_core.data import load_held_out
+
+    path = tmp_path / "held.csv"
+    path.write_text("text,label,split\nx,b,test\ny,b,Validation\n")  # one class, no train rows: fine here
+    name, splits = load_held_out(str(path), ["a", "b"])
+    assert name == "held" and splits["test"].labels == [1] and splits["dev"].texts == ["y"]
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "test.csv").write_text("text,label\nu,a\nv,c\n")
+    with pytest.raises(AdaptError, match=r"has labels the model never learned \(c\): drop those rows"):
+        load_held_out(str(folder), ["a", "b"])
+    path.write_text("text,label,split\nx,b,holdout\n")
+    with pytest.raises(AdaptError, match="column 'split' has values \\['holdout'\\]"):
+        load_held_out(str(path), ["a", "b"])
+
+
 def test_config_validation():
     with pytest.raises(AdaptError, match="dev_fraction"):
         DataConfig(dev_fraction=0.7)

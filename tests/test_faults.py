@@ -209,6 +209,19 @@ def test_a_bad_config_file_is_refused(content, message, corpus, tmp_path, capsys
     assert not run_dir.exists()
 
 
+def test_sensitivity_checks_its_outputs_and_token_list_before_measuring(corpus, tmp_path, capsys, monkeypatch):
+    import adapt_core.data
+
+    monkeypatch.setattr(adapt_core.data, "load_dataset", lambda *a: pytest.fail("data loaded before the check"))
+    common = ["sensitivity", "--dataset", corpus, "--model", "tiny-bert", "--quiet"]
+    code, _, err = cli(capsys, *common, "--save-report", tmp_path / "nodir" / "report.json")
+    assert code == 2 and "--save-report" in err and "does not exist; create it" in err and err.count("\n") == 1
+    rejected = tmp_path / "rejected.json"
+    rejected.write_text('[{"text": "card", "decision": "rejected"}]')
+    code, _, err = cli(capsys, *common, "--tokens", rejected)
+    assert code == 2 and "has no accepted token" in err
+
+
 def test_a_flag_beside_a_config_file_is_refused_not_ignored(corpus, tmp_path, capsys):
     config = tmp_path / "config.json"
     train = {"max_steps": 1, "batch_size": 8, "device": "cpu"}

@@ -64,8 +64,18 @@ def test_cli_train_predict_evaluate_roundtrip(tmp_path, runs_dir, capsys):
     assert main(["predict", "--run-dir", str(run_dir), "--json", "alpha sample 3"]) == 0
     out = json.loads(capsys.readouterr().out.splitlines()[0])
     assert out["label"] in ("a", "b") and abs(sum(out["probabilities"].values()) - 1) < 1e-5
+    assert main(["predict", "--run-dir", str(run_dir), "--top", "0", "alpha"]) == 2
+    assert "--top must be at least 1" in capsys.readouterr().err
     assert main(["evaluate", "--run-dir", str(run_dir), "--split", "dev"]) == 0
     assert "macro-F1" in capsys.readouterr().out
+    held_out = tmp_path / "held_out.csv"  # one file, one class of the run's two: all of it is scored
+    held_out.write_text("text,label\n" + "".join(f"alpha sample {i},b\n" for i in range(25)))
+    assert main(["evaluate", "--run-dir", str(run_dir), "--dataset", str(held_out)]) == 0
+    out = capsys.readouterr()
+    assert "held_out test (25 examples)" in out.out and "has no split column: all 25 examples are scored" in out.err
+    held_out.write_text("text,label\n" + "".join(f"alpha sample {i},{'bc'[i % 2]}\n" for i in range(25)))
+    assert main(["evaluate", "--run-dir", str(run_dir), "--dataset", str(held_out)]) == 2
+    assert "has labels the model never learned (c)" in capsys.readouterr().err
 
 
 def test_train_from_config_file_gives_same_run(tmp_path):

@@ -130,6 +130,9 @@ def test_export_zips_the_folder_without_its_lock(tmp_path):
     names = set(zipfile.ZipFile(path).namelist())
     assert {"r1/config.json", "r1/status.json", "r1/metrics.jsonl", "r1/model/config.json"} <= names
     assert "r1/.lock" not in names and [r.id for r in list_runs(tmp_path / "runs")] == ["r1"]
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    assert manage.export_zip(run, shelf) == shelf / "r1.zip" and (shelf / "r1.zip").is_file()  # a folder: in it
     with pytest.raises(AdaptError, match="is running: cancel it"):
         manage.export_zip(make_run(tmp_path / "runs", "live", state="running", pid=os.getpid()))
 

@@ -18,8 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from adapt_core.errors import AdaptError
     from adapt_core.predictor import load_predictor
 
+    if args.top < 1:
+        raise AdaptError(f"--top must be at least 1 (got {args.top}): how many labels to show per text")
     predictor = load_predictor(args.run_dir)
     proba = predictor.predict_proba(args.texts)
     for text, row in zip(args.texts, proba, strict=True):

@@ -4,13 +4,13 @@ Measures D and G once (AdaPT's sensitivity pass, `adapt_core.sensitivity`), then
 table (module, layer, type, params, D, G, S, selected) as CSV, optionally the whole measurement as JSON (reusable
 by the studio, by `train --sensitivity FILE` and by `prepare(..., report=...)`), and prints the selection. The flags
 are derived from SensitivityConfig and from AdaPT's config (β, top-k, token_init), so their defaults are written once.
-A report saved here is used by `train --method adapt` only when its settings match the run's (max_length, seed).
+A report saved here is taken by `train --method adapt --sensitivity FILE` only when it was measured as the run would
+measure (max_length, seed, calibration sample, positions, head warm-up); another is refused before the run starts.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -43,36 +43,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from adapt_core.data import load_dataset
+    from adapt_core.fileio import atomic_write_text
     from adapt_core.forms import build_config
     from adapt_core.models import load_classifier
     from adapt_core.sensitivity import SensitivityConfig, measure
+    from adapt_core.token_record import load_accepted
+    from adapt_core.tokens import augment
+    from adapt_core.workspace import save_report
 
     config = build_config(SensitivityConfig, spec_values(args, args._measuring))
     budget = spec_values(args, args._budget)
     beta, top_k = budget["beta"], budget["top_k"]
+    # what would fail after the measurement is checked before it: the token list, the output folders
+    accepted = load_accepted(args.tokens).accepted() if args.tokens else []
+    for flag, path in (("--out", args.out), ("--save-report", args.save_report)):
+        if path is not None and not path.parent.is_dir():
+            raise AdaptError(f"{flag} {path}: folder {path.parent} does not exist; create it or write elsewhere")
     task = load_dataset(args.dataset, data_config(args))
     model, tokenizer = load_classifier(args.model, task.num_labels, task.label_names, seed=config.seed)
-    if args.tokens:
-        _add_tokens(model, tokenizer, args.tokens, budget["token_init"])
+    if accepted:
+        augment(model, tokenizer, accepted, init=budget["token_init"])
     report = measure(model, tokenizer, task, config, progress=_progress(not args.quiet))
     frame = report.to_frame(beta, top_k)
     selection = report.select(beta, top_k)
     if args.out:
-        frame.to_csv(args.out, index=False)
+        atomic_write_text(args.out, frame.to_csv(index=False))
     if args.save_report:
-        args.save_report.write_text(json.dumps(report.to_dict(), indent=2))
+        save_report(report, args.save_report)
     _print_summary(report, selection, frame)
     return 0
-
-
-def _add_tokens(model, tokenizer, path: str, init: str) -> None:
-    from adapt_core.tokens import augment
-    from adapt_core.vetting import load_vetted
-
-    accepted = load_vetted(path).accepted()
-    if not accepted:
-        raise AdaptError(f"{path} has no accepted token: accept some in the Tokens page or drop --tokens")
-    augment(model, tokenizer, accepted, init=init)
 
 
 def _progress(enabled: bool):
