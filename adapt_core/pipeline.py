@@ -212,6 +212,28 @@ def _check_measured_alike(report, config: RunConfig) -> None:
                 f"sensitivity report {config.sensitivity} was measured with {key} {measured[key]}, this run has "
                 f"{wanted[key]}: measure again with the run's settings (`sensitivity --save-report`) or drop it"
             )
+    _check_measured_tokens(report.meta.get("tokens"), config)
+
+
+def _check_measured_tokens(recorded: dict | None, config: RunConfig) -> None:
+    """The new tokens a report was measured with (`sensitivity.measure_added`) against the run's: its vetted list's
+    accepted ones with its init, or none. (A run whose tokens come from the policy is known only once it runs;
+    a report from before reports recorded tokens is taken as is.)"""
+    if recorded is None or (config.spec.uses_tokens and not config.tokens):
+        return
+    from adapt_core.token_record import load_accepted
+
+    added = sorted(load_accepted(config.tokens).accepted()) if config.spec.uses_tokens else []
+    init = config.settings.token_init if added else None
+    if (recorded.get("added") or []) != added or (added and recorded.get("init") != init):
+        had = f"{len(recorded.get('added') or [])} new tokens" + (
+            f" ({recorded['init']} init)" if recorded.get("init") else ""
+        )
+        has = f"{len(added)}" + (f" ({init} init)" if init else "")
+        raise AdaptError(
+            f"sensitivity report {config.sensitivity} was measured with {had}, this run adds {has}: measure with "
+            "the run's token list and init (`sensitivity --tokens LIST --token-init …`) or drop it"
+        )
 
 
 def _check_finite(payload, where: str = "") -> None:

@@ -119,6 +119,28 @@ class SensitivityConfig:
 # ------------------------------------------------------------------------------------------------- measuring
 
 
+def measure_added(
+    model: nn.Module,
+    tokenizer,
+    data: TaskData,
+    config: SensitivityConfig,
+    tokens: list[str] | tuple[str, ...] = (),
+    init: str = "mean",
+    progress: Progress | None = None,
+) -> SensitivityReport:
+    """Add `tokens` to the model (IN PLACE, initialised by `init`, seeded by the measurement's seed as a run's
+    are), then `measure`. The report records them (`meta["tokens"]`: the sorted texts and the init), so a run
+    handed the report can check that it adds the same (`pipeline.check_run_request`). The Sensitivity page and
+    the `sensitivity` command both measure through this."""
+    from adapt_core.tokens import augment
+
+    if tokens:
+        augment(model, tokenizer, list(tokens), init=init, seed=config.seed)
+    report = measure(model, tokenizer, data, config, progress=progress)
+    report.meta["tokens"] = {"added": sorted(tokens), "init": init if tokens else None}
+    return report
+
+
 def measure(
     model: nn.Module,
     tokenizer,

@@ -9,8 +9,7 @@ import streamlit as st
 from adapt_core.budget import adapt_row
 from adapt_core.plots.sensitivity_figures import sensitivity_heatmap
 from adapt_core.selection import SELECTION_RULE
-from adapt_core.sensitivity import measure
-from adapt_core.tokens import augment
+from adapt_core.sensitivity import measure_added
 from adapt_core.workspace import save_report
 from studio import measurement, resources, state, vetting_view
 from studio.widgets import guard, progress_bar
@@ -26,16 +25,13 @@ with guard("Loading the dataset"):
 accepted = vetting_view.load(choice.dataset, choice.model)[1].accepted()
 
 with st.expander("Measure (AdaPT's settings, shared with the Train page)", expanded=False, icon=":material/science:"):
-    use_tokens = st.toggle(
-        f"Add the {len(accepted)} accepted tokens first", value=bool(accepted), disabled=not accepted, key="sens_tokens"
-    )
+    tokens, init = measurement.token_controls(accepted)
     settings = measurement.settings_form()
 if settings is None:
     st.stop()
 config = measurement.measure_config(settings, choice.device)
 st.caption(f"Measured with the Train form's max length ({config.max_length}) and seed {config.seed}, as its run.")
-tokens = accepted if use_tokens else []
-path = measurement.report_path(choice, tokens, config)
+path = measurement.report_path(choice, tokens, config, init)
 report = measurement.saved_report(path)
 if st.button(
     "Measure sensitivity" if report is None else "Measure again", type="primary" if report is None else "secondary"
@@ -43,9 +39,7 @@ if st.button(
     bar, progress = progress_bar("Calibration batches")
     with guard("Measuring sensitivity"):
         model, tokenizer = resources.fresh_classifier(choice.model, tuple(task.label_names))  # a private copy
-        if tokens:
-            augment(model, tokenizer, tokens, init=settings.token_init, seed=config.seed)
-        report = measure(model, tokenizer, task, config, progress)
+        report = measure_added(model, tokenizer, task, config, tokens, init, progress)
         save_report(report, path)
     bar.empty()
 if report is None:

@@ -66,20 +66,19 @@ if spec.uses_tokens:
     else:
         st.caption("No vetted tokens for this dataset and model: the run accepts them by its automatic policy.")
 
+ready = settings is not None and train_config is not None and not (shared and sensitivity is None)
+saved = {}  # seed → the Sensitivity page's measurement its run takes (policy tokens are known only once a run has them)
+if ready and spec.uses_sensitivity and (use_tokens or not spec.uses_tokens):
+    saved = measurement.saved_for_runs(
+        choice, settings, train_config, int(seeds), vetted.accepted() if use_tokens else []
+    )
+    st.caption(measurement.handoff_caption(saved))
 label = f"Launch ({steps:,} steps{f' × {int(seeds)} seeds' if seeds > 1 else ''})" if steps else "Launch"
-if st.button(
-    label, key="launch", type="primary", icon=":material/play_arrow:", disabled=settings is None or train_config is None
-):
+if st.button(label, key="launch", type="primary", icon=":material/play_arrow:", disabled=not ready):
     with guard("Launching"):
         for seed in range(int(seeds)):
             train = replace(train_config, seed=seed, device=choice.device)
-            report = None
-            # the measurement the Sensitivity page saved for exactly these settings and tokens (policy tokens are
-            # only known once the run has accepted them: that run measures itself)
-            if spec.uses_sensitivity and (use_tokens or not spec.uses_tokens):
-                config = measurement.measure_config(settings, choice.device, seed, train.max_length)
-                path = measurement.report_path(choice, vetted.accepted() if use_tokens else [], config)
-                report = str(path) if path.is_file() else None
+            report = str(saved[seed]) if saved.get(seed) else None
             config = RunConfig(
                 dataset=choice.dataset,
                 model=choice.model,

@@ -18,6 +18,7 @@ from adapt_core.budget import budget_table
 from adapt_core.methods import AdaptConfig
 from adapt_core.methods.adapt import SENSITIVITY_FIELDS
 from adapt_core.sensitivity import SensitivityConfig
+from adapt_core.tokens import INITS as TOKEN_INITS
 from adapt_core.train import TrainConfig
 from adapt_core.workspace import load_report, sensitivity_key, sensitivity_path
 from studio.widgets import config_form
@@ -31,6 +32,22 @@ def settings_form(columns: int = 4) -> AdaptConfig | None:
     return config_form(AdaptConfig, FORM, only=SENSITIVITY_FIELDS, columns=columns)
 
 
+def token_controls(accepted: list[str]) -> tuple[list[str], str]:
+    """(the tokens to add before measuring, their init): the accepted ones unless switched off, and the init a run
+    must share to take the measurement (AdaPT's default; adapt-random-init's runs use random)."""
+    use = st.toggle(
+        f"Add the {len(accepted)} accepted tokens first", value=bool(accepted), disabled=not accepted, key="sens_tokens"
+    )
+    init = st.selectbox(
+        "New-token init (a run takes this measurement only with the same token_init)",
+        TOKEN_INITS,
+        index=TOKEN_INITS.index(AdaptConfig().token_init),
+        key="sens_token_init",
+        disabled=not use,
+    )
+    return (accepted if use else []), init
+
+
 def run_max_length() -> int:
     """The max_length the Train form will give the run (the measurement must use the same)."""
     value = st.session_state.get(f"form:{TRAIN_FORM}:max_length")
@@ -41,12 +58,44 @@ def measure_config(settings: AdaptConfig, device: str, seed: int = 0, max_length
     return settings.sensitivity_config(max_length or run_max_length(), seed, device)
 
 
-def report_path(choice, tokens: list[str], config: SensitivityConfig) -> Path:
-    """Where the measurement for these data, model, tokens and settings is saved. The device does not change the
-    result, nor does the grouping (D and G are per nn.Linear; a grouping is applied on the fly), so neither is in
-    the key."""
+def report_path(choice, tokens: list[str], config: SensitivityConfig, token_init: str = "mean") -> Path:
+    """Where the measurement for these data, model, tokens (and their init) and settings is saved. The device does
+    not change the result, nor does the grouping (D and G are per nn.Linear; a grouping is applied on the fly), so
+    neither is in the key."""
     settings = {k: v for k, v in asdict(config).items() if k not in ("device", "grouping")}
+    if tokens:  # how the new embeddings start changes G (without tokens the key is as it always was)
+        settings["token_init"] = token_init
     return sensitivity_path(sensitivity_key(choice.dataset, asdict(choice.data), choice.model, tokens, settings))
+
+
+def saved_for_runs(choice, settings: AdaptConfig, train: TrainConfig, seeds: int, tokens: list[str]) -> dict:
+    """{seed: the saved measurement its run takes, or None (it measures its own)}: the one lookup the Train page
+    both tells the user about and launches with, keyed as the Sensitivity page saves (settings, the run's max_length
+    and seed, the tokens and their init)."""
+    out = {}
+    for seed in range(seeds):
+        path = report_path(
+            choice, tokens, measure_config(settings, choice.device, seed, train.max_length), settings.token_init
+        )
+        out[seed] = path if path.is_file() else None
+    return out
+
+
+def handoff_caption(saved: dict) -> str:
+    """What the Train page says before Launch about where each run's sensitivity comes from."""
+    taken = [s for s, p in saved.items() if p is not None]
+    own = [s for s, p in saved.items() if p is None]
+    if not own:
+        return "Sensitivity: each run takes the measurement the Sensitivity page saved for these settings."
+    if not taken:
+        return (
+            "Sensitivity: no saved measurement matches these settings, tokens, token init, max length and seed, so each "
+            "run measures its own (the Sensitivity page measures seed 0 with the Train form's max length)."
+        )
+    return (
+        f"Sensitivity: seed {', '.join(map(str, taken))} takes the Sensitivity page's measurement; seed "
+        f"{', '.join(map(str, own))} measures its own (none saved for that seed)."
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

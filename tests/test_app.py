@@ -255,6 +255,11 @@ def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs
     at.selectbox(key="method").set_value("adapt-no-tokens").run()
     at.number_input(key="_w_form:train:max_steps").set_value(2).run()
     at.number_input(key="_w_form:train:batch_size").set_value(8).run()
+    said = lambda text: any(text in c.value for c in at.caption)  # noqa: E731
+    assert said("Sensitivity: each run takes the measurement the Sensitivity page saved for these settings")
+    at.number_input(key="seeds").set_value(2).run()  # the page measured seed 0 only: seed 1's run measures itself
+    assert said("seed 0 takes the Sensitivity page's measurement; seed 1 measures its own")
+    at.number_input(key="seeds").set_value(1).run()
     click(at, "Launch")
     no_errors(at)
     run = list_runs(runs_dir)[0]
@@ -264,6 +269,14 @@ def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs
     assert report["method_info"]["sensitivity_source"] == "given"
     selection = json.loads((run.dir / "selection.json").read_text())
     assert {m["module"] for m in selection["modules"]} == outlined and selection["grouping"] == "block"
+
+
+def test_an_invalid_sensitivity_setting_disables_launch_rather_than_train_with_the_default():
+    at = make_app()
+    at.switch_page("app_pages/train_page.py").run()
+    assert not next(b for b in at.button if b.label.startswith("Launch")).disabled
+    at.number_input(key="_w_form:adapt-sensitivity:calibration_size").set_value(1).run()  # below the 2 it needs
+    assert next(b for b in at.button if b.label.startswith("Launch")).disabled
 
 
 def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):

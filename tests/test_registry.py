@@ -170,6 +170,28 @@ def test_a_report_measured_with_other_settings_is_refused_before_the_run_starts(
     assert main(ok) == 0, capsys.readouterr().err
 
 
+def test_a_report_measured_with_other_new_tokens_is_refused(tmp_path, capsys):
+    """The report records the tokens it was measured with and their init (`measure_added`); a run adding other
+    ones (or none, or with another init) would select from a different model."""
+    data = write_toy_jsonl(tmp_path / "toy.jsonl", n=120)
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("river stone\ndata model\n")
+    saved = tmp_path / "sensitivity.json"
+    common = ["--dataset", str(data), "--model", "tiny-bert", "--quiet"]
+    assert main(["sensitivity", *common, "--tokens", str(tokens), "--save-report", str(saved)]) == 0
+    recorded = json.loads(saved.read_text())["meta"]["tokens"]
+    assert recorded == {"added": ["data model", "river stone"], "init": "mean"}
+    train = ["train", "--sensitivity", str(saved), *common, "--max-steps", "1", "--run-dir", str(tmp_path / "run")]
+    for extra, said in (
+        (["--method", "adapt-no-tokens"], "measured with 2 new tokens (mean init), this run adds 0"),
+        (["--method", "adapt", "--tokens", str(tokens), "--token-init", "random"], "this run adds 2 (random init)"),
+    ):
+        assert main([*train, *extra]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1 and not (tmp_path / "run").exists()
+    assert main([*train, "--method", "adapt", "--tokens", str(tokens)]) == 0, capsys.readouterr().err
+
+
 def test_what_the_page_shows_is_what_prepare_trains():
     """The library calls behind the Sensitivity page (measure → select) and the run's prepare agree."""
     task = toy_task()

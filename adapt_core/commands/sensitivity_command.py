@@ -46,9 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from adapt_core.fileio import atomic_write_text
     from adapt_core.forms import build_config
     from adapt_core.models import load_classifier
-    from adapt_core.sensitivity import SensitivityConfig, measure
+    from adapt_core.sensitivity import SensitivityConfig, measure_added
     from adapt_core.token_record import load_accepted
-    from adapt_core.tokens import augment
     from adapt_core.workspace import save_report
 
     config = build_config(SensitivityConfig, spec_values(args, args._measuring))
@@ -61,9 +60,8 @@ def run(args: argparse.Namespace) -> int:
             raise AdaptError(f"{flag} {path}: folder {path.parent} does not exist; create it or write elsewhere")
     task = load_dataset(args.dataset, data_config(args))
     model, tokenizer = load_classifier(args.model, task.num_labels, task.label_names, seed=config.seed)
-    if accepted:
-        augment(model, tokenizer, accepted, init=budget["token_init"])
-    report = measure(model, tokenizer, task, config, progress=_progress(not args.quiet))
+    progress = _progress(not args.quiet)
+    report = measure_added(model, tokenizer, task, config, accepted, budget["token_init"], progress=progress)
     frame = report.to_frame(beta, top_k)
     selection = report.select(beta, top_k)
     if args.out:
