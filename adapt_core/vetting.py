@@ -305,29 +305,45 @@ def record_changes(before: VettedList, after: VettedList, by: str | None) -> int
 @dataclass
 class UndoStack:
     """The last decisions, newest last, to take back one at a time: each step keeps, before a change, the decision
-    fields of the candidates it touches (one row or a whole bulk or policy decision is one step). At most `depth`
-    steps are kept; the oldest go first."""
+    fields of the candidates it touches (one row or a whole bulk or policy decision is one step), and, once sealed,
+    what the change made of them. At most `depth` steps are kept; the oldest go first."""
 
     depth: int = 20
-    steps: list[tuple[str, list[tuple[str, dict]]]] = field(default_factory=list)
+    steps: list[tuple[str, list[tuple[str, dict]], dict | None]] = field(default_factory=list)
 
     def record(self, vetted: VettedList, texts: Iterable[str], what: str) -> None:
         """Remember the current decisions of `texts` in `vetted`, before `what` changes them."""
         saved = [(c.text, _decision_of(c)) for c in map(vetted.get, texts) if c is not None]
         if saved:
-            self.steps = [*self.steps, (what, saved)][-self.depth :]
+            self.steps = [*self.steps, (what, saved, None)][-self.depth :]
+
+    def seal(self, vetted: VettedList) -> None:
+        """Remember what the newest step made of its candidates (call it right after the change), so that undo can
+        leave alone a candidate decided again since, say in another browser tab."""
+        if self.steps:
+            what, saved, _ = self.steps[-1]
+            after = {text: _decision_of(c) for text, _ in saved if (c := vetted.get(text)) is not None}
+            self.steps[-1] = (what, saved, after)
 
     def undo(self, vetted: VettedList) -> str | None:
-        """Restore the newest step's decisions into `vetted` (candidates no longer in it are skipped); returns what
-        the step was, or None when there is nothing to undo."""
+        """Restore the newest step's decisions into `vetted`; returns what the step was, or None when there is
+        nothing to undo. A candidate no longer in the list, or decided again since the step (sealed), is left as it
+        is and named in the returned text."""
         if not self.steps:
             return None
-        what, saved = self.steps.pop()
+        what, saved, after = self.steps.pop()
+        kept = []
         for text, decision in saved:
             c = vetted.get(text)
-            if c is not None:
-                for name, value in decision.items():
-                    setattr(c, name, value)
+            if c is None:
+                continue
+            if after is not None and text in after and _decision_of(c) != after[text]:
+                kept.append(text)  # someone decided it again since: theirs stands
+                continue
+            for name, value in decision.items():
+                setattr(c, name, value)
+        if kept:
+            what += f" (not {describe(kept)}: decided again since)"
         return what
 
     @property
@@ -336,6 +352,11 @@ class UndoStack:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+
+def describe(texts: list[str]) -> str:
+    """How a decision names the candidates it touches: one by its text, several by their number."""
+    return repr(texts[0]) if len(texts) == 1 else f"{len(texts)} candidates"
 
 
 # ----------------------------------------------------------------------------------------------------- CSV

@@ -38,7 +38,8 @@ with st.expander("Mine candidates", expanded=not len(vetted), icon=":material/se
         bar, progress = progress_bar("Scoring PPLu")
         with st.spinner(f"Mining {len(task['train'])} training texts…"), guard("Mining"):
             found = find_candidates(task, choice.model, mining, pplu, progress, tokenizer=tokenizer)
-        vetting_view.save(path, merge_decisions(vetted, found))
+        # merged into the list as it is now: mining takes minutes, in which another tab may have decided
+        vetting_view.save(path, merge_decisions(vetting_view.read(path), found))
         st.rerun()
 if not len(vetted):
     st.info("No candidates yet for this dataset and model: mine them above.", icon=":material/info:")
@@ -62,7 +63,7 @@ with st.popover(
     policy = config_form(TokenPolicy, "policy", exclude=("scorer", "min_support"), columns=2)
     if st.button("Decide all candidates", type="primary", disabled=policy is None, key="accept_policy"):
         with st.spinner("Applying the policy…"), guard("Accepting by policy"):
-            decided = vetting_view.accept_by_policy(path, vetted, task, tokenizer, policy)
+            decided = vetting_view.accept_by_policy(path, task, tokenizer, policy)
         st.toast(f"Policy: {decided['accepted']} accepted, {decided['rejected']} rejected (reasons in the table)")
         st.rerun()
 

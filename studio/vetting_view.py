@@ -31,6 +31,7 @@ from adapt_core.vetting import (
     CandidateFilter,
     UndoStack,
     VettedList,
+    describe,
     load_vetted,
     merge_decisions,
     record_changes,
@@ -86,6 +87,7 @@ def apply(path: Path, rows: list[tuple[str, str]], what: str) -> int:
     for decision in DECISIONS:  # one call per decision: a bulk decision stays one pass over the list
         texts = [t for t, d in rows if d == decision]
         changed += vetted.decide(texts, decision, by=by) if texts else 0
+    history(path).seal(vetted)
     save(path, vetted)
     _fresh_table()
     return changed
@@ -93,22 +95,21 @@ def apply(path: Path, rows: list[tuple[str, str]], what: str) -> int:
 
 def decide(path: Path, texts: list[str], decision: str) -> int:
     """One decision on `texts` (a bulk button's callback); see `apply`."""
-    return apply(path, [(t, decision) for t in texts], f"{decision} {_names(texts)}")
+    return apply(path, [(t, decision) for t in texts], f"{decision} {describe(texts)}")
 
 
-def _names(texts: list[str]) -> str:
-    return repr(texts[0]) if len(texts) == 1 else f"{len(texts)} candidates"
-
-
-def accept_by_policy(path: Path, vetted: VettedList, task, tokenizer, policy) -> dict[str, int]:
+def accept_by_policy(path: Path, task, tokenizer, policy) -> dict[str, int]:
     """Decide every candidate by the automatic acceptance policy (the one a run without a list uses), each with
-    its reason, and save at once: a proposal the expert then vets (and may undo). Returns the new counts."""
+    its reason, and save at once: a proposal the expert then vets (and may undo). The list is read when the click
+    comes, not when the page was drawn. Returns the new counts."""
     from adapt_core.token_policy import decide_by_policy
 
+    vetted = read(path)
     decided = decide_by_policy(vetted, task["train"], tokenizer, policy, task.num_labels)
     name = state.reviewer()
     record_changes(vetted, decided, f"policy {POLICY_NAME}" + (f", run by {name}" if name else ""))
     history(path).record(vetted, [c.text for c in vetted], "accept by policy")
+    history(path).seal(decided)
     save(path, decided)
     return decided.counts()
 
@@ -228,7 +229,7 @@ def _edited(key: str, path: Path, texts: list[str]) -> None:
 
 def _apply_rows(path: Path, rows: list[tuple[str, str]]) -> None:
     if rows:
-        apply(path, rows, f"{rows[0][1]} {_names([t for t, _ in rows])}")
+        apply(path, rows, f"{rows[0][1]} {describe([t for t, _ in rows])}")
 
 
 def sorted_table(frame, sort_by: str, descending: bool):
@@ -385,6 +386,7 @@ def export_import(path: Path, vetted: VettedList) -> None:
                 file = Path(tmp) / f"import{Path(upload.name).suffix.lower()}"
                 file.write_bytes(upload.getvalue())
                 imported = load_vetted(file)
-            save(path, merge_decisions(imported, vetted) if len(vetted) else imported)
+            current = read(path)  # as it is now, not as the page was drawn (another tab may have decided since)
+            save(path, merge_decisions(imported, current) if len(current) else imported)
             st.toast(f"Applied {len(imported)} decisions from {upload.name}")
             st.rerun()

@@ -269,6 +269,21 @@ def test_record_changes_stamps_only_what_a_wholesale_decision_changed():
     assert after.get("top up").decided_by == "Ana (policy)" and after.get("credit card").decided_by is None
 
 
+def test_undo_leaves_a_candidate_decided_again_since_alone():
+    """Tab A accepts two candidates; tab B (the same file) then rejects one of them; A's undo takes back only the
+    other: B's later call stands, and the undo says so."""
+    from adapt_core.vetting import UndoStack
+
+    v, undo = sample(), UndoStack()
+    undo.record(v, ["credit card", "top up"], "accept 2 candidates")
+    v.decide(["credit card", "top up"], "accepted", by="Ana")
+    undo.seal(v)
+    v.decide("top up", "rejected", reason="generic", by="Ben")  # another tab, saved to the same file
+    assert undo.undo(v) == "accept 2 candidates (not 'top up': decided again since)"
+    assert v.get("credit card").decision == "pending"
+    assert (v.get("top up").decision, v.get("top up").decided_by) == ("rejected", "Ben")
+
+
 def test_undo_takes_back_decisions_several_levels_deep():
     from adapt_core.vetting import UndoStack
 
@@ -290,7 +305,7 @@ def test_undo_takes_back_decisions_several_levels_deep():
     assert undo.undo(v) is None
     for i in range(5):  # bounded: the oldest steps go first
         undo.record(v, ["top up"], f"step {i}")
-    assert [what for what, _ in undo.steps] == ["step 2", "step 3", "step 4"]
+    assert [step[0] for step in undo.steps] == ["step 2", "step 3", "step 4"]
 
 
 def test_a_hand_made_list_reads_its_decisions_whatever_their_case(tmp_path):
