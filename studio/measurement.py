@@ -9,7 +9,7 @@ the model and the added tokens (`workspace.sensitivity_key`).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import streamlit as st
@@ -21,15 +21,17 @@ from adapt_core.sensitivity import SensitivityConfig
 from adapt_core.tokens import INITS as TOKEN_INITS
 from adapt_core.train import TrainConfig
 from adapt_core.workspace import load_report, sensitivity_key, sensitivity_path
-from studio.widgets import config_form
+from studio import persist
 
 FORM = "adapt-sensitivity"  # the session keys of the shared settings form
 TRAIN_FORM = "train"  # the Train page's TrainConfig form
 
 
 def settings_form(columns: int = 4) -> AdaptConfig | None:
-    """AdaPT's sensitivity settings (grouping included), the same widgets state on both pages."""
-    return config_form(AdaptConfig, FORM, only=SENSITIVITY_FIELDS, columns=columns)
+    """AdaPT's sensitivity settings (grouping included), the same widgets state on both pages, kept in the address
+    (`sens.<field>`) like the Train form, so a reload launches with what the form showed."""
+    others = tuple(f.name for f in fields(AdaptConfig) if f.name not in SENSITIVITY_FIELDS)
+    return persist.form(AdaptConfig, FORM, "sens", exclude=others, columns=columns)
 
 
 def token_controls(accepted: list[str]) -> tuple[list[str], str]:

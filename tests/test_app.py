@@ -392,6 +392,19 @@ def test_the_train_form_is_read_from_and_written_to_the_address(runs_dir):
     assert at.query_params["train.max_steps"] in ("7", ["7"])  # and the address follows an edit
 
 
+def test_the_shared_sensitivity_settings_survive_a_reload():
+    """The Train page's sensitivity settings (shared with the Sensitivity page) live in the address too: a reload
+    launches with the grouping the form showed, not the default."""
+    at = make_app()
+    at.switch_page("app_pages/train_page.py").run()
+    at.selectbox(key="_w_form:adapt-sensitivity:grouping").set_value("block").run()
+    assert at.query_params["sens.grouping"] in ('"block"', ['"block"'], "block", ["block"])
+    reload = make_app()
+    reload.query_params.update({k: v for k, v in at.query_params.items()})
+    reload.switch_page("app_pages/train_page.py").run()
+    assert reload.selectbox(key="_w_form:adapt-sensitivity:grouping").value == "block"
+
+
 # ---------------------------------------------------------------------------------------- Analysis and the frontier
 
 ANALYSIS = "app_pages/analysis_page.py"
