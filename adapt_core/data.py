@@ -225,7 +225,7 @@ def load_held_out(source: str, label_names: list[str], text_col=None, label_col=
     """(name, {split: Split}) of data to score a trained model on: its splits as given (a file without a split
     column is one split, `all`), nothing cut, sliced or required (one class, or a test file alone, is a held-out
     set), labels as indices into `label_names`; a label outside them is an error that names it."""
-    from adapt_core.readers import SPLIT_ALIASES, pick_columns
+    from adapt_core.readers import pick_columns, split_column
 
     path = Path(source)
     if source in BENCHMARKS:
@@ -236,12 +236,7 @@ def load_held_out(source: str, label_names: list[str], text_col=None, label_col=
         frames = {split: read_table(file) for split, file in _split_files(path)[0].items()}
     else:
         frame = read_table(path)
-        col = next((c for c in frame.columns if str(c).lower() == "split"), None)
-        names = frame[col].astype(str).str.strip().str.lower().map(SPLIT_ALIASES) if col else None
-        if names is not None and names.isna().any():
-            bad = sorted(set(frame.loc[names.isna(), col].astype(str)))[:5]
-            raise AdaptError(f"column '{col}' has values {bad}: use train, dev (or validation) and test")
-        frames = {"all": frame} if col is None else {s: f.drop(columns=[col]) for s, f in frame.groupby(names)}
+        frames = split_frame(frame, require_train=False) if split_column(frame) else {"all": frame}
     if not frames:
         raise AdaptError(f"{source} holds no data file: name them train / dev / test (.csv, .jsonl, …)")
     text_col, label_col = pick_columns(next(iter(frames.values())), text_col, label_col)

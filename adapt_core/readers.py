@@ -119,9 +119,15 @@ def _check_utf8(path: Path) -> None:
     path.read_bytes().decode("utf-8")  # raises UnicodeDecodeError with the offending byte
 
 
-def split_frame(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Use a `split` column when the file has one (train/dev/validation/test); else everything is train."""
-    col = next((c for c in frame.columns if c.lower() == "split"), None)
+def split_column(frame: pd.DataFrame) -> str | None:
+    """The file's `split` column (any case), or None."""
+    return next((c for c in frame.columns if str(c).lower() == "split"), None)
+
+
+def split_frame(frame: pd.DataFrame, require_train: bool = True) -> dict[str, pd.DataFrame]:
+    """Use a `split` column when the file has one (train/dev/validation/test); else everything is train. A held-out
+    file (`require_train=False`) may mark no row as train."""
+    col = split_column(frame)
     if col is None:
         return {"train": frame}
     names = frame[col].astype(str).str.strip().str.lower().map(SPLIT_ALIASES)
@@ -129,7 +135,7 @@ def split_frame(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         bad = sorted(set(frame.loc[names.isna(), col].astype(str)))[:5]
         raise AdaptError(f"column '{col}' has values {bad}: use train, dev (or validation) and test")
     frames = {s: frame[names == s].drop(columns=[col]).reset_index(drop=True) for s in ("train", "dev", "test")}
-    if frames["train"].empty:
+    if require_train and frames["train"].empty:
         raise AdaptError(f"column '{col}' marks no row as train")
     return {s: f for s, f in frames.items() if not f.empty}
 
