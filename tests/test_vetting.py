@@ -172,17 +172,18 @@ def test_find_candidates_errors():
         MiningConfig(min_len=4, max_len=3)
 
 
+def corpus_file(path):
+    """The corpus's train split as a JSONL file (text, label) for the command line."""
+    task = corpus()
+    rows = zip(task["train"].texts, task["train"].labels, strict=True)
+    path.write_text("".join(json.dumps({"text": t, "label": task.label_names[y]}) + "\n" for t, y in rows))
+    return path
+
+
 def test_mine_command_dataset_form(tmp_path):
     from adapt_core.cli import main
 
-    task = corpus()
-    data = tmp_path / "toy.jsonl"
-    data.write_text(
-        "".join(
-            json.dumps({"text": t, "label": task.label_names[y]}) + "\n"
-            for t, y in zip(task["train"].texts, task["train"].labels, strict=True)
-        )
-    )
+    data = corpus_file(tmp_path / "toy.jsonl")
     out = tmp_path / "candidates.csv"
     common = ["mine", "--dataset", str(data), "--model", "tiny-bert", "--min-support", "10"]
     assert main(common + ["--scorer", "tiny-llama", "--max-new-tokens", "1", "--out", str(out)]) == 0
@@ -198,14 +199,7 @@ def test_mine_command_dataset_form(tmp_path):
 def test_mining_again_into_a_vetted_list_keeps_every_decision_in_it(tmp_path, capsys):
     from adapt_core.cli import main
 
-    task = corpus()
-    data = tmp_path / "toy.jsonl"
-    data.write_text(
-        "".join(
-            json.dumps({"text": t, "label": task.label_names[y]}) + "\n"
-            for t, y in zip(task["train"].texts, task["train"].labels, strict=True)
-        )
-    )
+    data = corpus_file(tmp_path / "toy.jsonl")
     out = tmp_path / "candidates.csv"
     common = ["mine", "--dataset", str(data), "--model", "tiny-bert", "--min-support", "10", "--scorer", "none"]
     assert main(common + ["--out", str(out)]) == 0
