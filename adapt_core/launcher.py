@@ -61,7 +61,7 @@ def launch(config, root: Path | str | None = None, label: str | None = None, sta
     """
     from dataclasses import replace
 
-    from adapt_core.pipeline import check_run_request
+    from adapt_core.run_request import check_run_request
 
     if config.tokens and not Path(config.tokens).is_file():
         raise AdaptError(f"the vetted token file {config.tokens} is missing: vet tokens on the Tokens page first")

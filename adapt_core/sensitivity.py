@@ -130,7 +130,7 @@ def measure_added(
 ) -> SensitivityReport:
     """Add `tokens` to the model (IN PLACE, initialised by `init`, seeded by the measurement's seed as a run's
     are), then `measure`. The report records them (`meta["tokens"]`: the sorted texts and the init), so a run
-    handed the report can check that it adds the same (`pipeline.check_run_request`). The Sensitivity page and
+    handed the report can check that it adds the same (`run_request.check_run_request`). The Sensitivity page and
     the `sensitivity` command both measure through this."""
     from adapt_core.tokens import augment
 

@@ -64,7 +64,7 @@ class TokenRecord:
 
 
 def load_accepted(vetted_path):
-    """The vetted list a run is given, refused (one line) when it accepts no token: `pipeline.check_run_request`
+    """The vetted list a run is given, refused (one line) when it accepts no token: `run_request.check_run_request`
     reads it so before the run's folder is touched, and the run reads it again here."""
     from adapt_core.vetting import load_vetted
 

@@ -226,7 +226,7 @@ def test_a_real_run_records_each_phase_in_order_with_its_progress(tmp_path, monk
 def test_the_packaged_config_files_read_as_written():
     """benchmarks/configs/*.json are run with `train --config` from the README: each must read strictly (no field
     dropped), with its method's own settings in place of the defaults."""
-    from adapt_core.pipeline import read_config_file
+    from adapt_core.run_request import read_config_file
 
     folder = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
     for path in sorted(folder.glob("*.json")):

@@ -122,7 +122,8 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from adapt_core.pipeline import Cancelled, check_run_request, read_config_file, run_training
+    from adapt_core.pipeline import Cancelled, run_training
+    from adapt_core.run_request import check_run_request, read_config_file
     from adapt_core.run_writer import new_run_dir
     from adapt_core.train import Diverged
 
