@@ -15,7 +15,7 @@ and keeps decided candidates that were not found again.
 
 Every decision records who made it (`decided_by`, the reviewer's name; empty from a script) and when (`decided_at`,
 UTC, ISO 8601), so a list vetted by several experts says whose call each token was; files saved before these fields
-existed load with them empty. `UndoStack` takes back the last decisions, several levels deep.
+existed load with them empty. Taking decisions back (`UndoStack`) lives in `vetting_history`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import atomic_write_text
+from adapt_core.vetting_history import decision_of, now
 
 DECISIONS = ("pending", "accepted", "rejected")
 _LIST_COLUMNS = ("ids", "class_support")  # space-separated integers in CSV
@@ -273,90 +273,10 @@ def merge_decisions(existing: VettedList, remined: VettedList) -> VettedList:
     """`remined` with the decisions and reasons of `existing` carried over; decided candidates that were not found
     again are kept at the end, so re-mining never loses a person's work."""
     old = {_key(c.text): c for c in existing}
-    merged = [replace(c, **_decision_of(old[_key(c.text)])) if _key(c.text) in old else replace(c) for c in remined]
+    merged = [replace(c, **decision_of(old[_key(c.text)])) if _key(c.text) in old else replace(c) for c in remined]
     found = {_key(c.text) for c in remined}
     merged += [replace(c) for c in existing if c.decision != "pending" and _key(c.text) not in found]
     return VettedList(merged, remined.label_names or existing.label_names)
-
-
-def now() -> str:
-    """The time a decision records: UTC, ISO 8601, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-_DECISION_FIELDS = ("decision", "reason", "decided_by", "decided_at")  # what a decision sets; what undo restores
-
-
-def _decision_of(c: VettedCandidate) -> dict:
-    return {name: getattr(c, name) for name in _DECISION_FIELDS}
-
-
-def record_changes(before: VettedList, after: VettedList, by: str | None) -> int:
-    """Stamp `by` and now on the candidates of `after` whose decision or reason differs from `before` (a list
-    decided wholesale, e.g. by the acceptance policy); returns how many."""
-    at, changed = now(), 0
-    for c in after:
-        old = before.get(c.text)
-        if old is None or (old.decision, old.reason) != (c.decision, c.reason):
-            c.decided_by, c.decided_at, changed = by, at, changed + 1
-    return changed
-
-
-@dataclass
-class UndoStack:
-    """The last decisions, newest last, to take back one at a time: each step keeps, before a change, the decision
-    fields of the candidates it touches (one row or a whole bulk or policy decision is one step), and, once sealed,
-    what the change made of them. At most `depth` steps are kept; the oldest go first."""
-
-    depth: int = 20
-    steps: list[tuple[str, list[tuple[str, dict]], dict | None]] = field(default_factory=list)
-
-    def record(self, vetted: VettedList, texts: Iterable[str], what: str) -> None:
-        """Remember the current decisions of `texts` in `vetted`, before `what` changes them."""
-        saved = [(c.text, _decision_of(c)) for c in map(vetted.get, texts) if c is not None]
-        if saved:
-            self.steps = [*self.steps, (what, saved, None)][-self.depth :]
-
-    def seal(self, vetted: VettedList) -> None:
-        """Remember what the newest step made of its candidates (call it right after the change), so that undo can
-        leave alone a candidate decided again since, say in another browser tab."""
-        if self.steps:
-            what, saved, _ = self.steps[-1]
-            after = {text: _decision_of(c) for text, _ in saved if (c := vetted.get(text)) is not None}
-            self.steps[-1] = (what, saved, after)
-
-    def undo(self, vetted: VettedList) -> str | None:
-        """Restore the newest step's decisions into `vetted`; returns what the step was, or None when there is
-        nothing to undo. A candidate no longer in the list, or decided again since the step (sealed), is left as it
-        is and named in the returned text."""
-        if not self.steps:
-            return None
-        what, saved, after = self.steps.pop()
-        kept = []
-        for text, decision in saved:
-            c = vetted.get(text)
-            if c is None:
-                continue
-            if after is not None and text in after and _decision_of(c) != after[text]:
-                kept.append(text)  # someone decided it again since: theirs stands
-                continue
-            for name, value in decision.items():
-                setattr(c, name, value)
-        if kept:
-            what += f" (not {describe(kept)}: decided again since)"
-        return what
-
-    @property
-    def last(self) -> str | None:
-        return self.steps[-1][0] if self.steps else None
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-
-def describe(texts: list[str]) -> str:
-    """How a decision names the candidates it touches: one by its text, several by their number."""
-    return repr(texts[0]) if len(texts) == 1 else f"{len(texts)} candidates"
 
 
 # ----------------------------------------------------------------------------------------------------- CSV

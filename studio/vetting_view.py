@@ -26,16 +26,8 @@ from adapt_core.errors import AdaptError
 from adapt_core.forms import coerce, field_specs
 from adapt_core.plots.tokens_figures import candidate_frame
 from adapt_core.token_policy import POLICY_NAME
-from adapt_core.vetting import (
-    DECISIONS,
-    CandidateFilter,
-    UndoStack,
-    VettedList,
-    describe,
-    load_vetted,
-    merge_decisions,
-    record_changes,
-)
+from adapt_core.vetting import DECISIONS, CandidateFilter, VettedList, load_vetted, merge_decisions
+from adapt_core.vetting_history import UndoStack, describe, record_changes
 from adapt_core.workspace import load_vetted_or_empty, vetted_path
 from studio import resources, state
 from studio.widgets import config_form, guard, tokens

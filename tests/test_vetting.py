@@ -251,57 +251,6 @@ def test_files_saved_before_who_and_when_still_load(tmp_path):
         assert (c.decision, c.decided_by, c.decided_at) == ("accepted", None, None)
 
 
-def test_record_changes_stamps_only_what_a_wholesale_decision_changed():
-    from dataclasses import replace
-
-    from adapt_core.vetting import record_changes
-
-    before = sample()
-    after = VettedList([replace(c) for c in before], before.label_names)
-    after.get("top up").decision = "rejected"
-    assert record_changes(before, after, "Ana (policy)") == 1
-    assert after.get("top up").decided_by == "Ana (policy)" and after.get("credit card").decided_by is None
-
-
-def test_undo_leaves_a_candidate_decided_again_since_alone():
-    """Tab A accepts two candidates; tab B (the same file) then rejects one of them; A's undo takes back only the
-    other: B's later call stands, and the undo says so."""
-    from adapt_core.vetting import UndoStack
-
-    v, undo = sample(), UndoStack()
-    undo.record(v, ["credit card", "top up"], "accept 2 candidates")
-    v.decide(["credit card", "top up"], "accepted", by="Ana")
-    undo.seal(v)
-    v.decide("top up", "rejected", reason="generic", by="Ben")  # another tab, saved to the same file
-    assert undo.undo(v) == "accept 2 candidates (not 'top up': decided again since)"
-    assert v.get("credit card").decision == "pending"
-    assert (v.get("top up").decision, v.get("top up").decided_by) == ("rejected", "Ben")
-
-
-def test_undo_takes_back_decisions_several_levels_deep():
-    from adapt_core.vetting import UndoStack
-
-    v, undo = sample(), UndoStack(depth=3)
-    assert undo.undo(v) is None and undo.last is None
-    undo.record(v, ["credit card"], "accept credit card")
-    v.decide("credit card", "accepted", by="Ana")
-    undo.record(v, v.where(max_support=8), "reject 2")
-    v.decide_where("rejected", max_support=8, reason="rare", by="Ana")
-    undo.record(v, ["credit card"], "reject credit card")
-    v.decide("credit card", "rejected", by="Ben")
-    assert len(undo) == 3 and undo.last == "reject credit card"
-    assert undo.undo(v) == "reject credit card"
-    assert (v.get("credit card").decision, v.get("credit card").decided_by) == ("accepted", "Ana")
-    assert undo.undo(v) == "reject 2"
-    assert v.counts() == {"pending": 3, "accepted": 1, "rejected": 0}
-    assert v.get("top up").reason is None and v.get("top up").decided_at is None
-    assert undo.undo(v) == "accept credit card" and v.counts()["pending"] == 4
-    assert undo.undo(v) is None
-    for i in range(5):  # bounded: the oldest steps go first
-        undo.record(v, ["top up"], f"step {i}")
-    assert [step[0] for step in undo.steps] == ["step 2", "step 3", "step 4"]
-
-
 def test_a_hand_made_list_reads_its_decisions_whatever_their_case(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("Text, Decision ,notes\ncard,rejected,too generic\ntop up,accepted,\n")
