@@ -243,14 +243,29 @@ def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs
     import json
 
     from adapt_core.run_reader import list_runs
+    from adapt_core.workspace import studio_dir
+
+    def outlined_modules(at) -> set[str]:
+        frame = next(d.value for d in at.dataframe if "selected" in d.value.columns)
+        return set(frame.loc[frame["selected"], "module"])
 
     at = make_app(top_k=30.0)
     at.switch_page("app_pages/sensitivity_page.py").run()
     click(at, "Measure sensitivity")
     no_errors(at)
     at.selectbox(key="_w_form:adapt-sensitivity:grouping").set_value("block").run()  # the Train form's setting too
-    frame = next(d.value for d in at.dataframe if "selected" in d.value.columns)
-    outlined = set(frame.loc[frame["selected"], "module"])
+    measured = outlined_modules(at)
+    # The saved scores reversed (as if measured otherwise): the page outlines what the file says, and a run that
+    # measured again instead of taking the file would train `measured`, not what is outlined now.
+    (saved,) = studio_dir().glob("sensitivity-*.json")
+    payload = json.loads(saved.read_text())
+    for key in ("D", "G"):
+        for row, value in zip(payload["linears"], [r[key] for r in payload["linears"]][::-1], strict=True):
+            row[key] = value
+    saved.write_text(json.dumps(payload))
+    at.run()
+    outlined = outlined_modules(at)
+    assert outlined != measured
     at.switch_page("app_pages/train_page.py").run()
     at.selectbox(key="method").set_value("adapt-no-tokens").run()
     at.number_input(key="_w_form:train:max_steps").set_value(2).run()
@@ -649,7 +664,9 @@ def test_charts_without_data_and_tables_with_gaps_say_so(runs_dir):
     assert any("No completed run picked" in i.value for i in at.info)
     at.switch_page("app_pages/train_page.py").run()
     at.multiselect(key="_w_chart_runs").set_value(["20261127-120001-adapt-000a"]).run()
-    for figure in charts(at).values():  # a run without metrics: words, not empty −1…4 axes
+    drawn = charts(at)
+    assert {"Training loss", "Dev macro-F1"} <= set(drawn)  # the loop below checks something
+    for figure in drawn.values():  # a run without metrics: words, not empty −1…4 axes
         assert not figure["data"] and "No data yet" in figure["layout"]["annotations"][0]["text"]
     done = stand_in_run(runs_dir, "20261127-120002-adapt-000b", "completed", f1=0.31)
     at.switch_page("app_pages/compare_page.py").run()

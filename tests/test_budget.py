@@ -8,7 +8,6 @@ import copy
 import pytest
 
 from adapt_core.budget import (
-    ADAMW_BYTES_PER_PARAM,
     anatomy,
     budget_table,
     lora_params,
@@ -56,7 +55,7 @@ def test_costs_follow_from_the_counts(setup):
     anat = anatomy(model)
     table = budget_table(anat, report.select(1.0, 10.0), lora_rank=4, new_token_params=5 * anat.embedding_dim)
     for row in table.itertuples():
-        assert row.optimizer_mib == pytest.approx(ADAMW_BYTES_PER_PARAM * row.trainable_params / 2**20)
+        assert row.optimizer_mib == pytest.approx(8 * row.trainable_params / 2**20)  # AdamW: two fp32 moments
         assert 0 < row.budget_percent <= 100  # one denominator: the non-embedding parameters
         assert 0.3 < row.step_time_ratio <= 1.0
     full = table.set_index("method").loc["Full finetuning"]

@@ -111,10 +111,17 @@ def test_a_run_cancelled_before_it_could_record_it_reads_cancelled(runs_dir, cor
     assert json.loads((run_dir / "status.json").read_text())["state"] == "cancelled"  # settled on disk
 
 
+def run_folders(runs_dir) -> list:
+    """Every folder under the runs root but the studio's own (.studio): any run folder, status or not."""
+    if not runs_dir.exists():
+        return []
+    return [p for p in runs_dir.rglob("*") if p.is_dir() and ".studio" not in p.relative_to(runs_dir).parts]
+
+
 def test_a_missing_file_is_refused_before_a_run_folder_exists(runs_dir, tmp_path):
     with pytest.raises(AdaptError, match=r"^file not found: .*missing.csv, given as the dataset"):
         launcher.launch(config(tmp_path / "missing.csv"))
-    assert list_runs() == []
+    assert run_folders(runs_dir) == []  # not even an empty folder (list_runs skips folders without a status)
 
 
 def test_bad_input_fails_the_run_with_a_message(runs_dir, tmp_path):
@@ -142,7 +149,7 @@ def test_a_missing_token_file_is_a_clear_error(runs_dir, corpus, tmp_path):
     bad = replace(config(corpus, method="full+tokens"), tokens=str(tmp_path / "nope.json"))
     with pytest.raises(AdaptError, match="Tokens page"):
         launcher.launch(bad)
-    assert list_runs() == [] and not any(runs_dir.glob("*-full-*"))  # refused before a folder was made
+    assert run_folders(runs_dir) == []  # refused before a folder was made
 
 
 def test_concurrent_ticks_start_a_queued_run_once(runs_dir, corpus, monkeypatch):

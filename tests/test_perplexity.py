@@ -169,16 +169,16 @@ def test_select_keeps_lowest_first():
 def test_config_validation_and_cap():
     assert PerplexityConfig().resolve_max_new_tokens(30522) == 3052
     assert PerplexityConfig(max_new_tokens=7).resolve_max_new_tokens(30522) == 7
-    for bad in (
-        dict(kind="bidirectional"),
-        dict(batch_size=0),
-        dict(max_new_tokens=0),
-        dict(threshold=-1.0),
-        dict(context="start"),
-        dict(max_new_share=0.0),
-        dict(scorer=" "),
+    for bad, said in (
+        (dict(kind="bidirectional"), "^kind must be one of"),
+        (dict(batch_size=0), "^batch_size must be at least 1"),
+        (dict(max_new_tokens=0), "^max_new_tokens must be at least 1"),
+        (dict(threshold=-1.0), "^threshold must be a positive PPLu"),
+        (dict(context="start"), "^context must be one of"),
+        (dict(max_new_share=0.0), r"^max_new_share must be in \(0, 1\]"),
+        (dict(scorer=" "), "^scorer must be a model name"),
     ):
-        with pytest.raises(AdaptError):
+        with pytest.raises(AdaptError, match=said):
             PerplexityConfig(**bad)
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,12 +54,19 @@ def test_heatmap_has_three_panels_and_outlines_every_selected_module():
     assert len(fig.data) == 3 and all(t.startswith(m) for t, m in zip(titles, sens_plots.METRICS.values(), strict=True))
     boxes = [shape.path.count("Z") for shape in fig.layout.shapes]  # one outline path per panel, a box per module
     assert boxes == [int(frame["selected"].sum())] * 3
+    # ...and each box sits on a selected module's cell: x = its type's column, y = its layer's row
+    types, layers = list(dict.fromkeys(frame["type"])), sorted(frame["layer"].unique())
+    chosen = frame[frame["selected"]]
+    expected = {(types.index(t), layers.index(i)) for t, i in zip(chosen["type"], chosen["layer"], strict=True)}
+    for shape in fig.layout.shapes:
+        corners = re.findall(r"M(-?[\d.]+),(-?[\d.]+)H", shape.path)  # each box's lower-left corner
+        assert {(round(float(x) + 0.5), round(float(y) + 0.5)) for x, y in corners} == expected
     assert fig.data[0].z.shape == (6, 6)
     more = sens_plots.sensitivity_heatmap(report.to_frame(beta=1.0, top_k=60.0))
     assert more.layout.shapes[0].path.count("Z") > boxes[0]  # a larger budget outlines more
 
 
-def test_heatmap_for_grouped_reports_and_a_24_layer_model_is_quick():
+def test_heatmap_draws_grouped_reports_and_a_24_layer_model():
     report = synthetic_report(layers=24)
     for grouping in ("linear", "block", "layer"):
         frame = report.regroup(grouping).to_frame(1.0, 30.0)

@@ -101,7 +101,7 @@ def test_train_adapt_with_no_vetted_list_adds_tokens_by_the_policy(tmp_path):
     assert (selection["top_k"], selection["grouping"]) == (10.0, "linear") and "budget" in selection["rule"]
 
 
-def test_train_with_a_vetted_list_uses_exactly_its_accepted_tokens(tmp_path):
+def test_train_with_a_vetted_list_uses_exactly_its_accepted_tokens(tmp_path, capsys):
     from adapt_core.vetting import VettedList
 
     data = write_toy_jsonl(tmp_path / "toy.jsonl", n=120)
@@ -121,7 +121,9 @@ def test_train_with_a_vetted_list_uses_exactly_its_accepted_tokens(tmp_path):
     added = set(tokenizer.get_added_vocab()) - set(tokenizer.all_special_tokens)
     assert added == {"river stone", "data model"}
     refused = ["train", "--dataset", str(data), "--tokens", str(path), "--run-dir", str(tmp_path / "full"), *FAST]
+    capsys.readouterr()
     assert main(refused) == 2 and not (tmp_path / "full").exists()  # refused before the run folder exists
+    assert "method full adds no new tokens: drop the vetted list (--tokens)" in capsys.readouterr().err
     with pytest.raises(AdaptError, match="selects no modules by sensitivity"):
         from adapt_core.pipeline import RunConfig
 
@@ -133,16 +135,25 @@ def test_a_given_sensitivity_report_is_what_the_run_selects_from(tmp_path):
     saved = tmp_path / "sensitivity.json"
     common = ["--dataset", str(data), "--model", "tiny-bert", "--max-length", "32", "--seed", "1", "--quiet"]
     assert main(["sensitivity", *common, "--top-k", "30", "--save-report", str(saved)]) == 0
+    from adapt_core.selection import SensitivityReport
+
+    # The scores reversed (meta kept): a run that measured again instead of reading the file would select the
+    # modules the measurement ranks first, the file now ranks them last.
+    payload = json.loads(saved.read_text())
+    measured = SensitivityReport.from_dict(payload).select(1.0, 30.0).modules
+    for key in ("D", "G"):
+        for row, value in zip(payload["linears"], [r[key] for r in payload["linears"]][::-1], strict=True):
+            row[key] = value
+    saved.write_text(json.dumps(payload))
+    expected = SensitivityReport.from_dict(payload).select(1.0, 30.0).modules
+    assert set(expected) != set(measured)
     run_dir = tmp_path / "run"
     args = ["train", "--method", "adapt-no-tokens", "--top-k", "30", "--sensitivity", str(saved), *common]
     assert main([*args, "--max-steps", "2", "--batch-size", "8", "--run-dir", str(run_dir)]) == 0
     report = json.loads((run_dir / "report.json").read_text())
     assert report["method_info"]["sensitivity_source"] == "given"
-    from adapt_core.selection import SensitivityReport
-
-    expected = SensitivityReport.from_dict(json.loads(saved.read_text())).select(1.0, 30.0)
     selection = json.loads((run_dir / "selection.json").read_text())
-    assert selection["trainable_modules"] == list(expected.modules)
+    assert selection["trainable_modules"] == list(expected)
 
 
 def test_a_report_measured_with_other_settings_is_refused_before_the_run_starts(tmp_path, capsys):

@@ -63,7 +63,7 @@ def test_d_and_g_match_the_oracle(name):
     d, g = oracle(model, tokenizer, split)
     np.testing.assert_allclose([r.D for r in report.linears], d, rtol=2e-4)
     np.testing.assert_allclose([r.G for r in report.linears], g, rtol=2e-4)
-    assert len(report.linears) == 12 if name == "tiny-bert" else 14  # 6 (BERT) / 7 (Llama) linears × 2 layers
+    assert len(report.linears) == (12 if name == "tiny-bert" else 14)  # 6 (BERT) / 7 (Llama) linears × 2 layers
     assert report.meta["calibration_examples"] == 24
 
 
@@ -225,11 +225,11 @@ def test_blocks_without_linear_layers():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"positions": "mined"}, "positions"),
-        ({"grouping": "head"}, "grouping"),
-        ({"batch_size": 0}, "batch_size"),
+        ({"positions": "mined"}, "^positions must be"),
+        ({"grouping": "head"}, "^grouping must be"),
+        ({"batch_size": 0}, "^batch_size must be"),
         ({"calibration_size": 1}, "at least 2"),
-        ({"head_warmup_steps": -1}, "head_warmup_steps"),
+        ({"head_warmup_steps": -1}, "^head_warmup_steps must be"),
     ],
 )
 def test_bad_config(kwargs, message):

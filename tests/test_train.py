@@ -32,13 +32,31 @@ def test_same_seed_same_run(toy_task):
     assert runs[0] == runs[1]
 
 
-def test_best_checkpoint_is_restored(toy_task):
-    model, tok = load_classifier("tiny-bert", 2, seed=0)
-    from adapt_core.train import evaluate_split
+def test_best_checkpoint_is_restored(toy_task, monkeypatch):
+    """Dev scores scripted so the best evaluation is the second of four: the model ends with the weights it had
+    right after step 2, not those it trained on to step 4."""
+    import adapt_core.train as train_module
 
-    logs = train(model, tok, toy_task, TrainConfig(epochs=3, eval_every=3, **FAST))
-    final = evaluate_split(model, tok, toy_task["dev"], toy_task.label_names).macro_f1
-    assert final == pytest.approx(logs[-1].summary["best_dev_macro_f1"])
+    scores = iter([0.2, 0.9, 0.3, 0.1])
+
+    class Scored:
+        def __init__(self):
+            self.value = next(scores)
+
+        def scores(self):
+            return {"macro_f1": self.value}
+
+    monkeypatch.setattr(train_module, "evaluate_split", lambda *args, **kwargs: Scored())
+    model, tok = load_classifier("tiny-bert", 2, seed=0)
+    weights = lambda: {n: p.detach().clone() for n, p in model.named_parameters()}  # noqa: E731
+    seen = {}
+    for log in train_steps(model, tok, toy_task, TrainConfig(max_steps=4, eval_every=1, **FAST)):
+        if log.step in (2, 3):
+            seen[log.step] = weights()  # the yield comes after the step and its evaluation
+    assert log.summary["best_dev_macro_f1"] == 0.9
+    assert any(not torch.equal(seen[2][n], seen[3][n]) for n in seen[2])  # training moved on after the best
+    final = weights()
+    assert all(torch.equal(final[n], seen[2][n]) for n in final)
 
 
 def test_optimizer_holds_only_trainable_tensors(toy_task):

@@ -180,7 +180,7 @@ def corpus_file(path):
     return path
 
 
-def test_mine_command_dataset_form(tmp_path):
+def test_mine_command_dataset_form(tmp_path, capsys):
     from adapt_core.cli import main
 
     data = corpus_file(tmp_path / "toy.jsonl")
@@ -191,9 +191,14 @@ def test_mine_command_dataset_form(tmp_path):
     assert len(vetted) == 1 and vetted.counts()["pending"] == 1
     assert all(c.pplu is not None and c.class_support for c in vetted)
     assert sorted(vetted.label_names) == ["cards", "loans"]
-    assert main(common + ["--scorer", "none", "--out", str(tmp_path / "c.jsonl")]) == 2  # not a vetted-list suffix
-    assert main(common + ["--scorer", "none", "--threshold", "5", "--out", str(out)]) == 2
-    assert main(["mine", "--sequences", str(data), "--model", "tiny-bert", "--out", str(out)]) == 2
+    capsys.readouterr()
+    for args, said in (
+        ([*common, "--scorer", "none", "--out", str(tmp_path / "c.jsonl")], "written as a .csv or .json vetted list"),
+        ([*common, "--scorer", "none", "--threshold", "5", "--out", str(out)], "--threshold is a PPLu bound"),
+        (["mine", "--sequences", str(data), "--model", "tiny-bert", "--out", str(out)], "--model goes with --dataset"),
+    ):
+        assert main(args) == 2
+        assert said in capsys.readouterr().err
 
 
 def test_mining_again_into_a_vetted_list_keeps_every_decision_in_it(tmp_path, capsys):
