@@ -25,10 +25,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _env import environment  # noqa: E402
 from compare_estimate import estimate  # noqa: E402
-from compare_figures import budget_figure, dev_curves_figure, figures  # noqa: E402
+from compare_figures import budget_figure, dev_curves_figure, figures, method_colors  # noqa: E402
 from compare_report import report, update_readme  # noqa: E402
 from compare_sweeps import sweep_summary  # noqa: E402
-from compare_table import grid_part  # noqa: E402
+from compare_table import grid_part, majority_floor  # noqa: E402
 
 from adapt_core.grid_analysis import summarise  # noqa: E402
 from adapt_core.grid_results import (  # noqa: E402
@@ -168,14 +168,20 @@ def main(argv: list[str] | None = None) -> int:
             continue
         trained = trained_spec(spec, profile, frame, hw)
         summary = summarise(grid_part(trained, profile, rows))
+        colors = method_colors(trained)  # one colour per method in every figure
         if not summary.empty:
             suffix = "" if (profile, hw) == ("quick", "cpu") else f"-{profile}-{hw}"
-            figures(summary, args.results.parent, {}, suffix, title=f"{profile} on {hw}")
+            floors = majority_floor(trained, [profile], sorted(summary["task"].unique()))
+            shared = "" if hw == "cpu" else "times: cells ran side by side on one card (throughput under that sharing)"
+            figures(
+                summary, args.results.parent, floors, suffix, f"{profile} on {hw}", colors, list(colors), note=shared
+            )
         if spec["profiles"][profile].get("train", {}).get("patience"):
-            dev_curves_figure(trained, profile, rows, args.results.parent / f"compare-curves-{profile}-{hw}.png")
+            curves = args.results.parent / f"compare-curves-{profile}-{hw}.png"
+            dev_curves_figure(trained, profile, rows, curves, hardware=hw)
         budget = sweep_summary(trained, profile, rows, "budget")
         if not budget.empty:
-            budget_figure(budget, args.results.parent / f"compare-budget-{profile}-{hw}.png")
+            budget_figure(budget, args.results.parent / f"compare-budget-{profile}-{hw}.png", colors)
     if not args.no_readme and README.exists():
         update_readme(README, table)
     return 0

@@ -130,3 +130,30 @@ def test_accounting_counts_the_plan_as_it_stands_and_sets_stale_rows_apart():
     assert "Not run (1 cell, `converge` on CUDA): scierc seed 0 (lora [lr=0.01]). Why: superseded; another machine" in (
         " ".join(lines)
     )
+
+
+def test_figures_colour_a_method_alike_everywhere_and_mark_what_has_not_run(tmp_path):
+    """Colours follow the spec's order, not the order rows appear in (a method is one colour in every figure),
+    and a planned (task, method) slot without a row is named, not left as a gap that reads as a score of nothing."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare_figures
+
+    spec = {"methods": {"full": {}, "lora": {}, "adapt": {}}, "variants": {"adapt-random-init": {}}}
+    colors = compare_figures.method_colors(spec)
+    assert colors == {"full": "C0", "lora": "C1", "adapt": "C2", "adapt-random-init": "C3"}
+    summary = pd.DataFrame(
+        {
+            "model": ["m"] * 4,
+            "task": ["a", "a", "a", "b"],
+            "method": ["adapt", "full", "lora", "full"],  # adapt first: its colour must not become C0
+            "macro_f1_mean": [0.8, 0.85, 0.7, 0.6],
+            "macro_f1_std": [0.01, 0.02, float("nan"), 0.03],
+            "seeds": [3, 3, 1, 2],
+            "time_vs_full": [0.5, 1.0, 0.7, 1.0],
+        }
+    )
+    missing = compare_figures.figures(summary, tmp_path, {"a": 0.2}, "-t", "test", colors, list(colors))
+    assert missing == [("b", "lora"), ("b", "adapt"), ("a", "adapt-random-init"), ("b", "adapt-random-init")]
+    assert (tmp_path / "compare-m-t.png").stat().st_size > 0 and (tmp_path / "compare-cost-m-t.png").stat().st_size > 0
