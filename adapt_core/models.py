@@ -135,6 +135,20 @@ def model_config(name: str):
         return None
 
 
+def check_model_source(name: str) -> None:
+    """Refuse, before a run folder is made, a model that is no registry name, no existing folder and not shaped
+    like a Hugging Face id (owner/name): a mistyped path ("./models/my-bert") would otherwise fail in the run."""
+    from adapt_core.data import HUB_ID
+
+    if name in REGISTRY or Path(name).expanduser().is_dir():
+        return
+    if name.startswith((".", "/", "~")) or "\\" in name or not HUB_ID.match(name):
+        raise AdaptError(
+            f"model '{name}': no such folder, and not a registry name ({', '.join(REGISTRY)}) nor a Hugging Face id "
+            "(owner/name): check the path"
+        )
+
+
 def _load_failure(name: str, err: Exception) -> str:
     return (
         f"cannot load model '{name}': it is not a registry name ({', '.join(REGISTRY)}), not a local folder, and "

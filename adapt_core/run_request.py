@@ -13,7 +13,7 @@ from pathlib import Path
 from adapt_core.data import BENCHMARKS, DataConfig, check_hub_id
 from adapt_core.errors import AdaptError
 from adapt_core.fileio import Unreadable, read_object
-from adapt_core.models import pick_device
+from adapt_core.models import check_model_source, pick_device
 from adapt_core.pipeline import RunConfig
 from adapt_core.run_reader import check_config_shape
 from adapt_core.run_writer import check_run_dir
@@ -60,6 +60,7 @@ def check_run_request(config: RunConfig, run_dir: Path | str | None = None, over
         _check_file(config.dataset, "dataset (--dataset)", folder_ok=True)
     if config.dataset.startswith("hf:"):
         check_hub_id(config.dataset[3:])
+    check_model_source(config.model)
     check_local_weights(config.model)
     if run_dir is not None:
         check_run_dir(run_dir, overwrite)

@@ -279,6 +279,25 @@ def merge_decisions(existing: VettedList, remined: VettedList) -> VettedList:
     return VettedList(merged, remined.label_names or existing.label_names)
 
 
+def import_decisions(current: VettedList, imported: VettedList, by: str | None) -> tuple[VettedList, list[str]]:
+    """`current` with the decisions a person made in `imported` (a colleague's export, a hand-made file) applied.
+    Only its accepted and rejected candidates count, so an older export's pending rows never undo a decision made
+    here since; its decided candidates missing here are added at the end; into an empty list the whole file comes.
+    A decision keeps who made it and when as the file says; one the file does not attribute is stamped `by` and
+    now. Returns the list and the texts that changed (an undo step's)."""
+    if len(current):
+        decided = VettedList([replace(c) for c in imported if c.decision != "pending"], imported.label_names)
+        merged = merge_decisions(decided, current)
+    else:
+        merged = VettedList([replace(c) for c in imported], imported.label_names)
+    changed = [c.text for c in merged if (old := current.get(c.text)) is None or decision_of(old) != decision_of(c)]
+    at = now()
+    for c in map(merged.get, changed):
+        if c.decision != "pending" and c.decided_by is None and c.decided_at is None:
+            c.decided_by, c.decided_at = by, at
+    return merged, changed
+
+
 # ----------------------------------------------------------------------------------------------------- CSV
 
 

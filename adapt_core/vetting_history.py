@@ -1,9 +1,10 @@
 """A vetted list's decision history: when a decision was made, who made decisions wholesale, and undo.
 
 Every decision stamps who made it and when (`now`: UTC, ISO 8601, to the second). A list decided wholesale (the
-acceptance policy, an import) is stamped only where it changed (`record_changes`). `UndoStack` takes back the last
-decisions, several levels deep, one step per click or bulk decision; once a step is sealed it leaves alone a
-candidate someone decided again since (say in another browser tab), so undo never overwrites another person's call.
+acceptance policy) is stamped only where it changed (`record_changes`); an import keeps the file's own who and when
+(`vetting.import_decisions`). `UndoStack` takes back the last decisions, several levels deep, one step per click,
+bulk decision or import; once a step is sealed it leaves alone a candidate someone decided again since (say in
+another browser tab), so undo never overwrites another person's call.
 Kept apart from `vetting` (the list itself and its files), which uses `now` and `decision_of` from here.
 """
 

@@ -46,9 +46,14 @@ def slug(text: str, limit: int = 40) -> str:
 # ----------------------------------------------------------------------------------------------------- vetting
 
 
-def vetted_path(dataset: str, model: str, root: Path | str | None = None) -> Path:
-    """Where the vetted list of (dataset, model) lives."""
-    return studio_dir(root) / f"vetted-{slug(dataset)}-{slug(model)}.json"
+def vetted_path(
+    dataset: str, model: str, root: Path | str | None = None, columns: tuple[str | None, str | None] = (None, None)
+) -> Path:
+    """Where the vetted list of (dataset, model) lives. `columns` (text, label) as picked for an uploaded file are
+    part of the key: one file read with two label columns is two tasks, whose decisions and class support must not
+    mix (without a pick the name is as it always was)."""
+    picked = "" if columns == (None, None) else "-" + slug("-".join(str(c or "") for c in columns))
+    return studio_dir(root) / f"vetted-{slug(dataset)}{picked}-{slug(model)}.json"
 
 
 def load_vetted_or_empty(path: Path):

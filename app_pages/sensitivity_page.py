@@ -22,14 +22,15 @@ st.caption(
 choice = state.current()
 with guard("Loading the dataset"):
     task = resources.task(choice.dataset, choice.data)
-accepted = vetting_view.load(choice.dataset, choice.model)[1].accepted()
+accepted = vetting_view.load(choice)[1].accepted()
 
 with st.expander("Measure (AdaPT's settings, shared with the Train page)", expanded=False, icon=":material/science:"):
     tokens, init = measurement.token_controls(accepted)
     settings = measurement.settings_form()
 if settings is None:
     st.stop()
-config = measurement.measure_config(settings, choice.device)
+with guard("Measuring with the Train form's settings"):
+    config = measurement.measure_config(settings, choice.device)
 st.caption(f"Measured with the Train form's max length ({config.max_length}) and seed {config.seed}, as its run.")
 path = measurement.report_path(choice, tokens, config, init)
 report = measurement.saved_report(path)

@@ -24,7 +24,7 @@ choice = state.current()
 with guard("Loading the dataset"):
     task = resources.task(choice.dataset, choice.data)
     tokenizer = resources.tokenizer(choice.model)
-path, vetted = vetting_view.load(choice.dataset, choice.model)
+path, vetted = vetting_view.load(choice)
 
 with st.expander("Mine candidates", expanded=not len(vetted), icon=":material/search:"):
     mining = config_form(MiningConfig, "mining", exclude=("mode",), columns=5)
@@ -71,7 +71,7 @@ with st.popover(
 @st.fragment
 def decisions() -> None:
     """Everything a decision changes, redrawn alone on a click: counts, table, context, before / after, export."""
-    path, vetted = vetting_view.load(choice.dataset, choice.model)
+    path, vetted = vetting_view.load(choice)
     shown = vetted.where(where)
     cols = st.columns(4)
     cols[0].metric("Candidates", len(vetted))

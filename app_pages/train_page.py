@@ -48,17 +48,21 @@ if shared:
         sensitivity = measurement.settings_form()
     if settings is not None and sensitivity is not None:
         settings = replace(settings, **{k: getattr(sensitivity, k) for k in shared})
-with st.expander("Training hyperparameters", icon=":material/tune:"):
-    train_config = persist.form(
-        TrainConfig, measurement.TRAIN_FORM, "train", exclude=("device", "seed", "lr"), columns=4
-    )
+if spec.trains:
+    with st.expander("Training hyperparameters", icon=":material/tune:"):
+        train_config = persist.form(
+            TrainConfig, measurement.TRAIN_FORM, "train", exclude=("device", "seed", "lr"), columns=4
+        )
+else:  # fits outside the loop (STC): the loop's settings would be shown, recorded and not used
+    st.caption(f"{method} fits outside the training loop: its own settings above are all it takes.")
+    train_config = TrainConfig()
 seeds = st.columns([1, 3])[0].number_input(
     "Seeds (one run each: 0, 1, …)", min_value=1, max_value=10, value=persist.initial("seeds", 1), key="seeds"
 )
 persist.remember("seeds", int(seeds))
-steps = preview.show(choice, method, train_config)
+steps = preview.show(choice, method, train_config) if spec.trains else None
 
-tokens_path, vetted = vetting_view.load(choice.dataset, choice.model)
+tokens_path, vetted = vetting_view.load(choice)
 use_tokens = spec.uses_tokens and bool(vetted.accepted())
 if spec.uses_tokens:
     if use_tokens:

@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from adapt_core.budget import budget_table
+from adapt_core.errors import AdaptError
 from adapt_core.methods import AdaptConfig
 from adapt_core.methods.adapt import SENSITIVITY_FIELDS
 from adapt_core.sensitivity import SensitivityConfig
@@ -38,22 +39,36 @@ def token_controls(accepted: list[str]) -> tuple[list[str], str]:
     """(the tokens to add before measuring, their init): the accepted ones unless switched off, and the init a run
     must share to take the measurement (AdaPT's default; adapt-random-init's runs use random)."""
     use = st.toggle(
-        f"Add the {len(accepted)} accepted tokens first", value=bool(accepted), disabled=not accepted, key="sens_tokens"
+        f"Add the {len(accepted)} accepted tokens first",
+        value=bool(accepted) and persist.initial("sens.add_tokens", True),
+        disabled=not accepted,
+        key="sens_tokens",
     )
     init = st.selectbox(
         "New-token init (a run takes this measurement only with the same token_init)",
         TOKEN_INITS,
-        index=TOKEN_INITS.index(AdaptConfig().token_init),
+        index=TOKEN_INITS.index(persist.initial("sens.token_init", AdaptConfig().token_init, TOKEN_INITS)),
         key="sens_token_init",
         disabled=not use,
     )
+    if accepted:  # with nothing to add the toggle is forced off: not the user's choice to keep
+        persist.remember("sens.add_tokens", bool(use))
+    persist.remember("sens.token_init", init)
     return (accepted if use else []), init
 
 
 def run_max_length() -> int:
-    """The max_length the Train form will give the run (the measurement must use the same)."""
+    """The max_length the Train form will give the run (the measurement must use the same); AdaptError when the
+    form holds one no run accepts (the Train page says so too), rather than measuring with another."""
     value = st.session_state.get(f"form:{TRAIN_FORM}:max_length")
-    return int(value) if value else TrainConfig().max_length
+    if value is None or value == "":
+        return TrainConfig().max_length
+    try:
+        return TrainConfig(max_length=int(value)).max_length
+    except (AdaptError, TypeError, ValueError) as err:
+        raise AdaptError(
+            f"the Train page's Max length ({value}) is not one a run takes ({err}): fix it there"
+        ) from None
 
 
 def measure_config(settings: AdaptConfig, device: str, seed: int = 0, max_length: int | None = None):

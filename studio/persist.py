@@ -1,5 +1,6 @@
 """The Train form in the page's address: what a user set is mirrored into the URL's query parameters, and a fresh
-session (a browser reload, a bookmarked link) starts from them. Without it a reload fell back to the defaults: an
+session (a browser reload, a bookmarked link) starts from them; within a session a widget's value outlives a visit
+to another page (`initial`/`remember` keep it in the session too). Without it a reload fell back to the defaults: an
 emptied Max steps, and the next Launch started a two-hour run instead of the 20 steps on screen.
 
 A value already in this session always wins (the URL only seeds a new session); a URL value of the wrong kind is
@@ -58,9 +59,18 @@ def form(cls: type, key: str, prefix: str, *, exclude=(), defaults=None, **kwarg
     return config
 
 
+def _kept(name: str) -> str:
+    return f"persist:{name}"  # a plain session key: Streamlit drops a widget's own key when its page is not drawn
+
+
 def initial(name: str, default, allowed=None):
-    """A widget's first value in this session: the URL's `name` when valid (one of `allowed`, else of the
-    default's type), else `default`. Pass it as the widget's index/value; `remember` writes the value back."""
+    """A widget's first value when its page is drawn: the value this session last `remember`ed (a visit to another
+    page drops the widget's own state, and page navigation clears the URL's parameters), else the URL's `name`
+    when valid (one of `allowed`, else of the default's type), else `default`. Pass it as the widget's
+    index/value; `remember` writes the value back."""
+    kept = st.session_state.get(_kept(name), _BAD)
+    if kept is not _BAD and (kept in allowed if allowed is not None else type(kept) is type(default)):
+        return kept
     raw = st.query_params.get(name)
     try:
         value = json.loads(raw) if raw is not None else default
@@ -74,5 +84,6 @@ def initial(name: str, default, allowed=None):
 
 
 def remember(name: str, value) -> None:
-    """Write a widget's current value to the URL parameter `name`."""
+    """Keep a widget's current value for this session and write it to the URL parameter `name`."""
+    st.session_state[_kept(name)] = value
     _save(name, value)

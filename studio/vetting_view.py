@@ -26,7 +26,7 @@ from adapt_core.errors import AdaptError
 from adapt_core.forms import coerce, field_specs
 from adapt_core.plots.tokens_figures import candidate_frame
 from adapt_core.token_policy import POLICY_NAME
-from adapt_core.vetting import DECISIONS, CandidateFilter, VettedList, load_vetted, merge_decisions
+from adapt_core.vetting import DECISIONS, CandidateFilter, VettedList, import_decisions, load_vetted
 from adapt_core.vetting_history import UndoStack, describe, record_changes
 from adapt_core.workspace import load_vetted_or_empty, vetted_path
 from studio import resources, state
@@ -42,9 +42,10 @@ def _stamp(path: Path) -> int:
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
-def load(dataset: str, model: str) -> tuple[Path, VettedList]:
-    """(file, vetted list) for this dataset and model; an empty list before the first mining."""
-    path = vetted_path(dataset, model)
+def load(choice) -> tuple[Path, VettedList]:
+    """(file, vetted list) for the sidebar's dataset (with its picked columns) and model; an empty list before
+    the first mining."""
+    path = vetted_path(choice.dataset, choice.model, columns=(choice.data.text_col, choice.data.label_col))
     return path, read(path)
 
 
@@ -379,6 +380,12 @@ def export_import(path: Path, vetted: VettedList) -> None:
                 file.write_bytes(upload.getvalue())
                 imported = load_vetted(file)
             current = read(path)  # as it is now, not as the page was drawn (another tab may have decided since)
-            save(path, merge_decisions(imported, current) if len(current) else imported)
-            st.toast(f"Applied {len(imported)} decisions from {upload.name}")
+            by = state.reviewer() or None
+            merged, changed = import_decisions(
+                current, imported, f"import of {upload.name}" + (f" by {by}" if by else "")
+            )
+            history(path).record(current, changed, f"import {upload.name}")  # one undo step, as any bulk decision
+            history(path).seal(merged)
+            save(path, merged)
+            st.toast(f"{len(changed)} decisions from {upload.name} applied (its pending rows change nothing)")
             st.rerun()

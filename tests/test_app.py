@@ -235,6 +235,10 @@ def test_switching_method_switches_its_form_and_defaults():
     at.selectbox(key="method").set_value("stc").run()  # STC's options are a form like any method's
     no_errors(at)
     assert at.text_input(key="_w_form:method:stc:etas").value.startswith("0.01, 0.1")
+    # STC fits outside the loop: no training form, step count or estimate shown that it would not use
+    assert not any(n.key == "_w_form:train:max_steps" for n in at.number_input)
+    assert any("fits outside the training loop" in c.value for c in at.caption)
+    assert next(b for b in at.button if b.label.startswith("Launch")).label == "Launch"
 
 
 def test_what_the_sensitivity_page_outlines_is_what_the_launched_run_trains(runs_dir):
@@ -292,6 +296,44 @@ def test_an_invalid_sensitivity_setting_disables_launch_rather_than_train_with_t
     assert not next(b for b in at.button if b.label.startswith("Launch")).disabled
     at.number_input(key="_w_form:adapt-sensitivity:calibration_size").set_value(1).run()  # below the 2 it needs
     assert next(b for b in at.button if b.label.startswith("Launch")).disabled
+
+
+def test_method_seeds_and_the_measurement_token_choice_outlive_a_visit_to_another_page(runs_dir):
+    """Streamlit drops a widget's state when its page is not drawn and navigation clears the address: the Train
+    page's method and seeds, and the Sensitivity page's token init, must come back as the user left them (one
+    Launch would otherwise queue one AdaPT run where three LoRA runs were on screen)."""
+    from adapt_core.vetting import VettedList
+    from adapt_core.workspace import vetted_path
+
+    vetted = VettedList()
+    vetted.add("credit card", "accepted")
+    vetted.save(vetted_path("banking77", "tiny-bert"))  # a token to add, so the init can be chosen
+    at = make_app()
+    at.switch_page("app_pages/train_page.py").run()
+    at.selectbox(key="method").set_value("lora").run()
+    at.number_input(key="seeds").set_value(3).run()
+    at.switch_page("app_pages/sensitivity_page.py").run()
+    at.selectbox(key="sens_token_init").set_value("random").run()
+    at.switch_page("app_pages/compare_page.py").run()
+    at.query_params.clear()  # as page navigation does in a browser
+    at.switch_page("app_pages/train_page.py").run()
+    no_errors(at)
+    assert at.selectbox(key="method").value == "lora" and at.number_input(key="seeds").value == 3
+    assert any(b.label.startswith("Launch") and "× 3 seeds" in b.label for b in at.button)
+    at.switch_page("app_pages/sensitivity_page.py").run()
+    assert at.selectbox(key="sens_token_init").value == "random"
+
+
+def test_a_train_max_length_no_run_takes_is_said_on_the_sensitivity_page_not_measured_with():
+    """The measurement uses the Train form's max length: one no run accepts is a message there, not a traceback
+    and not a silent fallback to the default."""
+    at = make_app()
+    at.switch_page("app_pages/train_page.py").run()
+    at.number_input(key="_w_form:train:max_length").set_value(4).run()
+    at.switch_page("app_pages/sensitivity_page.py").run()
+    assert not at.exception
+    assert any("the Train page's Max length (4) is not one a run takes" in e.value for e in at.error)
+    assert not any(b.label.startswith("Measure") for b in at.button)
 
 
 def test_two_runs_queue_and_a_queued_run_cancels(runs_dir):

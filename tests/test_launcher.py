@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -122,6 +123,13 @@ def test_a_missing_file_is_refused_before_a_run_folder_exists(runs_dir, tmp_path
     with pytest.raises(AdaptError, match=r"^file not found: .*missing.csv, given as the dataset"):
         launcher.launch(config(tmp_path / "missing.csv"))
     assert run_folders(runs_dir) == []  # not even an empty folder (list_runs skips folders without a status)
+
+
+@pytest.mark.parametrize("model", ["./models/my-bert", "/no/such/folder", "owner/name/extra"])
+def test_a_model_that_is_no_folder_name_or_hub_id_is_refused_before_a_run_folder_exists(runs_dir, corpus, model):
+    with pytest.raises(AdaptError, match=rf"^model '{re.escape(model)}': no such folder, and not a registry name"):
+        launcher.launch(replace(config(corpus), model=model))
+    assert run_folders(runs_dir) == []
 
 
 def test_bad_input_fails_the_run_with_a_message(runs_dir, tmp_path):

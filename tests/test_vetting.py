@@ -276,3 +276,23 @@ def test_a_misspelt_decision_field_is_refused_not_read_as_all_accepted(tmp_path,
     path.write_text(content)
     with pytest.raises(AdaptError, match="is not a vetted-list field: did you mean 'decision'"):
         load_vetted(path)
+
+
+def test_an_import_applies_its_decisions_but_its_pending_rows_undo_nothing():
+    """A colleague's export from yesterday: its pending rows must not reset what was accepted here since; its
+    decisions apply, keep their author, and one without an author is stamped with the importer."""
+    from adapt_core.vetting import import_decisions
+
+    here = sample()
+    here.decide("credit card", "accepted", by="Ana")
+    export = sample()  # all pending but two
+    export.decide("top up", "rejected", reason="generic", by="Ben")
+    export.add("overdraft fee", "accepted")  # not a candidate here yet
+    export.get("overdraft fee").decided_by = export.get("overdraft fee").decided_at = None  # a hand-made row
+    merged, changed = import_decisions(here, export, "import of x.json")
+    assert (merged.get("credit card").decision, merged.get("credit card").decided_by) == ("accepted", "Ana")
+    assert (merged.get("top up").decision, merged.get("top up").decided_by) == ("rejected", "Ben")
+    assert merged.get("overdraft fee").decided_by == "import of x.json" and merged.get("overdraft fee").decided_at
+    assert changed == ["top up", "overdraft fee"] and len(merged) == 5
+    into_empty, changed = import_decisions(VettedList(), export, None)  # nothing here yet: the file is the list
+    assert len(into_empty) == 5 and into_empty.counts()["pending"] == 3 and len(changed) == 5

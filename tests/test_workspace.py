@@ -59,3 +59,13 @@ def test_settings_are_set_once_and_kept(runs_dir):
     assert workspace.save_setting("other", None) == {"reviewer": "Ana Ruiz"}
     workspace.settings_path().write_text("{broken")  # a damaged file: the settings are simply set again
     assert workspace.load_settings() == {}
+
+
+def test_one_uploaded_file_read_with_two_label_columns_keeps_two_vetted_lists(tmp_path):
+    from adapt_core.workspace import vetted_path
+
+    upload = str(tmp_path / "uploads" / "abc" / "data.csv")
+    topic = vetted_path(upload, "minilm-l6", tmp_path, columns=("text", "topic"))
+    sentiment = vetted_path(upload, "minilm-l6", tmp_path, columns=("text", "sentiment"))
+    assert topic != sentiment and topic.parent == sentiment.parent
+    assert vetted_path("banking77", "minilm-l6", tmp_path).name == "vetted-banking77-minilm-l6.json"  # as before
