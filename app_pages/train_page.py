@@ -64,11 +64,12 @@ steps = preview.show(choice, method, train_config) if spec.trains else None
 
 tokens_path, vetted = vetting_view.load(choice)
 use_tokens = spec.uses_tokens and bool(vetted.accepted())
+policy = "the run accepts them by its automatic policy" + (
+    " and measures its sensitivity with them" * spec.uses_sensitivity
+)
 if spec.uses_tokens:
-    if use_tokens:
-        st.caption(f"Adds the {len(vetted.accepted())} accepted tokens from the Tokens page.")
-    else:
-        st.caption("No vetted tokens for this dataset and model: the run accepts them by its automatic policy.")
+    n = len(vetted.accepted())
+    st.caption(f"Adds the {n} accepted tokens from the Tokens page." if use_tokens else f"No vetted tokens: {policy}.")
 
 ready = settings is not None and train_config is not None and not (shared and sensitivity is None)
 saved = {}  # seed → the Sensitivity page's measurement its run takes (policy tokens are known only once a run has them)

@@ -870,3 +870,16 @@ def test_the_candidate_table_shows_a_dash_for_missing_text_and_hides_an_unscored
     assert shown[["decision", "text"]].equals(frame[["decision", "text"]])  # what an edit is matched on is untouched
     partly = shown_frame(frame.assign(pplu=[3.5, None]))
     assert partly["pplu"].dtype.kind == "f"  # numeric: its header sorts by value
+
+
+def test_without_a_vetted_list_the_train_page_says_the_policy_picks_the_tokens_and_the_run_measures_with_them(runs_dir):
+    """No list: the Sensitivity page's measurement (made without tokens) cannot be the run's, and the page says so."""
+    at = make_app()
+    at.switch_page("app_pages/train_page.py").run()
+    at.selectbox(key="method").set_value("adapt").run()
+    said = [c.value for c in at.caption]
+    assert (
+        "No vetted tokens: the run accepts them by its automatic policy and measures its sensitivity with them." in said
+    )
+    at.selectbox(key="method").set_value("full+tokens").run()  # no sensitivity to measure
+    assert "No vetted tokens: the run accepts them by its automatic policy." in [c.value for c in at.caption]
