@@ -32,12 +32,11 @@ def test_same_seed_same_run(toy_task):
     assert runs[0] == runs[1]
 
 
-def test_best_checkpoint_is_restored(toy_task, monkeypatch):
-    """Dev scores scripted so the best evaluation is the second of four: the model ends with the weights it had
-    right after step 2, not those it trained on to step 4."""
+def script_dev_scores(monkeypatch, values) -> None:
+    """Make the loop's dev evaluations return `values`, one per evaluation, in order."""
     import adapt_core.train as train_module
 
-    scores = iter([0.2, 0.9, 0.3, 0.1])
+    scores = iter(values)
 
     class Scored:
         def __init__(self):
@@ -47,6 +46,12 @@ def test_best_checkpoint_is_restored(toy_task, monkeypatch):
             return {"macro_f1": self.value}
 
     monkeypatch.setattr(train_module, "evaluate_split", lambda *args, **kwargs: Scored())
+
+
+def test_best_checkpoint_is_restored(toy_task, monkeypatch):
+    """Dev scores scripted so the best evaluation is the second of four: the model ends with the weights it had
+    right after step 2, not those it trained on to step 4."""
+    script_dev_scores(monkeypatch, [0.2, 0.9, 0.3, 0.1])
     model, tok = load_classifier("tiny-bert", 2, seed=0)
     weights = lambda: {n: p.detach().clone() for n, p in model.named_parameters()}  # noqa: E731
     seen = {}
@@ -165,18 +170,7 @@ def test_group_by_length_trains_on_the_same_examples(toy_task):
 )
 def test_patience_counts_from_the_first_gain(toy_task, monkeypatch, dev, steps):
     """The stopping rule on scripted dev scores (one evaluation per step, patience 3)."""
-    import adapt_core.train as train_module
-
-    scores = iter(dev)
-
-    class Scored:
-        def __init__(self):
-            self.value = next(scores)
-
-        def scores(self):
-            return {"macro_f1": self.value}
-
-    monkeypatch.setattr(train_module, "evaluate_split", lambda *args, **kwargs: Scored())
+    script_dev_scores(monkeypatch, dev)
     model, tok = load_classifier("tiny-bert", 2, seed=0)
     logs = train(model, tok, toy_task, TrainConfig(max_steps=len(dev), eval_every=1, patience=3, **FAST))
     assert len(logs) == steps and logs[-1].summary["steps"] == steps
