@@ -10,6 +10,7 @@ convergence lines, the sweeps' sections and the figures select their rows with i
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pandas as pd
@@ -170,23 +171,30 @@ def paragraphs(summary, seconds: dict, measured: dict) -> list[str]:
 
 def majority_floor(spec: dict, profiles: list[str], tasks: list[str]) -> dict[str, float]:
     """The floor every method must clear: test macro-F1 of always predicting train's most frequent class."""
+    if len(profiles) != 1:
+        return {}
+    floors = {
+        task: _floor(task, json.dumps(task_part(spec, profiles[0], task, "data"), sort_keys=True)) for task in tasks
+    }
+    return {task: value for task, value in floors.items() if value is not None}
+
+
+@functools.cache
+def _floor(task: str, data_json: str) -> float | None:
+    """One task's majority-class floor on one slice, read once per report (the tables and the figures both draw
+    it); None when the task cannot be read here."""
     import numpy as np
 
     from adapt_core.data import DataConfig, load_dataset
     from adapt_core.evaluate import evaluate
 
-    if len(profiles) != 1:
-        return {}
-    floors = {}
-    for task in tasks:
-        try:
-            data = load_dataset(task, DataConfig(**task_part(spec, profiles[0], task, "data")))
-        except Exception:  # noqa: BLE001 - a task that cannot be read here simply has no floor
-            continue
-        train, test = np.asarray(data["train"].labels), np.asarray(data["test"].labels)
-        majority = np.full_like(test, np.bincount(train).argmax())
-        floors[task] = evaluate(test, majority, data.label_names).macro_f1
-    return floors
+    try:
+        data = load_dataset(task, DataConfig(**json.loads(data_json)))
+    except Exception:  # noqa: BLE001 - a task that cannot be read here simply has no floor
+        return None
+    train, test = np.asarray(data["train"].labels), np.asarray(data["test"].labels)
+    majority = np.full_like(test, np.bincount(train).argmax())
+    return evaluate(test, majority, data.label_names).macro_f1
 
 
 def reference(floors: dict[str, float]) -> list[str]:
